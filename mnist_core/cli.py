@@ -1,0 +1,199 @@
+"""``python -m mnist_core``: presets, train, evaluate, predict, list and kaggle, on the same registry as the app.
+
+Every command takes ``--json`` for machine-readable output; errors go to stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .architectures import SpecError
+from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from .data import DataSetError, load_mnist, read_kaggle_test, submission_csv
+from .drawing import ImageInputError
+from .presets import PRESETS, get_preset
+from .registry import DEFAULT_ID, Registry, RegistryError
+
+EXPECTED_ERRORS = (ConfigError, SpecError, DataSetError, RegistryError, ImageInputError, ValueError, OSError)
+
+
+def emit(args, payload, text: str) -> None:
+    print(json.dumps(payload) if args.json else text)
+
+
+# --- commands ---------------------------------------------------------------------------------------------------
+
+
+def command_presets(args) -> None:
+    rows = [{"name": p.name, "title": p.title, "description": p.description, "source": p.source}
+            for p in PRESETS.values()]
+    emit(args, rows, "\n".join(f"{row['name']:<20} {row['description']}" for row in rows))
+
+
+def config_from_args(args, base: TrainConfig) -> TrainConfig:
+    changes = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    return base.replace(**changes)
+
+
+def command_train(args) -> None:
+    from .jobs import RunRequest, execute_run  # TensorFlow only for the commands that need it
+    from keras.utils import Progbar
+
+    if args.spec:
+        try:
+            spec = json.loads(Path(args.spec).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise SpecError(f"{args.spec} is not valid JSON ({error}).") from None
+        architecture, base = "custom", TrainConfig()
+    else:
+        preset = get_preset(args.preset)
+        spec, architecture, base = preset.spec, preset.name, preset.config
+    config = config_from_args(args, base)
+    data = load_mnist(args.data)
+    bar = {}
+
+    def show(event) -> None:
+        if args.json or event.kind != "batch":
+            return
+        if event.epoch not in bar:
+            print(f"Epoch {event.epoch}/{event.epochs}", file=sys.stderr)
+            bar[event.epoch] = Progbar(event.steps_per_epoch, stateful_metrics=list(event.metrics))
+        bar[event.epoch].update(event.step, values=list(event.metrics.items()))
+
+    request = RunRequest(args.name or architecture, architecture, spec, config)
+    record = execute_run(request, data, Registry(args.models), on_event=show)
+    payload = {"run_id": record.id, "status": record.status, "reason": record.reason,
+               "test_accuracy": record.test_accuracy, "test_loss": record.test_loss, "seconds": record.seconds}
+    accuracy = "-" if record.test_accuracy is None else f"{record.test_accuracy:.4f}"
+    emit(args, payload, f"{record.status}: {record.reason}\nrun {record.id}: test accuracy {accuracy}, "
+                        f"{record.seconds:.1f} s of training")
+
+
+def chosen_run(registry: Registry, run_id: str | None) -> str:
+    chosen = run_id or registry.default_id()
+    if chosen is None:
+        raise RegistryError(f"no model named and no {DEFAULT_ID!r} model installed; pass --model RUN_ID "
+                            "(see `python -m mnist_core list`).")
+    return chosen
+
+
+def command_evaluate(args) -> None:
+    from .evaluation import evaluate
+
+    registry = Registry(args.models)
+    run_id = chosen_run(registry, args.model)
+    data = load_mnist(args.data)
+    result = evaluate(registry.load_model(run_id), data.x_test, data.y_test)
+    record = registry.record(run_id)
+    payload = {"run_id": run_id, "test_accuracy": result.accuracy, "test_loss": result.loss,
+               "seconds": record.seconds, "errors": int((result.predicted != result.labels).sum())}
+    emit(args, payload, f"run {run_id}: test accuracy {result.accuracy:.4f}, loss {result.loss:.4f}, "
+                        f"{payload['errors']} errors of {len(result.labels)}")
+
+
+def command_predict(args) -> int:
+    from .drawing import image_file_to_mnist
+    from .evaluation import ImagePredictor
+
+    registry = Registry(args.models)
+    run_id = chosen_run(registry, args.model)
+    predictor = ImagePredictor(registry.load_model(run_id))
+    failures = 0
+    for name in args.images:
+        try:
+            probabilities = predictor.probabilities(image_file_to_mnist(Path(name).read_bytes()))
+        except (ImageInputError, OSError) as error:
+            failures += 1
+            print(f"error: {name}: {error}", file=sys.stderr)
+            continue
+        digit = int(probabilities.argmax())
+        emit(args, {"file": name, "digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]},
+             f"{name}: {digit} ({probabilities[digit]:.1%})")
+    return 1 if failures else 0
+
+
+def command_list(args) -> None:
+    registry = Registry(args.models)
+    rows = [record.summary_row() for record in registry.list_runs()]
+    for warning in registry.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<9} "
+             f"{'-' if row['test_accuracy'] is None else format(row['test_accuracy'], '.4f')}" for row in rows]
+    emit(args, rows, "\n".join(lines) or f"no runs in {registry.root}")
+
+
+def command_kaggle(args) -> None:
+    from .evaluation import predict_probabilities
+
+    registry = Registry(args.models)
+    run_id = chosen_run(registry, args.model)
+    images = read_kaggle_test(args.test_csv)
+    labels = predict_probabilities(registry.load_model(run_id), images).argmax(axis=1)
+    Path(args.out).write_text(submission_csv(labels), encoding="utf-8")
+    emit(args, {"run_id": run_id, "rows": len(labels), "out": str(args.out)},
+         f"wrote {len(labels)} predictions to {args.out} (model {run_id})")
+
+
+# --- parser -----------------------------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--models", help="registry folder (default: $DIGIT_LAB_MODELS or ./models)")
+    common.add_argument("--data", help="MNIST file or folder (default: $MNIST_PATH, the Keras cache, download)")
+    top = argparse.ArgumentParser(prog="python -m mnist_core", description="Digit Lab: MNIST with Keras.")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("presets", parents=[common], help="list the preset architectures")
+
+    train = commands.add_parser("train", parents=[common], help="train a preset or a spec file and save the run")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=list(PRESETS))
+    source.add_argument("--spec", help="JSON file with a list of layers")
+    train.add_argument("--name", help="display name of the run")
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
+    train.add_argument("--learning-rate", dest="learning_rate", type=float)
+    train.add_argument("--lr-schedule", dest="lr_schedule", choices=SCHEDULES)
+    train.add_argument("--loss", choices=LOSSES)
+    train.add_argument("--batch-size", dest="batch_size", type=int)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--validation-split", dest="validation_split", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
+    train.add_argument("--patience", type=int)
+    train.add_argument("--restore-best", dest="restore_best", action=argparse.BooleanOptionalAction)
+    train.add_argument("--subset-size", dest="subset_size", type=int)
+    train.add_argument("--steps-per-execution", dest="steps_per_execution", type=int)
+
+    for name, helptext in (("evaluate", "test accuracy and loss of a saved model"),
+                           ("predict", "predict the digit in image files"),
+                           ("kaggle", "write a Kaggle submission.csv for a test.csv")):
+        command = commands.add_parser(name, parents=[common], help=helptext)
+        command.add_argument("--model", help="run id (default: the default model)")
+        if name == "predict":
+            command.add_argument("images", nargs="+", metavar="IMAGE")
+        if name == "kaggle":
+            command.add_argument("test_csv", metavar="TEST_CSV")
+            command.add_argument("--out", default="submission.csv")
+    commands.add_parser("list", parents=[common], help="list saved runs")
+    return top
+
+
+COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
+            "predict": command_predict, "list": command_list, "kaggle": command_kaggle}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args) or 0
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

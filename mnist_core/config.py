@@ -1,0 +1,109 @@
+"""Training settings as one validated value; no TensorFlow here, so pages and the CLI can check settings cheaply."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "one-cycle")
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error")
+MAX_LEARNING_RATE = 10.0
+MAX_EPOCHS = 500
+MAX_BATCH_SIZE = 8192
+
+
+class ConfigError(ValueError):
+    """Training settings that cannot be used; the message names the setting, the value and the allowed range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``train`` needs besides the model spec and the data.
+
+    ``subset_size`` trains on a stratified subset of that many training images (``None``: all of them);
+    ``steps_per_execution`` runs that many batches per call into TensorFlow (faster on CPU; progress events and stop
+    requests are then handled every that many batches).
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    loss: str = "sparse_categorical_crossentropy"
+    batch_size: int = 128
+    epochs: int = 3
+    validation_split: float = 0.1
+    seed: int = 42
+    early_stopping: bool = False
+    patience: int = 3
+    restore_best: bool = True
+    subset_size: int | None = None
+    steps_per_execution: int = 1
+
+    def __post_init__(self):
+        check_config(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a dict (a JSON record, CLI options); unknown keys are an error, missing ones take defaults."""
+        known = {field.name for field in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}.")
+        return cls(**values)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return TrainConfig.from_dict(self.to_dict() | changes)
+
+
+def require_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}.")
+
+
+def require_choice(name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+
+
+def check_config(config: TrainConfig) -> None:
+    """Raise ``ConfigError`` on the first setting out of range or of the wrong type."""
+    require_choice("optimizer", config.optimizer, OPTIMIZERS)
+    require_choice("lr_schedule", config.lr_schedule, SCHEDULES)
+    require_choice("loss", config.loss, LOSSES)
+    rate = config.learning_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
+        raise ConfigError(f"learning_rate must be a number, got {rate!r}.")
+    if not 0 < rate <= MAX_LEARNING_RATE:
+        raise ConfigError(f"learning_rate must be above 0 and at most {MAX_LEARNING_RATE}, got {rate}.")
+    require_int("batch_size", config.batch_size, 1, MAX_BATCH_SIZE)
+    require_int("epochs", config.epochs, 1, MAX_EPOCHS)
+    split = config.validation_split
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+        raise ConfigError(f"validation_split must be a fraction in [0, 1) (e.g. 0.1), got {split!r}.")
+    require_int("seed", config.seed, 0, 2**31 - 1)
+    if not isinstance(config.early_stopping, bool) or not isinstance(config.restore_best, bool):
+        raise ConfigError("early_stopping and restore_best must be true or false.")
+    require_int("patience", config.patience, 1, MAX_EPOCHS)
+    if config.subset_size is not None:
+        require_int("subset_size", config.subset_size, 10, 10_000_000)
+    require_int("steps_per_execution", config.steps_per_execution, 1, 1000)
+
+
+def check_fits_data(config: TrainConfig, train_count: int) -> int:
+    """Number of images left for training after subset and validation split; raises when a batch cannot be filled."""
+    if config.subset_size is not None and config.subset_size > train_count:
+        raise ConfigError(f"subset_size {config.subset_size} is larger than the {train_count} training images.")
+    available = config.subset_size or train_count
+    fitting = available - int(round(available * config.validation_split))
+    if fitting < 1:
+        raise ConfigError(f"validation_split {config.validation_split} leaves no training images out of {available}.")
+    if config.batch_size > fitting:
+        raise ConfigError(f"batch_size {config.batch_size} is larger than the {fitting} training images "
+                          "(after subset and validation split); lower it or use more data.")
+    return fitting

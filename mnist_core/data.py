@@ -1,0 +1,273 @@
+"""Loading MNIST from wherever the user has it, checking it, and cutting it into splits.
+
+Accepted sources: a Keras ``mnist.npz``, a folder with the four LeCun IDX files (raw or ``.gz``), or a Kaggle
+"Digit Recognizer" ``train.csv``. Nothing here imports TensorFlow unless Keras's own download is the last resort.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ENV_VAR = "MNIST_PATH"
+KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+KAGGLE_HOLDOUT = 7000  # rows of a Kaggle train.csv kept aside as the test set (it has no labelled test set)
+IDX_FILES = {
+    "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+HOW_TO_FIX = (
+    f"Fix: download mnist.npz (Keras layout) and either set the environment variable {ENV_VAR} to its path, "
+    f"pass the path explicitly (CLI: --data PATH), copy it to {KERAS_CACHE}, or upload it on the app's Home page. "
+    "A folder with the four LeCun IDX files or a Kaggle Digit Recognizer train.csv also works."
+)
+
+
+class DataSetError(Exception):
+    """A data set could not be found or is not MNIST-shaped; the message says what was tried and how to fix it."""
+
+
+@dataclass(frozen=True, repr=False)
+class MnistData:
+    """Train and test images (uint8, N×28×28) and labels (int64, 0..9), and where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def __repr__(self) -> str:
+        return f"MnistData(train={len(self.y_train)}, test={len(self.y_test)}, source={self.source!r})"
+
+
+# --- reading one source ---------------------------------------------------------------------------------------
+
+
+def check_split(images: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the split as uint8 images and int64 labels, or raise naming what is wrong with it."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim == 2 and images.shape[1:] == (NUM_PIXELS,):
+        images = images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DataSetError(f"{name} images have shape {images.shape}; expected (N, 28, 28).")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataSetError(f"{name} labels have shape {labels.shape}; expected ({len(images)},), one per image.")
+    if len(images) == 0:
+        raise DataSetError(f"{name} split is empty.")
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise DataSetError(f"{name} images have dtype {images.dtype}; expected uint8 pixels.")
+    if images.min() < 0 or images.max() > 255:
+        raise DataSetError(f"{name} pixels range {images.min()}..{images.max()}; expected 0..255.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataSetError(f"{name} labels have dtype {labels.dtype}; expected integers 0..9.")
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise DataSetError(f"{name} labels range {labels.min()}..{labels.max()}; expected 0..9.")
+    return images.astype(np.uint8), labels.astype(np.int64)
+
+
+def make_data(x_train, y_train, x_test, y_test, source: str) -> MnistData:
+    """Check both splits and wrap them."""
+    x_train, y_train = check_split(x_train, y_train, "train")
+    x_test, y_test = check_split(x_test, y_test, "test")
+    return MnistData(x_train, y_train, x_test, y_test, source)
+
+
+def read_npz(source) -> MnistData:
+    """Read a Keras-layout ``mnist.npz`` (a path or a file-like object); pickles are never loaded."""
+    try:
+        with np.load(source, allow_pickle=False) as npz:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+            if missing:
+                raise DataSetError(f"the .npz lacks the arrays {sorted(missing)} (Keras layout: x_train, y_train, x_test, y_test).")
+            arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except DataSetError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise DataSetError(f"not a readable .npz file ({error}).") from None
+    return make_data(**arrays, source=str(source) if isinstance(source, (str, Path)) else "uploaded .npz")
+
+
+def parse_idx(raw: bytes, expected_dims: int) -> np.ndarray:
+    """Decode one LeCun IDX file (magic 0x0000 08 ndim, big-endian sizes, uint8 payload)."""
+    if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] != expected_dims:
+        raise DataSetError(f"not an IDX file of {expected_dims} dimension(s) with uint8 data.")
+    header_end = 4 + 4 * expected_dims
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_dims))
+    payload = np.frombuffer(raw, dtype=np.uint8, offset=header_end)
+    if payload.size != int(np.prod(shape)):
+        raise DataSetError(f"IDX file is truncated: header says {shape}, found {payload.size} values.")
+    return payload.reshape(shape)
+
+
+def read_idx_folder(folder: Path) -> MnistData:
+    """Read the four LeCun IDX files (raw or ``.gz``) from a folder."""
+    arrays = {}
+    for key, names in IDX_FILES.items():
+        candidates = [folder / (name + suffix) for name in names for suffix in ("", ".gz")]
+        found = next((path for path in candidates if path.is_file()), None)
+        if found is None:
+            raise DataSetError(f"folder {folder} has no {names[0]}[.gz] (the four LeCun IDX files are needed).")
+        raw = found.read_bytes()
+        if found.suffix == ".gz":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as error:
+                raise DataSetError(f"{found.name} is not a readable gzip file ({error}).") from None
+        arrays[key] = parse_idx(raw, 3 if key.startswith("x") else 1)
+    return make_data(**arrays, source=str(folder))
+
+
+def read_kaggle_pixels(source, with_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a Kaggle Digit Recognizer CSV: ``label, pixel0..pixel783`` (train) or the pixels alone (test)."""
+    try:
+        frame = pd.read_csv(source)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataSetError(f"not a readable CSV file ({error}).") from None
+    pixel_columns = [f"pixel{i}" for i in range(NUM_PIXELS)]
+    missing = [column for column in (["label"] if with_labels else []) + pixel_columns if column not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DataSetError(f"the CSV lacks the column(s) {shown}; expected label (train only) and pixel0..pixel783.")
+    pixels = frame[pixel_columns].to_numpy()
+    if not np.issubdtype(pixels.dtype, np.number) or np.isnan(pixels.astype(float)).any():
+        raise DataSetError("the CSV has missing or non-numeric pixel values.")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataSetError(f"the CSV's pixels range {pixels.min()}..{pixels.max()}; expected 0..255.")
+    images = pixels.astype(np.uint8).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    labels = frame["label"].to_numpy() if with_labels else None
+    return images, labels
+
+
+def read_kaggle_train(source) -> MnistData:
+    """Read a Kaggle ``train.csv``; its last rows become the test split, since Kaggle's test set has no labels."""
+    images, labels = read_kaggle_pixels(source, with_labels=True)
+    if len(images) <= KAGGLE_HOLDOUT:
+        raise DataSetError(f"the CSV has {len(images)} rows; more than {KAGGLE_HOLDOUT} are needed to hold out a test set.")
+    cut = len(images) - KAGGLE_HOLDOUT
+    name = str(source) if isinstance(source, (str, Path)) else "uploaded train.csv"
+    return make_data(images[:cut], labels[:cut], images[cut:], labels[cut:], f"{name} (last {KAGGLE_HOLDOUT} rows as test)")
+
+
+def read_dataset(path: str | os.PathLike) -> MnistData:
+    """Read MNIST from a ``.npz``, a ``.csv`` or a folder of IDX files, choosing by what the path is."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataSetError(f"{path} does not exist.")
+    try:
+        if path.is_dir():
+            return read_idx_folder(path)
+        if path.suffix.lower() == ".csv":
+            return read_kaggle_train(path)
+        return read_npz(path)
+    except DataSetError as error:
+        raise DataSetError(f"{path}: {error}") from None
+
+
+def read_uploaded_dataset(name: str, content: bytes) -> MnistData:
+    """Read an uploaded ``mnist.npz`` or Kaggle ``train.csv`` from its bytes."""
+    try:
+        if name.lower().endswith(".csv"):
+            return read_kaggle_train(io.BytesIO(content))
+        return read_npz(io.BytesIO(content))
+    except DataSetError as error:
+        raise DataSetError(f"{name}: {error}") from None
+
+
+# --- finding a source -------------------------------------------------------------------------------------------
+
+
+def download_with_keras() -> MnistData:
+    """Keras's own download into its cache; needs internet access."""
+    try:
+        from keras.datasets import mnist  # heavy import, only as the last resort
+
+        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    except Exception as error:  # any network or file failure: reported with the others
+        raise DataSetError(f"Keras download failed ({type(error).__name__}: {error}).") from None
+    return make_data(x_train, y_train, x_test, y_test, "Keras download")
+
+
+def load_mnist(path: str | os.PathLike | None = None, *, keras_cache: Path = KERAS_CACHE,
+               allow_download: bool = True) -> MnistData:
+    """Load MNIST from ``path``, else ``$MNIST_PATH``, else the Keras cache, else Keras's download.
+
+    A path that is given (argument or variable) but broken is an error at once, not silently skipped.
+    When nothing works, one ``DataSetError`` lists every attempt and how to fix it.
+    """
+    explicit = path if path is not None else os.environ.get(ENV_VAR) or None
+    if explicit is not None:
+        origin = "given path" if path is not None else f"${ENV_VAR}"
+        try:
+            return read_dataset(explicit)
+        except DataSetError as error:
+            raise DataSetError(f"Could not load MNIST from the {origin}: {error}\n{HOW_TO_FIX}") from None
+    attempts = [f"no path given and ${ENV_VAR} is not set"]
+    if keras_cache.exists():
+        try:
+            return read_dataset(keras_cache)
+        except DataSetError as error:
+            attempts.append(f"Keras cache: {error}")
+    else:
+        attempts.append(f"Keras cache {keras_cache} does not exist")
+    if allow_download:
+        try:
+            return download_with_keras()
+        except DataSetError as error:
+            attempts.append(str(error))
+    raise DataSetError("Could not load MNIST. Tried: " + "; ".join(attempts) + ".\n" + HOW_TO_FIX)
+
+
+# --- splits -----------------------------------------------------------------------------------------------------
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Indices of ``size`` samples with each class in its original proportion (largest remainders), sorted."""
+    if not 0 < size <= len(labels):
+        raise ValueError(f"subset size must be between 1 and {len(labels)}, got {size}.")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * size / len(labels)
+    quota = np.floor(exact).astype(int)
+    for index in np.argsort(-(exact - quota), kind="stable")[: size - quota.sum()]:
+        quota[index] += 1
+    chosen = [rng.choice(np.flatnonzero(labels == c), q, replace=False) for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(chosen))
+
+
+def validation_split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic shuffled (train, validation) index arrays; the same seed gives the same split."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation split must be in [0, 1), got {fraction}.")
+    order = np.random.default_rng(seed).permutation(count)
+    held = int(round(count * fraction))
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+# --- Kaggle -----------------------------------------------------------------------------------------------------
+
+
+def read_kaggle_test(source) -> np.ndarray:
+    """Images (N×28×28 uint8) of a Kaggle ``test.csv`` (pixel0..pixel783, no label)."""
+    images, _ = read_kaggle_pixels(source, with_labels=False)
+    if len(images) == 0:
+        raise DataSetError("the CSV has no rows.")
+    return images
+
+
+def submission_csv(labels: np.ndarray) -> str:
+    """Kaggle submission text: ``ImageId,Label`` with 1-based image ids."""
+    frame = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": np.asarray(labels, dtype=int)})
+    return frame.to_csv(index=False)

@@ -1,0 +1,104 @@
+"""From a canvas drawing or an image file to a 28×28 MNIST-style input, the way MNIST itself was made:
+crop to the ink, fit into 20×20 keeping the aspect ratio, centre by centre of mass in 28×28, scale to [0, 1]."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from .data import IMAGE_SIDE
+
+DIGIT_BOX = 20  # MNIST digits fit a 20×20 box inside the 28×28 frame
+INK_THRESHOLD = 0.15  # a pixel darker/lighter than the background by this much (of full scale) is ink
+MIN_EXTENT = 0.08  # ink spanning less than this share of the image's longer side is "nearly empty"
+MIN_SIDE = 8  # pixels; smaller images cannot hold a legible digit
+MAX_PIXELS = 25_000_000  # larger images are refused before decoding (memory)
+
+
+class ImageInputError(ValueError):
+    """An upload or drawing that cannot be turned into a digit; the message says why and what to do."""
+
+
+class EmptyImageError(ImageInputError):
+    """Nothing (or nearly nothing) is drawn: there is no digit to predict."""
+
+
+def open_image(content: bytes) -> Image.Image:
+    """Decode an uploaded image's bytes (first frame of an animation); refuse what is not a sane image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(content))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageInputError(f"the image is {width}×{height} pixels; at most {MAX_PIXELS // 1_000_000} "
+                                      "megapixels are accepted. Scale it down and try again.")
+            frame = next(ImageSequence.Iterator(image))
+            frame.load()
+            return frame.copy()
+    except ImageInputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageInputError("this file is not an image that can be read (PNG, JPEG, GIF, BMP or WebP expected).") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageInputError(f"the image file is damaged or truncated ({error}).") from None
+
+
+def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Float H×W in [0, 1] where 1 is ink: transparency, colour and either polarity (light on dark or dark on light)
+    are resolved so that the background becomes 0."""
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype != np.uint8:
+            array = np.clip(array, 0, 255).astype(np.uint8)
+        image = Image.fromarray(array)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+    luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    alpha = rgba[..., 3]
+    painted_luminance = float((luminance * alpha).sum() / max(alpha.sum(), 1e-6))
+    paper = 1.0 if painted_luminance < 0.5 else 0.0  # transparent parts show the paper that contrasts the strokes
+    gray = luminance * alpha + paper * (1.0 - alpha)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    ink = gray - background if background < 0.5 else background - gray
+    return np.clip(ink / max(1.0 - min(background, 1.0 - background), 1e-6), 0.0, 1.0)
+
+
+def centre_of_mass(weights: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(weights.shape)
+    total = weights.sum()
+    return float((rows * weights).sum() / total), float((cols * weights).sum() / total)
+
+
+def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
+    """28×28 float32 in [0, 1], white digit on black, centred by mass; raises ``EmptyImageError`` when nothing is drawn."""
+    ink = ink_map(image)
+    height, width = ink.shape
+    if min(height, width) < MIN_SIDE:
+        raise ImageInputError(f"the image is only {width}×{height} pixels; a digit needs at least {MIN_SIDE}×{MIN_SIDE}.")
+    mask = ink > INK_THRESHOLD
+    if not mask.any():
+        raise EmptyImageError("nothing is drawn: draw a digit (or upload an image with a visible digit).")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if max(bottom - top, right - left) < MIN_EXTENT * max(height, width):
+        raise EmptyImageError("only a speck is drawn: draw a whole digit, larger.")
+    crop = ink[top:bottom, left:right]
+    scale = DIGIT_BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    digit = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+    digit = np.clip(digit, 0.0, None)
+    row_mass, col_mass = centre_of_mass(digit)
+    top = int(np.clip(round(IMAGE_SIDE / 2 - row_mass), 0, IMAGE_SIDE - digit.shape[0]))
+    left = int(np.clip(round(IMAGE_SIDE / 2 - col_mass), 0, IMAGE_SIDE - digit.shape[1]))
+    frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    frame[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+    return frame / frame.max()
+
+
+def image_file_to_mnist(content: bytes) -> np.ndarray:
+    """An uploaded image file's bytes as a 28×28 model input."""
+    return to_mnist(open_image(content))

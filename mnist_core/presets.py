@@ -1,0 +1,100 @@
+"""Named architectures with the training settings they were measured with; the descriptions carry the figures
+measured on a 2-core CPU (test accuracy on the 10,000 MNIST test images, seconds of training)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model spec, its recommended settings, a one-line description and the tutorial it comes from."""
+
+    name: str
+    title: str
+    description: str
+    source: str
+    spec: list
+    config: TrainConfig
+
+    def __repr__(self) -> str:
+        return f"Preset({self.name!r})"
+
+
+def dense(units: int, activation: str = "relu") -> dict:
+    return {"type": "Dense", "units": units, "activation": activation}
+
+
+def dropout(rate: float) -> dict:
+    return {"type": "Dropout", "rate": rate}
+
+
+def conv(filters: int, kernel: int, strides: int = 1, padding: str = "valid") -> dict:
+    return {"type": "Conv2D", "filters": filters, "kernel_size": kernel, "strides": strides, "padding": padding,
+            "activation": "relu"}
+
+
+def pool(size: int = 2) -> dict:
+    return {"type": "MaxPooling2D", "pool_size": size}
+
+
+FLATTEN = {"type": "Flatten"}
+SHIFT_AND_ROTATE = [{"type": "RandomRotation", "factor": 0.03}, {"type": "RandomTranslation", "factor": 0.08}]
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
+    Preset(
+        "softmax-regression", "Softmax regression",
+        "784→10 linear softmax, SGD: the simplest baseline. Measured: 92.6% test, 20 epochs, 9 s.",
+        "seed 003 (SGD, batch 128, validation 0.2)",
+        [], TrainConfig(optimizer="sgd", learning_rate=0.1, batch_size=128, epochs=20, validation_split=0.2)),
+    Preset(
+        "dense32-rmsprop", "One hidden layer of 32",
+        "Dense(32, relu) → softmax with RMSprop, 25k params. Measured: 96.7% test, 10 epochs, 10 s.",
+        "seed 000 (RMSprop, batch 64, validation 0.05)",
+        [dense(32)], TrainConfig(optimizer="rmsprop", learning_rate=1e-3, batch_size=64, epochs=10,
+                                 validation_split=0.05)),
+    Preset(
+        "mlp-784", "One hidden layer of 784",
+        "Dense(784, relu) → softmax with Adam, 623k params. Measured: 98.1% test, 10 epochs, 40 s.",
+        "seed 001 (baseline network)",
+        [dense(784)], TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=128, epochs=10)),
+    Preset(
+        "mlp-784x3-dropout", "Three hidden layers of 784 with dropout",
+        "3 × (Dense(784, relu), Dropout 0.2) with Adam, 1.86M params. Measured: 98.3% test, 10 epochs, 70 s.",
+        "seeds 001 and 004 (deeper networks with dropout)",
+        [dense(784), dropout(0.2), dense(784), dropout(0.2), dense(784), dropout(0.2)],
+        TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=128, epochs=10)),
+    Preset(
+        "keras-docs-cnn", "Keras-docs CNN",
+        "Conv32-Conv64-MaxPool-Dropout.25-Dense128-Dropout.5 with Adam, 1.2M params. Measured: 99.2% test, "
+        "10 epochs, ~13 min.",
+        "seed 002 (Keras example CNN, 10 epochs → 99.19%)",
+        [conv(32, 3), conv(64, 3), pool(), dropout(0.25), FLATTEN, dense(128), dropout(0.5)],
+        TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=128, epochs=10)),
+    Preset(
+        "fast-cnn", "Fast CNN (speed to 99% on CPU)",
+        "Conv16 5×5 stride 2 → Conv32 3×3 → MaxPool → Dense128, one-cycle Adam, 8 batches per call: "
+        "chosen for seconds to 99% on a CPU. Measured: 99.0–99.2% test, 1 epoch, 13 s.",
+        "new (cheapest convolutions that still reach 99%)",
+        [conv(16, 5, strides=2, padding="same"), conv(32, 3), pool(), FLATTEN, dense(128)],
+        TrainConfig(optimizer="adam", learning_rate=4e-3, lr_schedule="one-cycle", batch_size=128, epochs=1,
+                    validation_split=0.0, steps_per_execution=8)),
+    Preset(
+        "best-cnn", "Best CNN (augmented)",
+        "Random shifts/rotations, Conv32-Conv32-MaxPool-Conv64-Conv64-MaxPool-Dense256 with dropout, one-cycle Adam. "
+        "Measured: 99.5% test, 8 epochs, ~9 min.",
+        "new (augmentation for robustness to hand-drawn digits)",
+        [*SHIFT_AND_ROTATE, conv(32, 3), conv(32, 3), pool(), dropout(0.1), conv(64, 3), conv(64, 3), pool(),
+         dropout(0.2), FLATTEN, dense(256), dropout(0.3)],
+        TrainConfig(optimizer="adam", learning_rate=3e-3, lr_schedule="one-cycle", batch_size=128, epochs=8,
+                    validation_split=0.0, steps_per_execution=8)),
+)}
+SPEED_PRESET, BEST_PRESET = "fast-cnn", "best-cnn"
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    return PRESETS[name]

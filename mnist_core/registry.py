@@ -1,0 +1,307 @@
+"""Saved runs: one folder per run under ``models/`` with ``model.keras`` (no optimizer state) and ``run.json``.
+
+Every write goes to a hidden temporary folder or file first and is renamed into place, so a crash never leaves a
+half-written run that listing would show; folders that are not runs are skipped with a warning. Models are loaded
+with ``safe_mode=True``: a model carrying Python code (a ``Lambda`` layer) is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+MODELS_ENV = "DIGIT_LAB_MODELS"
+PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_ID = "default"
+MODEL_FILE, RECORD_FILE = "model.keras", "run.json"
+TEMP_PREFIX = ".tmp-"
+STALE_TEMP_SECONDS = 3600
+MAX_NAME_LENGTH = 120
+MAX_ID_STEM = 48
+ACCEPTED_INPUTS = ((784,), (28, 28), (28, 28, 1))
+
+
+class RegistryError(Exception):
+    """A run that cannot be saved, found, loaded or changed; the message says why."""
+
+
+@dataclass
+class RunRecord:
+    """What ``run.json`` holds about one run."""
+
+    id: str
+    name: str
+    architecture: str  # preset name, "custom" or "uploaded"
+    spec: list | None
+    config: dict | None
+    status: str  # finished / stopped / failed / uploaded
+    created: str  # ISO 8601, UTC
+    reason: str = ""
+    params: int = 0
+    epochs: list = field(default_factory=list)
+    batches: list = field(default_factory=list)
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    seconds: float = 0.0
+    versions: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        accuracy = "-" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
+        return f"RunRecord({self.id!r}, {self.architecture}, {self.status}, test_accuracy={accuracy})"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunRecord":
+        required = ["id", "name", "architecture", "spec", "config", "status", "created"]
+        missing = [name for name in required if name not in values]
+        if missing:
+            raise RegistryError(f"run.json lacks the field(s) {', '.join(missing)}.")
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    def summary_row(self) -> dict:
+        """The fields a table of runs shows."""
+        return {"id": self.id, "name": self.name, "architecture": self.architecture, "params": self.params,
+                "epochs": len(self.epochs), "test_accuracy": self.test_accuracy, "seconds": round(self.seconds, 1),
+                "status": self.status, "created": self.created}
+
+
+def clean_name(name: str) -> str:
+    """A display name: printable, trimmed, at most ``MAX_NAME_LENGTH`` characters (any language)."""
+    printable = "".join(ch for ch in str(name) if unicodedata.category(ch)[0] != "C").strip()
+    return printable[:MAX_NAME_LENGTH] or "run"
+
+
+def slug(name: str) -> str:
+    """A safe folder-name stem: ASCII letters, digits, '-', '_' only; never '..' or a path."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-_")
+    return stem[:MAX_ID_STEM].strip("-_") or "run"
+
+
+def library_versions() -> dict:
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__, "keras": keras.__version__,
+            "numpy": numpy.__version__}
+
+
+def fsync_path(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_json_atomic(path: Path, values: dict) -> None:
+    temporary = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}.json")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(values, handle, indent=1, allow_nan=True, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_path(path.parent)
+
+
+def save_without_optimizer(model, path: Path) -> None:
+    """Save weights and architecture only: an uncompiled clone carries no optimizer state (Keras 3 ignores
+    ``include_optimizer=False`` for ``.keras`` files)."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+
+
+def check_mnist_classifier(model) -> None:
+    """Refuse a model whose input is not a 28×28 image (or 784 pixels) or whose output is not 10 classes."""
+    input_shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    output_shape = tuple(model.output_shape[1:]) if not isinstance(model.output_shape, list) else None
+    if input_shape not in ACCEPTED_INPUTS:
+        raise RegistryError(f"not an MNIST classifier: its input shape is {input_shape}; expected 784, 28×28 or 28×28×1.")
+    if output_shape != (10,):
+        raise RegistryError(f"not an MNIST classifier: its output shape is {output_shape}; expected 10 classes.")
+
+
+def load_model_file(path: Path):
+    """Load a ``.keras`` file safely and check it is an MNIST classifier; any failure is a ``RegistryError``."""
+    import keras
+
+    if not zipfile.is_zipfile(path):
+        raise RegistryError("not a Keras model file (.keras files are zip archives); it may be truncated or corrupt.")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad files; all mean "cannot use this file"
+        text = str(error)
+        if "Lambda" in text or "safe_mode" in text or "unsafe" in text.lower():
+            raise RegistryError("refused: the model contains code (a Lambda layer or custom object) that would run "
+                                "when loaded. Only models made of standard Keras layers are accepted.") from None
+        raise RegistryError(f"the model file could not be read ({type(error).__name__}: {text[:300]}).") from None
+    check_mnist_classifier(model)
+    return model
+
+
+class Registry:
+    """The folder of saved runs (``$DIGIT_LAB_MODELS`` or the project's ``models/``)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root or os.environ.get(MODELS_ENV) or PROJECT_MODELS).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.warnings: list[str] = []
+        self.remove_stale_temporaries()
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    # --- paths --------------------------------------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of ``run_id``; refuses ids that are not plain folder names inside the registry."""
+        if run_id == DEFAULT_ID and not (self.root / DEFAULT_ID).is_dir() and (PROJECT_MODELS / DEFAULT_ID).is_dir():
+            return PROJECT_MODELS / DEFAULT_ID
+        if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", run_id) or ".." in run_id:
+            raise RegistryError(f"{run_id!r} is not a valid run id.")
+        path = self.root / run_id
+        if not path.is_dir():
+            raise RegistryError(f"no run {run_id!r} in {self.root}.")
+        return path
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete temporary folders left by a crash mid-save (older than an hour, so a save in progress is safe)."""
+        for path in self.root.glob(f"{TEMP_PREFIX}*"):
+            if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    # --- reading ------------------------------------------------------------------------------------------------
+
+    def read_record(self, folder: Path) -> RunRecord:
+        try:
+            values = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RegistryError(f"{folder.name}: no {RECORD_FILE}.") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RegistryError(f"{folder.name}: unreadable {RECORD_FILE} ({error}).") from None
+        if not isinstance(values, dict):
+            raise RegistryError(f"{folder.name}: {RECORD_FILE} is not an object.")
+        try:
+            record = RunRecord.from_dict(values)
+        except (RegistryError, TypeError) as error:
+            raise RegistryError(f"{folder.name}: {error}") from None
+        if not (folder / MODEL_FILE).is_file():
+            raise RegistryError(f"{folder.name}: no {MODEL_FILE}.")
+        return record
+
+    def list_runs(self) -> list[RunRecord]:
+        """Every readable run, newest first; the shipped default model is included when the registry has none.
+
+        Folders that are not runs are skipped, each with a line in ``self.warnings``.
+        """
+        self.warnings = []
+        records = []
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not (self.root / DEFAULT_ID).is_dir() and (PROJECT_MODELS / DEFAULT_ID).is_dir():
+            folders.append(PROJECT_MODELS / DEFAULT_ID)
+        for folder in folders:
+            try:
+                records.append(self.read_record(folder))
+            except RegistryError as error:
+                self.warnings.append(f"skipped {error}")
+        return sorted(records, key=lambda record: record.created, reverse=True)
+
+    def record(self, run_id: str) -> RunRecord:
+        return self.read_record(self.run_dir(run_id))
+
+    def model_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / MODEL_FILE
+
+    def load_model(self, run_id: str):
+        """The run's Keras model, loaded with ``safe_mode=True``; raises ``RegistryError`` with the reason."""
+        try:
+            return load_model_file(self.model_path(run_id))
+        except RegistryError as error:
+            raise RegistryError(f"run {run_id!r}: {error}") from None
+
+    def default_id(self) -> str | None:
+        """The id of the default model, if one is installed."""
+        try:
+            self.record(DEFAULT_ID)
+            return DEFAULT_ID
+        except RegistryError:
+            return None
+
+    def best_run(self) -> RunRecord | None:
+        scored = [record for record in self.list_runs() if record.test_accuracy is not None]
+        return max(scored, key=lambda record: record.test_accuracy, default=None)
+
+    def export(self, run_id: str) -> bytes:
+        """The run's ``.keras`` file, for download."""
+        return self.model_path(run_id).read_bytes()
+
+    # --- writing ------------------------------------------------------------------------------------------------
+
+    def new_id(self, name: str) -> str:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{slug(name)}-{uuid.uuid4().hex[:4]}"
+
+    def save_run(self, model, record: RunRecord, run_id: str | None = None) -> RunRecord:
+        """Save model and record as a new run folder atomically; fills in id, name, created and versions."""
+        record.name = clean_name(record.name)
+        record.id = run_id or self.new_id(record.name)
+        record.created = record.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record.versions = record.versions or library_versions()
+        temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        temporary.mkdir()
+        try:
+            save_without_optimizer(model, temporary / MODEL_FILE)
+            write_json_atomic(temporary / RECORD_FILE, asdict(record))
+            fsync_path(temporary / MODEL_FILE)
+            os.rename(temporary, self.root / record.id)
+            fsync_path(self.root)
+        except OSError as error:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise RegistryError(f"could not save run {record.id!r} in {self.root} ({error}).") from None
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return record
+
+    def rename(self, run_id: str, name: str) -> RunRecord:
+        """Change a run's display name (its folder and id stay)."""
+        folder = self.run_dir(run_id)
+        record = self.read_record(folder)
+        record.name = clean_name(name)
+        write_json_atomic(folder / RECORD_FILE, asdict(record))
+        return record
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run; the default model cannot be deleted."""
+        if run_id == DEFAULT_ID:
+            raise RegistryError("the default model cannot be deleted (the Draw page and the CLI rely on it).")
+        folder = self.run_dir(run_id)
+        doomed = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        os.rename(folder, doomed)  # disappears from listings at once, even if the removal below is interrupted
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def import_model(self, name: str, content: bytes) -> RunRecord:
+        """Add an uploaded ``.keras`` file as a run after checking it loads safely and is an MNIST classifier."""
+        staging = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}.keras"
+        staging.write_bytes(content)
+        try:
+            model = load_model_file(staging)
+        finally:
+            staging.unlink(missing_ok=True)
+        record = RunRecord(id="", name=name, architecture="uploaded", spec=None, config=None, status="uploaded",
+                           created="", params=int(model.count_params()), reason="uploaded .keras file")
+        return self.save_run(model, record)

@@ -1,0 +1,241 @@
+"""The one training function used by the dashboard and the CLI: progress events, stop requests, NaN guard, seeds.
+
+Data reaches Keras through a ``tf.data`` pipeline with autotuning switched off: on small CPU machines the autotune
+thread stalls ``fit`` for 15–28 s at the start of many epochs (see ``bench/``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .architectures import build_model
+from .config import TrainConfig, check_fits_data
+from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
+
+FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+PREFETCH_BATCHES = 2
+
+
+@dataclass
+class ProgressEvent:
+    """One report from training: ``kind`` is "batch" or "epoch"; metrics are plain floats."""
+
+    kind: str
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # batches done in this epoch
+    steps_per_epoch: int
+    metrics: dict
+    samples_per_s: float
+    elapsed: float
+    eta: float
+
+    @property
+    def fraction_done(self) -> float:
+        return min(1.0, ((self.epoch - 1) * self.steps_per_epoch + self.step) / (self.epochs * self.steps_per_epoch))
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the model (weights as trained, or as restored by early stopping) and how it went."""
+
+    model: object
+    status: str
+    reason: str
+    epochs: list[dict] = field(default_factory=list)  # per-epoch metrics, in order
+    batches: list[dict] = field(default_factory=list)  # per-batch train loss/accuracy with a global step
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"TrainResult(status={self.status!r}, epochs={len(self.epochs)}, seconds={self.seconds:.1f})"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Training, validation and test arrays, already subset and split as the config asks."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
+    """Apply the subset and the validation split of ``config``; raises ``ConfigError`` when the batch cannot fit."""
+    check_fits_data(config, len(data.y_train))
+    x, y = data.x_train, data.y_train
+    if config.subset_size is not None:
+        keep = stratified_subset(y, config.subset_size, config.seed)
+        x, y = x[keep], y[keep]
+    fit_index, val_index = validation_split(len(y), config.validation_split, config.seed)
+    return PreparedData(x[fit_index], y[fit_index], x[val_index], y[val_index], data.x_test, data.y_test)
+
+
+def as_model_input(images: np.ndarray, model) -> np.ndarray:
+    """uint8 (0..255) or float ([0, 1]) images, N×28×28, as float32 in the model's input shape (784, 28×28, 28×28×1)."""
+    x = np.asarray(images)
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    return x.reshape((len(x), *model.input_shape[1:]))
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
+                 one_hot: bool = False, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batched ``tf.data`` pipeline (uint8 kept until a batch is cast) with autotune off to avoid epoch-start stalls."""
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (images.reshape((len(images), *model.input_shape[1:])), labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def scale(x, y):
+        return tf.cast(x, tf.float32) / 255.0, (tf.one_hot(y, NUM_CLASSES) if one_hot else y)
+
+    dataset = dataset.batch(batch_size).map(scale).prefetch(PREFETCH_BATCHES)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak`` over the first quarter of training, then cosine decay to zero."""
+
+    WARMUP = 0.25
+
+    def __init__(self, peak: float, total_steps: int):
+        self.peak, self.total_steps = peak, max(1, total_steps)
+
+    def __call__(self, step):
+        progress = tf.cast(step, tf.float32) / float(self.total_steps)
+        rising = self.peak * progress / self.WARMUP
+        falling = self.peak * 0.5 * (1 + tf.cos(math.pi * tf.minimum((progress - self.WARMUP) / (1 - self.WARMUP), 1.0)))
+        return tf.where(progress < self.WARMUP, rising, falling)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps}
+
+
+def make_optimizer(config: TrainConfig, total_steps: int):
+    rate = OneCycle(config.learning_rate, total_steps) if config.lr_schedule == "one-cycle" else config.learning_rate
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
+        config.optimizer](learning_rate=rate)
+
+
+def compile_model(model, config: TrainConfig, total_steps: int) -> None:
+    one_hot = config.loss != "sparse_categorical_crossentropy"
+    accuracy = keras.metrics.CategoricalAccuracy if one_hot else keras.metrics.SparseCategoricalAccuracy
+    model.compile(optimizer=make_optimizer(config, total_steps), loss=config.loss,
+                  metrics=[accuracy(name="accuracy")], steps_per_execution=config.steps_per_execution)
+
+
+def distribution_strategy():
+    """All visible GPUs through ``MirroredStrategy`` when there are several, else TensorFlow's default device."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+class ProgressReporter(keras.callbacks.Callback):
+    """Turns Keras callbacks into ``ProgressEvent``s, honours ``stop_event`` and stops on a non-finite loss."""
+
+    def __init__(self, on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event,
+                 epochs: int, steps_per_epoch: int, batch_size: int, samples_per_epoch: int):
+        super().__init__()
+        self.on_event, self.stop_event = on_event, stop_event
+        self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
+        self.batch_size, self.samples_per_epoch = batch_size, samples_per_epoch
+        self.epoch_rows: list[dict] = []
+        self.batch_rows: list[dict] = []
+        self.stop_reason = ""
+        self.failure = ""
+        self.started = self.epoch_started = 0.0
+        self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.epoch_started = epoch + 1, time.perf_counter()
+
+    def emit(self, kind: str, step: int, metrics: dict, samples_this_epoch: int) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.started
+        speed = samples_this_epoch / max(now - self.epoch_started, 1e-9)
+        done = (self.epoch - 1) * self.steps_per_epoch + step
+        remaining = self.epochs * self.steps_per_epoch - done
+        eta = elapsed / done * remaining if done else float("nan")
+        if self.on_event is not None:
+            self.on_event(ProgressEvent(kind, self.epoch, self.epochs, step, self.steps_per_epoch, metrics,
+                                        speed, elapsed, eta))
+
+    def check_loss(self, loss: float | None, where: str) -> None:
+        if loss is not None and not math.isfinite(loss):
+            self.failure = (f"loss became {loss} at {where}: training diverged. "
+                            "Lower the learning rate (or use Adam) and try again.")
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        metrics = {key: float(value) for key, value in (logs or {}).items()}
+        self.batch_rows.append({"step": (self.epoch - 1) * self.steps_per_epoch + step, "epoch": self.epoch, **metrics})
+        self.emit("batch", step, metrics, min(step * self.batch_size, self.samples_per_epoch))
+        self.check_loss(metrics.get("loss"), f"epoch {self.epoch}, batch {step}")
+        if self.stop_event.is_set() and not self.failure:
+            self.stop_reason = f"stopped on request during epoch {self.epoch}, after batch {step}."
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
+        row = {"epoch": epoch + 1, **metrics, "seconds": time.perf_counter() - self.epoch_started}
+        self.epoch_rows.append(row)
+        self.emit("epoch", self.steps_per_epoch, metrics, self.samples_per_epoch)
+        self.check_loss(metrics.get("loss"), f"the end of epoch {epoch + 1}")
+
+
+def train(spec: list[dict], config: TrainConfig, data: PreparedData,
+          on_event: Callable[[ProgressEvent], None] | None = None,
+          stop_event: threading.Event | None = None) -> TrainResult:
+    """Build ``spec``, train it under ``config`` on ``data`` and return the model with its history.
+
+    Same spec, config and data give the same history on CPU. ``stop_event`` ends training after the current batch
+    (status "stopped"); a non-finite loss ends it with status "failed" and the reason.
+    """
+    stop_event = stop_event or threading.Event()
+    keras.utils.set_random_seed(config.seed)
+    with distribution_strategy().scope():
+        model = build_model(spec)
+        one_hot = config.loss != "sparse_categorical_crossentropy"
+        steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
+        compile_model(model, config, steps_per_epoch * config.epochs)
+    train_set = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot, config.seed)
+    val_set = (make_dataset(data.x_val, data.y_val, 1024, model, one_hot) if len(data.y_val) else None)
+    reporter = ProgressReporter(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size,
+                                len(data.y_train))
+    callbacks = [reporter]
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
+            restore_best_weights=config.restore_best))
+    started = time.perf_counter()
+    model.fit(train_set, validation_data=val_set, epochs=config.epochs, callbacks=callbacks, verbose=0,
+              shuffle=False)  # the pipeline shuffles
+    seconds = time.perf_counter() - started
+    if reporter.failure:
+        status, reason = FAILED, reporter.failure
+    elif reporter.stop_reason:
+        status, reason = STOPPED, reporter.stop_reason
+    elif len(reporter.epoch_rows) < config.epochs:
+        status, reason = FINISHED, f"early stopping after epoch {len(reporter.epoch_rows)} (no improvement for {config.patience})."
+    else:
+        status, reason = FINISHED, f"trained {config.epochs} epoch(s)."
+    return TrainResult(model, status, reason, reporter.epoch_rows, reporter.batch_rows, seconds)
