@@ -118,9 +118,7 @@ def write_json_atomic(path: Path, values: dict) -> None:
 def save_without_optimizer(model, path: Path) -> None:
     """Save weights and architecture only: an uncompiled clone carries no optimizer state (Keras 3 ignores
     ``include_optimizer=False`` for ``.keras`` files)."""
-    import keras
-
-    clone = keras.models.clone_model(model)
+    clone = type(model).from_config(model.get_config())
     clone.set_weights(model.get_weights())
     clone.save(path)
 

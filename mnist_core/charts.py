@@ -1,0 +1,219 @@
+"""Charts, pictures and labels for the pages, as pure functions of plain data (Altair and NumPy, no Streamlit),
+so everything a page shows about training, errors and predictions can be unit-tested."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .data import NUM_CLASSES
+
+SMOOTHING = 0.9  # weight of the past in the exponential moving average of per-batch curves
+MAX_BATCH_POINTS = 1500  # per-batch rows drawn at most; longer histories are thinned evenly
+RAW_OPACITY = 0.25
+CHART_HEIGHT = 220
+SALIENCY_COLOUR = np.array([255, 60, 20], dtype=np.float32)
+METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
+CONFUSION_SELECTION = "cell"  # name of the click selection on the confusion heatmap
+
+
+# --- training curves --------------------------------------------------------------------------------------------
+
+
+def smooth(values, weight: float = SMOOTHING) -> np.ndarray:
+    """Debiased exponential moving average (as TensorBoard draws it): the first points are not pulled towards 0."""
+    values = np.asarray(values, dtype=np.float64)
+    smoothed, average = np.empty_like(values), 0.0
+    for position, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        smoothed[position] = average / (1 - weight ** (position + 1))
+    return smoothed
+
+
+def thin(frame: pd.DataFrame, limit: int = MAX_BATCH_POINTS) -> pd.DataFrame:
+    """At most ``limit`` rows spread evenly over the frame, always keeping the last one."""
+    if len(frame) <= limit:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, limit).round().astype(int))
+    return frame.iloc[keep]
+
+
+def batch_chart(batches: list[dict], metric: str) -> alt.Chart:
+    """Per-batch training ``metric``: the raw values faint and their moving average as a solid line."""
+    rows = [row for row in batches if metric in row and math.isfinite(row[metric])]
+    frame = pd.DataFrame({"batch": [row["step"] for row in rows], "raw": [row[metric] for row in rows]})
+    frame["smoothed"] = smooth(frame["raw"]) if len(frame) else []
+    frame = thin(frame)
+    base = alt.Chart(frame).encode(x=alt.X("batch:Q", title="batch"))
+    title = METRIC_TITLES.get(metric, metric)
+    raw = base.mark_line(opacity=RAW_OPACITY, color="#2563eb").encode(y=alt.Y("raw:Q", title=title))
+    line = base.mark_line(color="#2563eb").encode(
+        y="smoothed:Q", tooltip=["batch:Q", alt.Tooltip("smoothed:Q", format=".4f")])
+    return (raw + line).properties(title=f"{title} per batch (train)", height=CHART_HEIGHT)
+
+
+def best_epoch(epochs: list[dict]) -> int | None:
+    """The epoch with the lowest validation loss (training loss when there is no validation set)."""
+    key = "val_loss" if any("val_loss" in row for row in epochs) else "loss"
+    scored = [(row[key], row["epoch"]) for row in epochs if key in row and math.isfinite(row[key])]
+    return min(scored)[1] if scored else None
+
+
+def epoch_frame(epochs: list[dict], metric: str) -> pd.DataFrame:
+    """Long table (epoch, split, value) of ``metric`` on the training and, if present, the validation set."""
+    rows = [{"epoch": row["epoch"], "split": split, "value": row[key]}
+            for row in epochs
+            for split, key in (("train", metric), ("validation", f"val_{metric}"))
+            if key in row and math.isfinite(row[key])]
+    return pd.DataFrame(rows, columns=["epoch", "split", "value"])
+
+
+def epoch_chart(epochs: list[dict], metric: str) -> alt.Chart:
+    """Per-epoch ``metric`` for train and validation, with the best epoch marked by a dashed rule."""
+    title = METRIC_TITLES.get(metric, metric)
+    base = alt.Chart(epoch_frame(epochs, metric)).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"],
+                                                               range=["#2563eb", "#f97316"])),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")])
+    layers = [base.mark_line(), base.mark_point(filled=True, size=50)]
+    best = best_epoch(epochs)
+    if best is not None:
+        marker = pd.DataFrame({"epoch": [best], "label": [f"best epoch {best}"]})
+        layers.append(alt.Chart(marker).mark_rule(strokeDash=[4, 3], color="#16a34a").encode(
+            x="epoch:Q", tooltip=["label:N"]))
+    return alt.layer(*layers).properties(title=f"{title} per epoch", height=CHART_HEIGHT)
+
+
+def comparison_chart(curves: dict[str, list[dict]], metric: str) -> alt.Chart:
+    """Per-epoch ``metric`` of several runs (name → epoch rows) overlaid, one colour per run, validation dashed."""
+    frames = [epoch_frame(epochs, metric).assign(run=name) for name, epochs in curves.items()]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["epoch", "split", "value", "run"])
+    title = METRIC_TITLES.get(metric, metric)
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
+        color=alt.Color("run:N", title="run"),
+        strokeDash=alt.StrokeDash("split:N", title=None),
+        tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(title=f"{title} per epoch", height=CHART_HEIGHT + 60)
+
+
+def progress_label(epoch: int, epochs: int, samples_per_s: float, eta: float) -> str:
+    """One line about a run in progress, e.g. ``Epoch 2/5 · 1,234 samples/s · ETA 12 s``."""
+    eta_text = "ETA …" if not math.isfinite(eta) else f"ETA {format_seconds(eta)}"
+    return f"Epoch {epoch}/{epochs} · {samples_per_s:,.0f} samples/s · {eta_text}"
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s`` or ``1 h 02 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# --- data and evaluation ----------------------------------------------------------------------------------------
+
+
+def class_count_chart(labels: np.ndarray) -> alt.Chart:
+    """Bar chart of how many images each digit has."""
+    counts = np.bincount(np.asarray(labels), minlength=NUM_CLASSES)
+    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "images": counts})
+    return alt.Chart(frame).mark_bar(color="#2563eb").encode(
+        x=alt.X("digit:N", title="digit", sort=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("images:Q", title="images"), tooltip=["digit:N", "images:Q"],
+    ).properties(height=CHART_HEIGHT)
+
+
+
+def confusion_chart(matrix: np.ndarray) -> alt.Chart:
+    """Heatmap of the confusion matrix (row = true, column = predicted) with counts, and a click selection of one
+    cell named ``CONFUSION_SELECTION`` carrying its ``true`` and ``predicted`` digits. Colours show the errors:
+    the diagonal is greyed so the misclassifications stand out."""
+    matrix = np.asarray(matrix)
+    frame = pd.DataFrame([{"true": t, "predicted": p, "count": int(matrix[t, p]), "correct": t == p}
+                          for t in range(NUM_CLASSES) for p in range(NUM_CLASSES)])
+    frame["errors"] = np.where(frame["correct"], 0, frame["count"])
+    cell = alt.selection_point(name=CONFUSION_SELECTION, fields=["true", "predicted"], on="click")
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("true:O", title="true digit"))
+    tiles = base.mark_rect(stroke="white").encode(
+        color=alt.condition("datum.correct", alt.value("#e5e7eb"),
+                            alt.Color("errors:Q", title="errors", scale=alt.Scale(scheme="oranges"))),
+        opacity=alt.condition(cell, alt.value(1.0), alt.value(0.35)),
+        tooltip=["true:O", "predicted:O", "count:Q"],
+    ).add_params(cell)
+    text = base.mark_text(fontSize=11).encode(
+        text="count:Q",
+        color=alt.condition(f"datum.errors > {max(1, int(frame['errors'].max()) // 2)}", alt.value("white"),
+                            alt.value("#111827")))
+    return (tiles + text).properties(width=360, height=360)
+
+
+def probability_chart(probabilities: np.ndarray) -> alt.Chart:
+    """Bar chart of the 10 class probabilities, the predicted digit highlighted."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
+                          "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.condition("datum.predicted", alt.value("#2563eb"), alt.value("#9ca3af")),
+        tooltip=["digit:N", alt.Tooltip("probability:Q", format=".2%")],
+    ).properties(height=180)
+
+
+def activation_strip(values: np.ndarray) -> alt.Chart:
+    """A dense layer's activations as a heat strip, one cell per unit."""
+    values = np.asarray(values, dtype=float).ravel()
+    frame = pd.DataFrame({"unit": np.arange(len(values)), "activation": values})
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X("unit:O", axis=None), color=alt.Color("activation:Q", scale=alt.Scale(scheme="viridis")),
+        tooltip=["unit:O", alt.Tooltip("activation:Q", format=".3f")],
+    ).properties(height=40)
+
+
+# --- pictures ---------------------------------------------------------------------------------------------------
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A picture in [0, 1] (float) or 0..255 as uint8."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """A small picture scaled up by repeating pixels, so it stays sharp in the browser."""
+    return np.repeat(np.repeat(to_uint8(image), factor, axis=0), factor, axis=1)
+
+
+def saliency_overlay(image: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    """RGB picture of the digit in grey with the saliency map (0..1) laid over it in orange-red."""
+    grey = to_uint8(image).astype(np.float32)[..., None] * 0.6
+    weight = np.clip(np.asarray(saliency, dtype=np.float32), 0.0, 1.0)[..., None]
+    return np.clip(grey * (1 - weight) + SALIENCY_COLOUR * weight, 0, 255).astype(np.uint8)
+
+
+def feature_map_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
+    """The channels of an H×W×C activation as one picture: a grid of maps, each scaled to its own 0..255."""
+    maps = np.asarray(maps, dtype=np.float32)
+    height, width, channels = maps.shape
+    rows = math.ceil(channels / columns)
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), 255, dtype=np.uint8)
+    for channel in range(channels):
+        feature = maps[..., channel]
+        span = feature.max() - feature.min()
+        scaled = (feature - feature.min()) / span if span > 0 else np.zeros_like(feature)
+        top, left = channel // columns * (height + gap), channel % columns * (width + gap)
+        grid[top:top + height, left:left + width] = to_uint8(scaled)
+    return grid

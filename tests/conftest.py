@@ -1,0 +1,87 @@
+"""Shared fixtures: the real MNIST from $MNIST_PATH, a temporary registry, and small models trained for real."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> str:
+    path = os.environ.get("MNIST_PATH")
+    if not path or not Path(path).exists():
+        pytest.fail("Set MNIST_PATH to the real mnist.npz (CI uses ../shared/data/mnist.npz).")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_path):
+    from mnist_core.data import load_mnist
+
+    return load_mnist(mnist_path)
+
+
+@pytest.fixture()
+def registry(tmp_path, monkeypatch):
+    """An empty registry in a temporary folder, also exported as $DIGIT_LAB_MODELS for code that reads it."""
+    from mnist_core.registry import MODELS_ENV, Registry
+
+    root = tmp_path / "models"
+    monkeypatch.setenv(MODELS_ENV, str(root))
+    return Registry(root)
+
+
+@pytest.fixture(scope="session")
+def small_dense_model(mnist):
+    """A Dense(64) net trained for real on 6,000 images (about 2 s): ~90%+ test accuracy."""
+    from mnist_core.config import TrainConfig
+    from mnist_core.training import prepare_data, train
+
+    config = TrainConfig(epochs=2, subset_size=6000, validation_split=0.1, seed=3)
+    result = train([{"type": "Dense", "units": 64}], config, prepare_data(mnist, config))
+    return result.model
+
+
+@pytest.fixture(scope="session")
+def small_cnn_model(mnist):
+    """A small conv net trained for real on 6,000 images: used where activations of conv layers matter."""
+    from mnist_core.config import TrainConfig
+    from mnist_core.training import prepare_data, train
+
+    spec = [{"type": "Conv2D", "filters": 8, "kernel_size": 5, "strides": 2, "padding": "same"},
+            {"type": "MaxPooling2D", "pool_size": 2}, {"type": "Flatten"}, {"type": "Dense", "units": 32}]
+    config = TrainConfig(epochs=2, subset_size=6000, validation_split=0.0, seed=4, steps_per_execution=8)
+    return train(spec, config, prepare_data(mnist, config)).model
+
+
+@pytest.fixture(scope="session")
+def test_sample(mnist):
+    """The first 500 test images and labels (fixed, so results are comparable between runs)."""
+    return mnist.x_test[:500], mnist.y_test[:500]
+
+
+def save_run(registry, model, name="run", status="finished", accuracy=None):
+    """Save ``model`` in ``registry`` with a minimal record (for tests that need runs on disk)."""
+    from mnist_core.registry import RunRecord
+
+    record = RunRecord(id="", name=name, architecture="custom", spec=[], config={}, status=status, created="",
+                       params=int(model.count_params()), test_accuracy=accuracy)
+    return registry.save_run(model, record)
+
+
+def rgba_canvas(digit: np.ndarray, size: int = 280) -> np.ndarray:
+    """An MNIST digit scaled up to a ``size``×``size`` RGBA canvas drawing (white ink, transparent background)."""
+    from PIL import Image
+
+    ink = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+    canvas = np.zeros((size, size, 4), dtype=np.uint8)
+    canvas[..., :3] = 255
+    canvas[..., 3] = ink
+    return canvas

@@ -1,0 +1,98 @@
+"""Loading MNIST from every accepted source, in the documented order, and the splits cut from it."""
+
+import gzip
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist_core.data import (ENV_VAR, KAGGLE_HOLDOUT, DataSetError, load_mnist, read_dataset, read_kaggle_test,
+                             stratified_subset, submission_csv, validation_split)
+
+
+def write_idx(path, array, gz=False):
+    """An IDX file written independently of the reader: magic 0x00000803/0x00000801, big-endian sizes."""
+    header = struct.pack(">I", 0x800 + array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+
+
+def test_loads_the_real_mnist_with_its_documented_counts(mnist):
+    assert mnist.x_train.shape == (60000, 28, 28) and mnist.x_test.shape == (10000, 28, 28)
+    assert mnist.x_train.dtype == np.uint8 and mnist.y_train.dtype == np.int64
+    assert np.bincount(mnist.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert mnist.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+
+
+def test_given_path_wins_over_the_environment(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.npz"))
+    assert load_mnist(mnist_path).source == mnist_path
+
+
+def test_broken_environment_path_is_an_error_naming_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.npz"))
+    with pytest.raises(DataSetError, match=r"\$MNIST_PATH.*does not exist") as error:
+        load_mnist(allow_download=False)
+    assert "Fix:" in str(error.value)
+
+
+def test_keras_cache_is_used_when_nothing_is_named(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    cache = tmp_path / "mnist.npz"
+    cache.symlink_to(mnist_path)
+    assert load_mnist(keras_cache=cache, allow_download=False).source == str(cache)
+
+
+def test_nothing_available_lists_every_attempt(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(DataSetError) as error:
+        load_mnist(keras_cache=tmp_path / "none.npz", allow_download=False)
+    message = str(error.value)
+    assert "MNIST_PATH is not set" in message and "Keras cache" in message and "mnist.npz" in message
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_reads_a_folder_of_lecun_idx_files(mnist, tmp_path, gz):
+    suffix = ".gz" if gz else ""
+    write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", mnist.x_train[:300], gz)
+    write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", mnist.y_train[:300], gz)
+    write_idx(tmp_path / f"t10k-images-idx3-ubyte{suffix}", mnist.x_test[:100], gz)
+    write_idx(tmp_path / f"t10k-labels-idx1-ubyte{suffix}", mnist.y_test[:100], gz)
+    data = read_dataset(tmp_path)
+    np.testing.assert_array_equal(data.x_train, mnist.x_train[:300])
+    np.testing.assert_array_equal(data.y_test, mnist.y_test[:100])
+
+
+def test_reads_a_kaggle_train_csv_keeping_its_last_rows_as_test(mnist, tmp_path):
+    rows = KAGGLE_HOLDOUT + 500
+    frame = pd.DataFrame(mnist.x_train[:rows].reshape(rows, -1), columns=[f"pixel{i}" for i in range(784)])
+    frame.insert(0, "label", mnist.y_train[:rows])
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    data = read_dataset(tmp_path / "train.csv")
+    assert len(data.y_train) == 500 and len(data.y_test) == KAGGLE_HOLDOUT
+    np.testing.assert_array_equal(data.x_test[0], mnist.x_train[500])
+
+
+def test_kaggle_test_csv_round_trips_to_a_one_based_submission(mnist, tmp_path):
+    pd.DataFrame(mnist.x_test[:5].reshape(5, -1), columns=[f"pixel{i}" for i in range(784)]).to_csv(
+        tmp_path / "test.csv", index=False)
+    images = read_kaggle_test(tmp_path / "test.csv")
+    np.testing.assert_array_equal(images, mnist.x_test[:5])
+    assert submission_csv(np.array([7, 2, 1])).splitlines() == ["ImageId,Label", "1,7", "2,2", "3,1"]
+
+
+def test_stratified_subset_keeps_class_proportions_and_is_deterministic(mnist):
+    chosen = stratified_subset(mnist.y_train, 1000, seed=1)
+    assert len(chosen) == len(np.unique(chosen)) == 1000
+    expected = np.bincount(mnist.y_train) * 1000 / len(mnist.y_train)
+    assert np.all(np.abs(np.bincount(mnist.y_train[chosen]) - expected) <= 1)
+    np.testing.assert_array_equal(chosen, stratified_subset(mnist.y_train, 1000, seed=1))
+    assert not np.array_equal(chosen, stratified_subset(mnist.y_train, 1000, seed=2))
+
+
+def test_validation_split_is_disjoint_complete_and_deterministic():
+    fit, held = validation_split(1000, 0.2, seed=5)
+    assert len(held) == 200 and len(fit) == 800
+    assert sorted(np.concatenate([fit, held]).tolist()) == list(range(1000))
+    np.testing.assert_array_equal(held, validation_split(1000, 0.2, seed=5)[1])

@@ -1,0 +1,71 @@
+"""The run registry: atomic saves without optimizer state, listing, safe loading, rename, delete, import."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import save_run
+from mnist_core.registry import DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, Registry, RegistryError
+
+
+def test_a_saved_run_lists_and_loads_with_the_same_predictions(registry, small_dense_model, test_sample):
+    record = save_run(registry, small_dense_model, name="first try", accuracy=0.9)
+    listed = [r for r in registry.list_runs() if r.id == record.id]
+    assert listed and listed[0].name == "first try" and listed[0].versions["keras"].startswith("3.")
+    loaded = registry.load_model(record.id)
+    images = test_sample[0][:8].reshape(8, 784) / 255.0
+    np.testing.assert_allclose(loaded(images).numpy(), small_dense_model(images).numpy(), atol=1e-6)
+    assert not [p for p in registry.root.iterdir() if p.name.startswith(".")]
+
+
+def test_models_are_saved_without_optimizer_state(registry, small_cnn_model):
+    assert small_cnn_model.optimizer is not None and small_cnn_model.optimizer.variables
+    record = save_run(registry, small_cnn_model)
+    with zipfile.ZipFile(registry.model_path(record.id)) as archive:
+        config = json.loads(archive.read("config.json"))
+        assert not config.get("compile_config")
+        assert "optimizer" not in archive.read("model.weights.h5").decode("latin-1")
+
+
+def test_rename_changes_the_display_name_only(registry, small_dense_model):
+    record = save_run(registry, small_dense_model, name="old")
+    registry.rename(record.id, "  new name ✓ ")
+    assert registry.record(record.id).name == "new name ✓"
+
+
+def test_delete_removes_the_run_but_never_the_default(registry, small_dense_model):
+    record = save_run(registry, small_dense_model)
+    registry.delete(record.id)
+    assert record.id not in [r.id for r in registry.list_runs()]
+    with pytest.raises(RegistryError, match="no run"):
+        registry.load_model(record.id)
+    with pytest.raises(RegistryError, match="cannot be deleted"):
+        registry.delete(DEFAULT_ID)
+
+
+def test_import_accepts_an_mnist_classifier_and_export_returns_it(registry, small_cnn_model, tmp_path):
+    path = tmp_path / "mine.keras"
+    small_cnn_model.save(path)
+    record = registry.import_model("uploaded one", path.read_bytes())
+    assert record.status == "uploaded" and record.params == small_cnn_model.count_params()
+    assert registry.export(record.id)[:2] == b"PK"
+
+
+def test_best_run_is_the_most_accurate(registry, small_dense_model):
+    save_run(registry, small_dense_model, name="worse", accuracy=0.5)
+    save_run(registry, small_dense_model, name="better", accuracy=0.95)
+    assert registry.best_run().name == "better"
+
+
+def test_the_shipped_default_model_is_listed_when_the_registry_has_none(registry):
+    if not (PROJECT_MODELS / DEFAULT_ID / MODEL_FILE).is_file():
+        pytest.fail("models/default is missing: train it with the command in the README.")
+    assert registry.default_id() == DEFAULT_ID
+    default = registry.record(DEFAULT_ID)
+    assert default.test_accuracy >= 0.994
+    assert (PROJECT_MODELS / DEFAULT_ID / MODEL_FILE).stat().st_size <= 2 * 1024 * 1024
+    model = registry.load_model(DEFAULT_ID)
+    assert model.output_shape == (None, 10)
+    assert json.loads((PROJECT_MODELS / DEFAULT_ID / RECORD_FILE).read_text())["status"] == "finished"

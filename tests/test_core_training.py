@@ -1,0 +1,106 @@
+"""The training function and the job runner, on small real subsets of MNIST."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_core.config import ConfigError, TrainConfig, check_fits_data
+from mnist_core.jobs import FINISHED, QUEUED, STOPPED, JobRunner, RunRequest
+from mnist_core.training import make_dataset, prepare_data, train
+
+DENSE = [{"type": "Dense", "units": 32}]
+TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
+
+
+def test_events_report_batches_and_epochs_with_speed_and_eta(mnist):
+    events = []
+    result = train(DENSE, TINY, prepare_data(mnist, TINY), on_event=events.append)
+    batches = [e for e in events if e.kind == "batch"]
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert len(batches) == 2 * 9 and len(epochs) == 2  # 900 training images / batch 100
+    assert set(epochs[-1].metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(e.samples_per_s > 0 and e.elapsed >= 0 for e in batches)
+    assert math.isnan(batches[0].eta) or batches[0].eta > batches[-1].eta
+    assert batches[-1].fraction_done == 1.0
+    assert result.status == FINISHED and [row["epoch"] for row in result.epochs] == [1, 2]
+    assert result.epochs[-1]["loss"] < result.epochs[0]["loss"]
+
+
+def test_same_seed_and_config_give_the_same_history(mnist):
+    first = train(DENSE, TINY, prepare_data(mnist, TINY))
+    second = train(DENSE, TINY, prepare_data(mnist, TINY))
+    assert first.epochs and [{k: v for k, v in r.items() if k != "seconds"} for r in first.epochs] == \
+        [{k: v for k, v in r.items() if k != "seconds"} for r in second.epochs]
+    other = train(DENSE, TINY.replace(seed=12), prepare_data(mnist, TINY.replace(seed=12)))
+    assert other.epochs[0]["loss"] != first.epochs[0]["loss"]
+
+
+def test_a_stop_request_ends_training_after_the_current_batch(mnist):
+    stop = threading.Event()
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if event.kind == "batch" and event.step == 3:
+            stop.set()
+
+    result = train(DENSE, TINY, prepare_data(mnist, TINY), on_event, stop)
+    assert result.status == STOPPED and "after batch 3" in result.reason
+    assert len([e for e in seen if e.kind == "batch"]) == 3
+
+
+def test_the_pipeline_has_autotune_switched_off(mnist, small_dense_model):
+    dataset = make_dataset(mnist.x_test[:10], mnist.y_test[:10], 5, small_dense_model)
+    assert dataset.options().autotune.enabled is False
+    images, labels = next(iter(dataset))
+    assert images.shape == (5, 784) and float(images.numpy().max()) <= 1.0
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"epochs": 0}, "epochs must be between 1"),
+    ({"learning_rate": 0}, "learning_rate must be above 0"),
+    ({"validation_split": 1.0}, r"validation_split must be a fraction in \[0, 1\)"),
+    ({"optimizer": "adagrad"}, "optimizer must be one of adam, rmsprop, sgd"),
+    ({"batch_size": "64"}, "batch_size must be a whole number"),
+])
+def test_bad_settings_are_refused_with_the_setting_named(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**changes)
+
+
+def test_a_batch_larger_than_the_data_is_refused():
+    with pytest.raises(ConfigError, match="batch_size 1000 is larger than the 900 training images"):
+        check_fits_data(TrainConfig(batch_size=1000, subset_size=1000, validation_split=0.1), 60000)
+
+
+def test_runner_trains_one_at_a_time_in_order_and_saves_each_run(mnist, registry):
+    runner = JobRunner(registry, lambda: mnist)
+    long_config = TINY.replace(epochs=3, subset_size=3000)
+    first = runner.submit(RunRequest("first", "custom", DENSE, long_config))
+    second = runner.submit(RunRequest("second", "custom", DENSE, TINY))
+    assert runner.view(second).status == QUEUED and runner.view(second).queue_position in (1, 2)
+    live = runner.view(first)  # readable while it trains
+    assert isinstance(live.batches, list)
+    done_first, done_second = runner.wait(first, 120), runner.wait(second, 120)
+    assert done_first.status == done_second.status == FINISHED
+    assert done_first.ended <= done_second.started
+    assert len(done_first.epochs) == 3 and len(done_second.epochs) == 2
+    saved = {record.name: record for record in registry.list_runs()}
+    assert set(saved) == {"first", "second"}
+    assert saved["first"].test_accuracy > 0.8 and len(saved["first"].epochs) == 3
+
+
+def test_runner_cancels_a_queued_run_and_stops_a_running_one(mnist, registry):
+    runner = JobRunner(registry, lambda: mnist)
+    running = runner.submit(RunRequest("long", "custom", DENSE, TINY.replace(epochs=50, subset_size=3000)))
+    queued = runner.submit(RunRequest("never", "custom", DENSE, TINY))
+    runner.stop(queued)
+    while not runner.view(running).batches:
+        threading.Event().wait(0.05)
+    runner.stop(running)
+    stopped = runner.wait(running, 60)
+    assert stopped.status == STOPPED and runner.view(queued).status == STOPPED
+    assert [r.status for r in registry.list_runs()] == ["stopped"]
+    assert np.isfinite(registry.list_runs()[0].test_accuracy)
