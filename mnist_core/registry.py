@@ -199,6 +199,7 @@ class Registry:
             raise RegistryError(f"{folder.name}: {error}") from None
         if not (folder / MODEL_FILE).is_file():
             raise RegistryError(f"{folder.name}: no {MODEL_FILE}.")
+        record.id = folder.name  # the folder is the run's identity, whatever the record says
         return record
 
     def list_runs(self) -> list[RunRecord]:

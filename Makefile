@@ -1,0 +1,47 @@
+# Digit Lab: `make run` starts the app, `make test` installs what the tests need and runs them all.
+# Both create the virtual environment on first use. MNIST is read from $(MNIST_PATH) (see README).
+
+VENV    ?= .venv
+PYTHON  := $(VENV)/bin/python
+PORT    ?= 8501
+export MNIST_PATH
+
+.PHONY: run test test-fast browser bench default-model clean
+
+$(VENV)/.app-installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.app-installed
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+# A Chromium for the browser tests: Debian's package when we are root with apt, else Playwright's own download.
+browser: $(VENV)/.dev-installed
+	@command -v chromium >/dev/null || [ -x "$$CHROMIUM_PATH" ] || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else $(PYTHON) -m playwright install chromium; fi; }
+
+test: $(VENV)/.dev-installed browser
+	$(PYTHON) -m pytest
+
+test-fast: $(VENV)/.dev-installed
+	$(PYTHON) -m pytest -m "not e2e"
+
+bench: $(VENV)/.dev-installed
+	$(PYTHON) bench/bench_training.py
+
+# Re-train the shipped default model (about 10 minutes on 2 CPU cores) into models/default.
+default-model: $(VENV)/.app-installed
+	rm -rf models/.default-new
+	DIGIT_LAB_MODELS=models/.default-new $(PYTHON) -m mnist_core train --preset best-cnn --name default
+	rm -rf models/default && mv models/.default-new/*-default-* models/default && rm -rf models/.default-new
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/screenshots
