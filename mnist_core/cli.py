@@ -39,7 +39,7 @@ def config_from_args(args, base: TrainConfig) -> TrainConfig:
     return base.replace(**changes)
 
 
-def command_train(args) -> None:
+def command_train(args) -> int:
     from .jobs import RunRequest, execute_run  # TensorFlow only for the commands that need it
     from keras.utils import Progbar
 
@@ -71,6 +71,10 @@ def command_train(args) -> None:
     accuracy = "-" if record.test_accuracy is None else f"{record.test_accuracy:.4f}"
     emit(args, payload, f"{record.status}: {record.reason}\nrun {record.id}: test accuracy {accuracy}, "
                         f"{record.seconds:.1f} s of training")
+    if record.status == "failed":  # saved for inspection, but a script must see that training failed
+        print(f"error: the run failed (saved as {record.id}): {record.reason}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def chosen_run(registry: Registry, run_id: str | None) -> str:

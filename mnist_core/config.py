@@ -41,6 +41,10 @@ class TrainConfig:
     steps_per_execution: int = 1
 
     def __post_init__(self):
+        for setting in fields(self):  # NumPy scalars (from a DataFrame, a slider over an array) become plain
+            value = getattr(self, setting.name)  # Python values, so checks and run.json see ints, floats, bools
+            if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+                object.__setattr__(self, setting.name, value.item())
         check_config(self)
 
     def to_dict(self) -> dict:

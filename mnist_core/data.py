@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +71,12 @@ def check_split(images: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.n
         raise DataSetError(f"{name} split is empty.")
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
         raise DataSetError(f"{name} images have dtype {images.dtype}; expected uint8 pixels.")
+    if np.issubdtype(images.dtype, np.floating):  # casting would silently turn NaN into 0 and [0, 1] into 0/1
+        if not np.isfinite(images).all():
+            raise DataSetError(f"{name} images contain NaN or infinite pixels; expected 0..255.")
+        if images.max() <= 1.0:
+            raise DataSetError(f"{name} pixels are floats in {images.min()}..{images.max()}: they look scaled to "
+                               "[0, 1] already; expected the original 0..255 (multiply by 255 and save as uint8).")
     if images.min() < 0 or images.max() > 255:
         raise DataSetError(f"{name} pixels range {images.min()}..{images.max()}; expected 0..255.")
     if not np.issubdtype(labels.dtype, np.integer):
@@ -88,7 +96,11 @@ def make_data(x_train, y_train, x_test, y_test, source: str) -> MnistData:
 def read_npz(source) -> MnistData:
     """Read a Keras-layout ``mnist.npz`` (a path or a file-like object); pickles are never loaded."""
     try:
-        with np.load(source, allow_pickle=False) as npz:
+        loaded = np.load(source, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataSetError("this is a single NumPy array (.npy), not an .npz archive of x_train, y_train, "
+                               "x_test, y_test (Keras layout).")
+        with loaded as npz:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
             if missing:
                 raise DataSetError(f"the .npz lacks the arrays {sorted(missing)} (Keras layout: x_train, y_train, x_test, y_test).")
@@ -105,9 +117,11 @@ def parse_idx(raw: bytes, expected_dims: int) -> np.ndarray:
     if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] != expected_dims:
         raise DataSetError(f"not an IDX file of {expected_dims} dimension(s) with uint8 data.")
     header_end = 4 + 4 * expected_dims
+    if len(raw) < header_end:
+        raise DataSetError(f"IDX file is truncated: {len(raw)} bytes, shorter than its {header_end}-byte header.")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_dims))
     payload = np.frombuffer(raw, dtype=np.uint8, offset=header_end)
-    if payload.size != int(np.prod(shape)):
+    if payload.size != math.prod(shape):  # Python ints: a crafted header cannot overflow to match
         raise DataSetError(f"IDX file is truncated: header says {shape}, found {payload.size} values.")
     return payload.reshape(shape)
 
@@ -124,7 +138,7 @@ def read_idx_folder(folder: Path) -> MnistData:
         if found.suffix == ".gz":
             try:
                 raw = gzip.decompress(raw)
-            except (OSError, EOFError) as error:
+            except (OSError, EOFError, zlib.error) as error:
                 raise DataSetError(f"{found.name} is not a readable gzip file ({error}).") from None
         arrays[key] = parse_idx(raw, 3 if key.startswith("x") else 1)
     return make_data(**arrays, source=str(folder))

@@ -30,7 +30,7 @@ def open_image(content: bytes) -> Image.Image:
     """Decode an uploaded image's bytes (first frame of an animation); refuse what is not a sane image."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size check below is stricter
             image = Image.open(io.BytesIO(content))
             width, height = image.size
             if width * height > MAX_PIXELS:
@@ -41,7 +41,10 @@ def open_image(content: bytes) -> Image.Image:
             return frame.copy()
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except Image.DecompressionBombError as error:  # so large that Pillow refuses even to open it
+        raise ImageInputError(f"the image is too large ({error}); at most {MAX_PIXELS // 1_000_000} megapixels are "
+                              "accepted. Scale it down and try again.") from None
+    except UnidentifiedImageError:
         raise ImageInputError("this file is not an image that can be read (PNG, JPEG, GIF, BMP or WebP expected).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageInputError(f"the image file is damaged or truncated ({error}).") from None
@@ -51,10 +54,20 @@ def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
     """Float H×W in [0, 1] where 1 is ink: transparency, colour and either polarity (light on dark or dark on light)
     are resolved so that the background becomes 0."""
     if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype != np.uint8:
-            array = np.clip(array, 0, 255).astype(np.uint8)
+        array = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+        if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3 and array.shape[2] not in (2, 3, 4)):
+            raise ImageInputError(f"a drawing must be an H×W grey or H×W×(2, 3 or 4) colour array, got shape "
+                                  f"{image.shape}.")
+        if array.dtype != np.uint8:  # bools and [0, 1] floats are scaled; anything else is read as 0..255
+            values = np.nan_to_num(np.asarray(array, dtype=np.float64))
+            values = values * 255.0 if values.max() <= 1.0 else values
+            array = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         image = Image.fromarray(array)
+    elif image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey: scale to 8 bits, don't clip at 255
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        top = 1.0 if image.mode == "F" and values.max() <= 1.0 else top
+        image = Image.fromarray(np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8))
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     alpha = rgba[..., 3]

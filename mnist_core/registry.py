@@ -29,6 +29,19 @@ STALE_TEMP_SECONDS = 3600
 MAX_NAME_LENGTH = 120
 MAX_ID_STEM = 48
 ACCEPTED_INPUTS = ((784,), (28, 28), (28, 28, 1))
+MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a model's config.json larger than this is refused (zip bomb)
+
+
+RECORD_TYPES = [  # run.json field, what it should be, the JSON types allowed
+    ("id", "text", (str,)), ("name", "text", (str,)), ("architecture", "text", (str,)),
+    ("spec", "a list or null", (list, type(None))), ("config", "an object or null", (dict, type(None))),
+    ("status", "text", (str,)), ("created", "an ISO date text", (str,)), ("reason", "text", (str,)),
+    ("params", "a whole number", (int,)), ("epochs", "a list", (list,)), ("batches", "a list", (list,)),
+    ("test_accuracy", "a number or null", (int, float, type(None))),
+    ("test_loss", "a number or null", (int, float, type(None))), ("seconds", "a number", (int, float)),
+    ("versions", "an object", (dict,)),
+]
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 class RegistryError(Exception):
@@ -65,6 +78,10 @@ class RunRecord:
         missing = [name for name in required if name not in values]
         if missing:
             raise RegistryError(f"run.json lacks the field(s) {', '.join(missing)}.")
+        for name, expected, kinds in RECORD_TYPES:  # a hand-edited record must not break listing or tables
+            value = values.get(name)
+            if name in values and (isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds)):
+                raise RegistryError(f"run.json field {name!r} should be {expected}, got {value!r}.")
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
 
@@ -77,7 +94,8 @@ class RunRecord:
 
 def clean_name(name: str) -> str:
     """A display name: printable, trimmed, at most ``MAX_NAME_LENGTH`` characters (any language)."""
-    printable = "".join(ch for ch in str(name) if unicodedata.category(ch)[0] != "C").strip()
+    spaced = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in str(name))
+    printable = re.sub(r"\s+", " ", spaced).strip()
     return printable[:MAX_NAME_LENGTH] or "run"
 
 
@@ -133,12 +151,44 @@ def check_mnist_classifier(model) -> None:
         raise RegistryError(f"not an MNIST classifier: its output shape is {output_shape}; expected 10 classes.")
 
 
+def code_in_model_file(path: Path) -> str | None:
+    """What in a ``.keras`` file's ``config.json`` would run Python code when loaded (a ``Lambda`` layer, a serialised
+    function, a class from outside Keras), or ``None``; checked without Keras, so the verdict never depends on the
+    wording of a Keras error or on which classes happen to be registered in this process."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("config.json")
+            if info.file_size > MAX_CONFIG_BYTES:
+                return f"a config.json of {info.file_size} bytes"
+            config = json.loads(archive.read(info))
+    except (KeyError, OSError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # no readable config: Keras reports the file as unreadable
+    pending = [config]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            class_name, module = item.get("class_name"), item.get("module")
+            if class_name in ("Lambda", "__lambda__"):
+                return "a Lambda layer"
+            if isinstance(module, str) and module.split(".")[0] != "keras":
+                return f"{class_name!r} from the module {module!r}, not from Keras"
+            # compile_config (loss, metrics, optimizer) is never deserialised: models are loaded with compile=False
+            pending.extend(value for key, value in item.items() if key != "compile_config")
+    return None
+
+
 def load_model_file(path: Path):
     """Load a ``.keras`` file safely and check it is an MNIST classifier; any failure is a ``RegistryError``."""
     import keras
 
     if not zipfile.is_zipfile(path):
         raise RegistryError("not a Keras model file (.keras files are zip archives); it may be truncated or corrupt.")
+    code = code_in_model_file(path)
+    if code:
+        raise RegistryError(f"refused: the model contains code ({code}) that would run when loaded. Only models "
+                            "made of standard Keras layers are accepted.")
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for bad files; all mean "cannot use this file"
@@ -149,6 +199,12 @@ def load_model_file(path: Path):
         raise RegistryError(f"the model file could not be read ({type(error).__name__}: {text[:300]}).") from None
     check_mnist_classifier(model)
     return model
+
+
+def check_run_id(run_id) -> None:
+    """Refuse an id that is not a plain folder name (no separators, no '..', not hidden)."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise RegistryError(f"{run_id!r} is not a valid run id.")
 
 
 class Registry:
@@ -169,8 +225,7 @@ class Registry:
         """The folder of ``run_id``; refuses ids that are not plain folder names inside the registry."""
         if run_id == DEFAULT_ID and not (self.root / DEFAULT_ID).is_dir() and (PROJECT_MODELS / DEFAULT_ID).is_dir():
             return PROJECT_MODELS / DEFAULT_ID
-        if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", run_id) or ".." in run_id:
-            raise RegistryError(f"{run_id!r} is not a valid run id.")
+        check_run_id(run_id)
         path = self.root / run_id
         if not path.is_dir():
             raise RegistryError(f"no run {run_id!r} in {self.root}.")
@@ -178,9 +233,18 @@ class Registry:
 
     def remove_stale_temporaries(self) -> None:
         """Delete temporary folders left by a crash mid-save (older than an hour, so a save in progress is safe)."""
-        for path in self.root.glob(f"{TEMP_PREFIX}*"):
-            if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        found = list(self.root.glob(f"{TEMP_PREFIX}*"))
+        for folder in self.root.iterdir():  # and record temporaries a crash mid-rename left inside a run folder
+            try:
+                found += folder.glob(f"{TEMP_PREFIX}*") if folder.is_dir() and folder not in found else []
+            except FileNotFoundError:  # the folder was deleted or renamed meanwhile
+                continue
+        for path in found:
+            try:  # another process may finish (rename away) or remove this temporary at any moment
+                if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
 
     # --- reading ------------------------------------------------------------------------------------------------
 
@@ -199,6 +263,8 @@ class Registry:
             raise RegistryError(f"{folder.name}: {error}") from None
         if not (folder / MODEL_FILE).is_file():
             raise RegistryError(f"{folder.name}: no {MODEL_FILE}.")
+        if not zipfile.is_zipfile(folder / MODEL_FILE):  # cheap: reads the zip's end record only
+            raise RegistryError(f"{folder.name}: {MODEL_FILE} is not a Keras model file (truncated or corrupt).")
         record.id = folder.name  # the folder is the run's identity, whatever the record says
         return record
 
@@ -257,7 +323,8 @@ class Registry:
     def save_run(self, model, record: RunRecord, run_id: str | None = None) -> RunRecord:
         """Save model and record as a new run folder atomically; fills in id, name, created and versions."""
         record.name = clean_name(record.name)
-        record.id = run_id or self.new_id(record.name)
+        record.id = self.new_id(record.name) if run_id is None or run_id == "" else run_id
+        check_run_id(record.id)
         record.created = record.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         record.versions = record.versions or library_versions()
         temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"

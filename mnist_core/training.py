@@ -179,7 +179,7 @@ class ProgressReporter(keras.callbacks.Callback):
                                         speed, elapsed, eta))
 
     def check_loss(self, loss: float | None, where: str) -> None:
-        if loss is not None and not math.isfinite(loss):
+        if loss is not None and not math.isfinite(loss) and not self.failure:  # keep where it first happened
             self.failure = (f"loss became {loss} at {where}: training diverged. "
                             "Lower the learning rate (or use Adam) and try again.")
             self.model.stop_training = True

@@ -1,0 +1,95 @@
+"""Helpers for tests/test_faults_engine.py: hostile files built for real (PNG bytes, IDX files, Keras models that
+carry code) and the checks that saved runs survived. Nothing here replaces the code under test."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+MARKER_ENV = "DIGIT_LAB_FAULTS_MARKER"
+
+
+def write_marker(x):
+    """A function a Lambda layer can wrap: if it is ever called, a marker file appears (proof that code ran)."""
+    with open(os.environ[MARKER_ENV], "a", encoding="utf-8") as handle:
+        handle.write("the model's code ran\n")
+    return x
+
+
+def tiny_model(seed: int = 0, units: int = 16):
+    """A small, genuinely built MNIST classifier (784 → units → 10) with seeded random weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(units, activation="relu"),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def save_good_runs(registry, count: int = 2) -> dict:
+    """Save ``count`` runs with distinct weights; returns {run id: (record, weights)} for ``assert_runs_intact``."""
+    from conftest import save_run
+
+    saved = {}
+    for index in range(count):
+        model = tiny_model(seed=100 + index, units=8 + 4 * index)
+        record = save_run(registry, model, name=f"good run {index}", accuracy=0.5 + index / 10)
+        saved[record.id] = (record, [w.copy() for w in model.get_weights()])
+    return saved
+
+
+def assert_runs_intact(registry, saved: dict) -> None:
+    """Every saved good run is still listed with the same record, and loads with exactly the same weights."""
+    from mnist_core.registry import Registry
+
+    fresh = Registry(registry.root)  # what another process (the app, the CLI) would see
+    listed = {record.id: record for record in fresh.list_runs()}
+    for run_id, (record, weights) in saved.items():
+        assert run_id in listed, f"good run {run_id} is no longer listed; warnings: {fresh.warnings}"
+        again = listed[run_id]
+        assert (again.name, again.status, again.created, again.test_accuracy) == (
+            record.name, record.status, record.created, record.test_accuracy)
+        loaded = fresh.load_model(run_id).get_weights()
+        assert len(loaded) == len(weights) and all(np.array_equal(a, b) for a, b in zip(loaded, weights))
+
+
+# --- files ------------------------------------------------------------------------------------------------------
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def huge_black_png(side: int) -> bytes:
+    """A valid, fully decodable 1-bit black PNG of side×side pixels, compressed row by row (tiny in memory)."""
+    row = b"\x00" + bytes((side + 7) // 8)  # filter byte "none", then packed black pixels
+    compressor = zlib.compressobj(6)
+    parts = [compressor.compress(row * min(1000, side - done)) for done in range(0, side, 1000)]
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", b"".join(parts)) + \
+        png_chunk(b"IEND", b"")
+
+
+def idx_bytes(array: np.ndarray, magic: bytes | None = None, shape: tuple | None = None) -> bytes:
+    """A LeCun IDX file; ``magic`` and ``shape`` override the header to make it wrong."""
+    header = magic if magic is not None else bytes([0, 0, 8, array.ndim])
+    dims = shape if shape is not None else array.shape
+    return header + b"".join(struct.pack(">I", n) for n in dims) + array.astype(np.uint8).tobytes()
+
+
+def write_idx_folder(folder: Path, x_train, y_train, x_test, y_test, gz: bool = True) -> dict:
+    """The four LeCun files in ``folder``; returns {key: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    paths = {}
+    for key, array in zip(names, (x_train, y_train, x_test, y_test)):
+        raw = idx_bytes(np.asarray(array))
+        paths[key] = folder / (names[key] + (".gz" if gz else ""))
+        paths[key].write_bytes(gzip.compress(raw) if gz else raw)
+    return paths
