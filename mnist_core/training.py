@@ -6,6 +6,7 @@ thread stalls ``fit`` for 15–28 s at the start of many epochs (see ``bench/``)
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -146,7 +147,14 @@ def distribution_strategy():
 
 
 class ProgressReporter(keras.callbacks.Callback):
-    """Turns Keras callbacks into ``ProgressEvent``s, honours ``stop_event`` and stops on a non-finite loss."""
+    """Turns Keras callbacks into ``ProgressEvent``s, honours ``stop_event`` and stops on a non-finite loss.
+
+    ``async_safe`` lets Keras run the batch hook on its callback thread pool, so the training loop never waits for
+    it (this keeps the reporting cost near zero); a lock serialises the hooks and late arrivals are not re-emitted.
+    Keras finishes every pending batch hook before ``on_epoch_end``.
+    """
+
+    async_safe = True
 
     def __init__(self, on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event,
                  epochs: int, steps_per_epoch: int, batch_size: int, samples_per_epoch: int):
@@ -160,6 +168,8 @@ class ProgressReporter(keras.callbacks.Callback):
         self.failure = ""
         self.started = self.epoch_started = 0.0
         self.epoch = 0
+        self.last_step = 0  # global step of the newest batch event emitted
+        self.lock = threading.Lock()
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -187,12 +197,17 @@ class ProgressReporter(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = batch + 1
         metrics = {key: float(value) for key, value in (logs or {}).items()}
-        self.batch_rows.append({"step": (self.epoch - 1) * self.steps_per_epoch + step, "epoch": self.epoch, **metrics})
-        self.emit("batch", step, metrics, min(step * self.batch_size, self.samples_per_epoch))
-        self.check_loss(metrics.get("loss"), f"epoch {self.epoch}, batch {step}")
-        if self.stop_event.is_set() and not self.failure:
-            self.stop_reason = f"stopped on request during epoch {self.epoch}, after batch {step}."
-            self.model.stop_training = True
+        global_step = (self.epoch - 1) * self.steps_per_epoch + step
+        with self.lock:
+            bisect.insort(self.batch_rows, {"step": global_step, "epoch": self.epoch, **metrics},
+                          key=lambda row: row["step"])
+            if global_step > self.last_step:
+                self.last_step = global_step
+                self.emit("batch", step, metrics, min(step * self.batch_size, self.samples_per_epoch))
+            self.check_loss(metrics.get("loss"), f"epoch {self.epoch}, batch {step}")
+            if self.stop_event.is_set() and not self.failure and not self.stop_reason:
+                self.stop_reason = f"stopped on request during epoch {self.epoch}, after batch {step}."
+                self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
