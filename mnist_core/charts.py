@@ -1,5 +1,5 @@
-"""Charts, pictures and labels for the pages, as pure functions of plain data (Altair and NumPy, no Streamlit),
-so everything a page shows about training, errors and predictions can be unit-tested."""
+"""Charts and labels for the pages, as pure functions of plain data (Altair, no Streamlit), so everything a page
+shows about training, errors and predictions can be unit-tested; pictures (NumPy images) are in ``pictures``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 from .data import NUM_CLASSES
 
 SMOOTHING = 0.9  # weight of the past in the exponential moving average of per-batch curves
-MAX_BATCH_POINTS = 1500  # per-batch rows drawn at most; longer histories are thinned evenly
+MAX_BATCH_POINTS = 600  # per-batch rows drawn at most; longer histories are thinned evenly
 RAW_OPACITY = 0.25
 CHART_HEIGHT = 220
-SALIENCY_COLOUR = np.array([255, 60, 20], dtype=np.float32)
+SPLIT_COLOURS = ["#2563eb", "#f97316"]  # train, validation
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
 CONFUSION_SELECTION = "cell"  # name of the click selection on the confusion heatmap
 
@@ -74,11 +74,12 @@ def epoch_frame(epochs: list[dict], metric: str) -> pd.DataFrame:
 def epoch_chart(epochs: list[dict], metric: str) -> alt.Chart:
     """Per-epoch ``metric`` for train and validation, with the best epoch marked by a dashed rule."""
     title = METRIC_TITLES.get(metric, metric)
-    base = alt.Chart(epoch_frame(epochs, metric)).encode(
+    frame = epoch_frame(epochs, metric)
+    splits = [split for split in ("train", "validation") if (frame["split"] == split).any()]
+    base = alt.Chart(frame).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"],
-                                                               range=["#2563eb", "#f97316"])),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=splits, range=SPLIT_COLOURS[:len(splits)])),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")])
     layers = [base.mark_line(), base.mark_point(filled=True, size=50)]
     best = best_epoch(epochs)
@@ -132,7 +133,6 @@ def class_count_chart(labels: np.ndarray) -> alt.Chart:
     ).properties(height=CHART_HEIGHT)
 
 
-
 def confusion_chart(matrix: np.ndarray) -> alt.Chart:
     """Heatmap of the confusion matrix (row = true, column = predicted) with counts, and a click selection of one
     cell named ``CONFUSION_SELECTION`` carrying its ``true`` and ``predicted`` digits. Colours show the errors:
@@ -176,44 +176,7 @@ def activation_strip(values: np.ndarray) -> alt.Chart:
     values = np.asarray(values, dtype=float).ravel()
     frame = pd.DataFrame({"unit": np.arange(len(values)), "activation": values})
     return alt.Chart(frame).mark_rect().encode(
-        x=alt.X("unit:O", axis=None), color=alt.Color("activation:Q", scale=alt.Scale(scheme="viridis")),
+        x=alt.X("unit:O", axis=None),
+        color=alt.Color("activation:Q", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="bottom")),
         tooltip=["unit:O", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(height=40)
-
-
-# --- pictures ---------------------------------------------------------------------------------------------------
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """A picture in [0, 1] (float) or 0..255 as uint8."""
-    image = np.asarray(image)
-    if image.dtype == np.uint8:
-        return image
-    return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
-
-
-def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
-    """A small picture scaled up by repeating pixels, so it stays sharp in the browser."""
-    return np.repeat(np.repeat(to_uint8(image), factor, axis=0), factor, axis=1)
-
-
-def saliency_overlay(image: np.ndarray, saliency: np.ndarray) -> np.ndarray:
-    """RGB picture of the digit in grey with the saliency map (0..1) laid over it in orange-red."""
-    grey = to_uint8(image).astype(np.float32)[..., None] * 0.6
-    weight = np.clip(np.asarray(saliency, dtype=np.float32), 0.0, 1.0)[..., None]
-    return np.clip(grey * (1 - weight) + SALIENCY_COLOUR * weight, 0, 255).astype(np.uint8)
-
-
-def feature_map_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
-    """The channels of an H×W×C activation as one picture: a grid of maps, each scaled to its own 0..255."""
-    maps = np.asarray(maps, dtype=np.float32)
-    height, width, channels = maps.shape
-    rows = math.ceil(channels / columns)
-    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), 255, dtype=np.uint8)
-    for channel in range(channels):
-        feature = maps[..., channel]
-        span = feature.max() - feature.min()
-        scaled = (feature - feature.min()) / span if span > 0 else np.zeros_like(feature)
-        top, left = channel // columns * (height + gap), channel % columns * (width + gap)
-        grid[top:top + height, left:left + width] = to_uint8(scaled)
-    return grid

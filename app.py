@@ -1,0 +1,38 @@
+"""Digit Lab: explore MNIST, train Keras models on it live, see where they go wrong and try them on your own
+handwriting. Start with ``streamlit run app.py``; the pages live in ``app_pages/`` (not ``pages/``: with a
+``pages/`` folder Streamlit 1.67 starts in its old multipage mode and skips this script until "/" is visited), the
+engine in ``mnist_core``."""
+
+import faulthandler, signal, sys
+faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+import logging
+
+import streamlit as st
+
+PAGES = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:", url_path="data"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
+    st.Page("app_pages/errors.py", title="Errors", icon=":material/error_outline:", url_path="errors"),
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("app_pages/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),
+]
+UNEXPECTED_ERROR = ("Something went wrong on this page that Digit Lab did not expect; the details are in the server's "
+                    "log. Reload the page or try another one; if it keeps happening, restart `streamlit run app.py`.")
+
+
+def run_selected_page() -> None:
+    """Show the navigation and run the chosen page, turning an unexpected failure into a friendly message."""
+    st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
+    page = st.navigation(PAGES)
+    import time as _t; _t0 = _t.time(); print(f"DEBUG {_t0:.2f} full run start", flush=True)
+    try:
+        page.run()
+        print(f"DEBUG {_t.time():.2f} full run took {_t.time()-_t0:.2f}", flush=True)
+    except Exception:  # last-resort guard: pages report every expected failure themselves
+        logging.getLogger("digit_lab").exception("page %s failed", page.title)
+        st.error(UNEXPECTED_ERROR)
+
+
+run_selected_page()

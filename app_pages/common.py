@@ -1,0 +1,165 @@
+"""Widgets and cached resources shared by the pages: the data set, the run registry, loaded models and the one job
+runner that every browser session trains through. Nothing here imports TensorFlow at import time."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from mnist_core.data import ENV_VAR, DataSetError, MnistData, load_mnist
+from mnist_core.pictures import enlarge
+from mnist_core.registry import Registry, RegistryError, RunRecord
+
+if TYPE_CHECKING:
+    from mnist_core.evaluation import ImagePredictor
+    from mnist_core.jobs import JobRunner
+
+HOME_PAGE, TRAIN_PAGE = "app_pages/home.py", "app_pages/train.py"
+FLASH_KEY = "flash_message"
+TRAIN_HINT = "Train one on the Train page, or from a terminal: `python -m mnist_core train --preset fast-cnn`."
+
+
+# --- the data set -----------------------------------------------------------------------------------------------
+
+
+class DataSetSource:
+    """Where every page and the job runner get MNIST: a data set uploaded on the Home page (kept in memory for this
+    server process until it restarts), else the configured one ($MNIST_PATH or the Keras cache)."""
+
+    def __init__(self):
+        self.uploaded: MnistData | None = None
+
+    def load(self) -> MnistData:
+        """The data set for training; safe to call from the job runner's thread (no Streamlit calls)."""
+        return self.uploaded if self.uploaded is not None else load_mnist(allow_download=False)
+
+
+@st.cache_resource
+def data_source() -> DataSetSource:
+    """The one data-set source of this server process."""
+    return DataSetSource()
+
+
+@st.cache_data(show_spinner="Loading MNIST…", max_entries=2)
+def configured_data(mnist_path: str | None) -> MnistData:
+    """MNIST from $MNIST_PATH (passed in so the cache follows it) or the Keras cache; never downloads, which
+    would import TensorFlow. Failures raise ``DataSetError`` and are not cached, so a fixed path is picked up."""
+    return load_mnist(allow_download=False)
+
+
+def load_dataset() -> MnistData:
+    """The data set every page uses (uploaded, else configured); raises ``DataSetError`` with how to fix it."""
+    source = data_source()
+    return source.uploaded if source.uploaded is not None else configured_data(os.environ.get(ENV_VAR))
+
+
+def dataset_or_warning() -> MnistData | None:
+    """The data set, or None after showing why it is missing and a link to the Home page to upload it."""
+    try:
+        return load_dataset()
+    except DataSetError as error:
+        st.error(f"No data set, so this part of the page is unavailable.\n\n{error}")
+        st.page_link(HOME_PAGE, label="Upload mnist.npz or a Kaggle train.csv on the Home page", icon="⬆️")
+        return None
+
+
+# --- registry and models ----------------------------------------------------------------------------------------
+
+
+def run_label(record: RunRecord) -> str:
+    """How a run is named in pickers: name, test accuracy and id."""
+    accuracy = "untested" if record.test_accuracy is None else f"{record.test_accuracy:.2%}"
+    return f"{record.name} · {accuracy} · {record.id}"
+
+
+def model_picker(registry: Registry, label: str = "Model", key: str | None = None) -> str | None:
+    """Selectbox of the saved runs with the default model preselected; None (with a hint) when there are none."""
+    runs = registry.list_runs()
+    if not runs:
+        st.info(f"No trained model yet. {TRAIN_HINT}")
+        st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
+        return None
+    labels = {record.id: run_label(record) for record in runs}
+    ids = list(labels)
+    default = registry.default_id()
+    return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0, format_func=labels.get,
+                        key=key)
+
+
+def model_key(registry: Registry, run_id: str) -> tuple[str, str, float]:
+    """Cache key of a run's model: registry folder, run id and the model file's modification time, so a renamed,
+    deleted or replaced run is never served stale; raises ``RegistryError`` or ``OSError``."""
+    return str(registry.root), run_id, registry.model_path(run_id).stat().st_mtime
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def cached_model(root: str, run_id: str, modified: float):
+    """A run's Keras model, loaded once per model file version."""
+    return Registry(root).load_model(run_id)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the model for single images…")
+def cached_predictor(root: str, run_id: str, modified: float) -> ImagePredictor:
+    """A compiled single-image predictor for a run's model, built once per model file version."""
+    from mnist_core.evaluation import ImagePredictor
+
+    return ImagePredictor(cached_model(root, run_id, modified))
+
+
+def load_or_explain(loader, registry: Registry, run_id: str):
+    """``loader(*model_key)``, or None after an error that says which model failed and what to do."""
+    try:
+        return loader(*model_key(registry, run_id))
+    except (RegistryError, OSError) as error:
+        st.error(f"The model {run_id!r} could not be loaded: {error}\n\nPick another model, or delete this one on "
+                 "the Models page and train a new one.")
+        return None
+
+
+def model_for(registry: Registry, run_id: str):
+    """The run's Keras model (cached), or None after showing why it cannot be loaded."""
+    return load_or_explain(cached_model, registry, run_id)
+
+
+def predictor_for(registry: Registry, run_id: str) -> ImagePredictor | None:
+    """The run's single-image predictor (cached), or None after showing why it cannot be loaded."""
+    return load_or_explain(cached_predictor, registry, run_id)
+
+
+# --- training ---------------------------------------------------------------------------------------------------
+
+
+@st.cache_resource
+def shared_job_runner(models_root: str) -> JobRunner:
+    """The one job runner of this server process for a registry folder, shared by every browser session."""
+    from mnist_core.jobs import JobRunner
+
+    return JobRunner(Registry(models_root), data_source().load)
+
+
+def job_runner(registry: Registry) -> JobRunner:
+    """The shared job runner that saves into ``registry``."""
+    return shared_job_runner(str(registry.root))
+
+
+# --- small widgets ----------------------------------------------------------------------------------------------
+
+
+def image_grid(images, captions: list[str], zoom: int = 3) -> None:
+    """Small grey-scale pictures side by side, enlarged without blur, each with its caption."""
+    if len(images):
+        st.image([enlarge(image, zoom) for image in images], caption=captions)
+
+
+def flash(kind: str, text: str) -> None:
+    """Keep a message to show on the next run (``kind``: success, warning or error), e.g. from a button callback."""
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def show_flash() -> None:
+    """Show, once, the message kept by ``flash``."""
+    if FLASH_KEY in st.session_state:
+        kind, text = st.session_state.pop(FLASH_KEY)
+        getattr(st, kind)(text)

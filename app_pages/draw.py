@@ -1,0 +1,120 @@
+"""Draw: draw a digit (or upload a picture of one) and see what a model predicts, how sure it is, what other
+models say, and what the network sees: the 28×28 input, hidden activations and the saliency map."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.charts import activation_strip, probability_chart
+from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
+from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
+from mnist_core.registry import Registry
+from app_pages.common import model_picker, predictor_for, run_label
+
+CANVAS_SIDE = 280
+ZOOM = 8  # 28×28 pictures shown at 224×224
+EMPTY_HINT = ("Draw a digit in the black square (white on black, as large as the square allows); the prediction "
+              "appears after each stroke. Undo and clear are in the canvas toolbar.")
+
+
+def drawn_image() -> np.ndarray | None:
+    """The canvas (280×280, white ink on black) with a "Stroke width" slider; its RGBA pixels, None before drawing."""
+    from streamlit_drawable_canvas import st_canvas  # the component registers itself on import: only in a running app
+
+    stroke = st.slider("Stroke width", min_value=8, max_value=40, value=20, step=1)
+    result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
+                       width=CANVAS_SIDE, drawing_mode="freedraw", key="draw_canvas", return_image_data=True)
+    return result.image_data
+
+
+def picture_upload() -> bytes | None:
+    """The "Or upload an image" uploader; the file's bytes, None when nothing is uploaded."""
+    upload = st.file_uploader("Or upload an image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                              help="A photo or scan of one digit; dark on light or light on dark both work. "
+                                   "While a picture is uploaded it is predicted instead of the drawing.")
+    return None if upload is None else upload.getvalue()
+
+
+def model_input(drawing: np.ndarray | None, picture: bytes | None) -> np.ndarray | None:
+    """The 28×28 input from the uploaded picture if there is one, else from the drawing; None after a hint or
+    an error saying why there is nothing to predict."""
+    try:
+        if picture is not None:
+            return image_file_to_mnist(picture)
+        if drawing is None:
+            raise EmptyImageError("nothing is drawn yet.")
+        return to_mnist(drawing)
+    except EmptyImageError:
+        st.info(EMPTY_HINT)
+    except ImageInputError as error:
+        st.error(f"That picture cannot be used: {error}")
+    return None
+
+
+def prediction(probabilities: np.ndarray) -> None:
+    """The predicted digit, large, its confidence, and the bar chart of all ten probabilities."""
+    digit = int(probabilities.argmax())
+    digit_column, confidence_column = st.columns(2)
+    digit_column.metric("Prediction", digit, border=True)
+    confidence_column.metric("Confidence", f"{probabilities[digit]:.1%}", border=True)
+    st.altair_chart(probability_chart(probabilities), width="stretch")
+
+
+def comparison(registry: Registry, run_id: str, image: np.ndarray) -> None:
+    """What the models picked in "Compare with" predict for the same input."""
+    runs = {record.id: record for record in registry.list_runs() if record.id != run_id}
+    picked = st.multiselect("Compare with", list(runs), format_func=lambda other: run_label(runs[other]))
+    rows = []
+    for other in picked:
+        predictor = predictor_for(registry, other)
+        if predictor is not None:
+            probabilities = predictor.probabilities(image)
+            rows.append({"model": runs[other].name, "prediction": int(probabilities.argmax()),
+                         "confidence": float(probabilities.max()), "architecture": runs[other].architecture})
+    if rows:
+        st.dataframe(rows, hide_index=True,
+                     column_config={"confidence": st.column_config.NumberColumn(format="percent")})
+
+
+def network_view(predictor, image: np.ndarray) -> None:
+    """The input as the network gets it, its saliency map, and the first hidden layer's activations."""
+    st.subheader("What the network sees")
+    seen, salient, hidden = st.columns([1, 1, 2])
+    seen.image(enlarge(image, ZOOM), caption="the 28×28 input (centred by mass, like MNIST)")
+    salient.image(enlarge(saliency_overlay(image, predictor.saliency(image)), ZOOM),
+                  caption="saliency: pixels that change the prediction most")
+    with hidden:
+        activations = predictor.activations(image)
+        if not activations:
+            st.caption("This model has no hidden layer: the pixels go straight to the output.")
+            return
+        name, values = activations[0]
+        if values.ndim == 3:
+            st.image(enlarge(feature_map_grid(values), 4 if values.shape[0] < 20 else 2), width="stretch",
+                     caption=f"{values.shape[-1]} feature maps of the first convolution ({name})")
+        else:
+            st.altair_chart(activation_strip(values), width="stretch")
+            st.caption(f"the {len(values)} activations of the first hidden dense layer ({name})")
+
+
+def draw_page() -> None:
+    """Canvas and upload on the left; the picked model's prediction and the comparison on the right."""
+    st.title("Draw")
+    registry = Registry()
+    canvas_column, result_column = st.columns([1, 1], gap="large")
+    with canvas_column:
+        drawing = drawn_image()
+        picture = picture_upload()
+    with result_column:
+        run_id = model_picker(registry)
+        image = model_input(drawing, picture)
+        predictor = predictor_for(registry, run_id) if run_id is not None else None
+        if image is None or predictor is None:
+            return
+        prediction(predictor.probabilities(image))
+        comparison(registry, run_id, image)
+    network_view(predictor, image)
+
+
+draw_page()

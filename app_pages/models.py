@@ -1,0 +1,167 @@
+"""Models: every saved run in a sortable table, their learning curves compared, and renaming, deleting,
+downloading and uploading models. TensorFlow is loaded only to check an uploaded model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core.charts import comparison_chart
+from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
+from app_pages.common import TRAIN_HINT, flash, run_label, show_flash
+
+DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
+COMPARED_ON_START = 2
+
+
+def runs_table(runs: list[RunRecord]) -> None:
+    """All runs, newest first, sortable by any column; the default model is ticked."""
+    frame = pd.DataFrame([record.summary_row() for record in runs])
+    frame["default"] = frame["id"] == DEFAULT_ID
+    frame["created"] = pd.to_datetime(frame["created"], errors="coerce", utc=True)
+    st.dataframe(
+        frame, hide_index=True,
+        column_order=["default", "name", "architecture", "params", "epochs", "test_accuracy", "seconds", "status",
+                      "created", "id"],
+        column_config={
+            "default": st.column_config.CheckboxColumn("default", help="Preselected on Draw, Errors and Kaggle"),
+            "params": st.column_config.NumberColumn("params", format="localized"),
+            "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+            "seconds": st.column_config.NumberColumn("duration", format="%.1f s", help="Seconds of training"),
+            "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+        })
+
+
+def comparison(runs: list[RunRecord]) -> None:
+    """Overlaid epoch curves and a metrics table of the runs picked in "Compare runs"."""
+    st.subheader("Compare runs")
+    by_id = {record.id: record for record in runs}
+    with_curves = [record.id for record in runs if record.epochs]
+    picked = st.multiselect("Compare runs", list(by_id), default=with_curves[:COMPARED_ON_START],
+                            format_func=lambda run_id: run_label(by_id[run_id]))
+    if not picked:
+        st.caption("Pick runs to overlay their learning curves.")
+        return
+    chosen = [by_id[run_id] for run_id in picked]
+    curves = {legend_label(record): record.epochs for record in chosen}
+    if any(curves.values()):
+        for column, metric in zip(st.columns(2), ("accuracy", "loss")):
+            column.altair_chart(comparison_chart(curves, metric), width="stretch")
+    else:
+        st.caption("The picked runs have no per-epoch history (uploaded models).")
+    st.dataframe(pd.DataFrame([metrics_row(record) for record in chosen]), hide_index=True, column_config={
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "params": st.column_config.NumberColumn(format="localized")})
+
+
+def legend_label(record: RunRecord) -> str:
+    """A run's name with the end of its id (names repeat; ids are long), for chart legends."""
+    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (default)"
+
+
+def metrics_row(record: RunRecord) -> dict:
+    """One run's results and main settings, for the comparison table."""
+    config = record.config or {}
+    best = max((row.get("val_accuracy", row.get("accuracy", 0.0)) for row in record.epochs), default=None)
+    return {"name": legend_label(record), "architecture": record.architecture, "params": record.params,
+            "test accuracy": record.test_accuracy, "test loss": record.test_loss, "best epoch accuracy": best,
+            "epochs": len(record.epochs), "seconds": round(record.seconds, 1), "optimizer": config.get("optimizer"),
+            "learning rate": config.get("learning_rate"), "batch size": config.get("batch_size"),
+            "subset": config.get("subset_size") or ("all" if config else None), "status": record.status}
+
+
+def rename_run(run_id: str, name_key: str) -> None:
+    """Button callback: give the run the name typed in "New name"."""
+    try:
+        record = Registry().rename(run_id, st.session_state[name_key])
+    except RegistryError as error:
+        flash("error", f"Could not rename: {error}")
+    else:
+        flash("success", f"Renamed to “{record.name}”.")
+
+
+def delete_run(run_id: str) -> None:
+    """Button callback for "Confirm delete": remove the run for good."""
+    st.session_state.pop(DELETE_KEY, None)
+    try:
+        Registry().delete(run_id)
+    except (RegistryError, OSError) as error:
+        flash("error", f"Could not delete: {error}")
+    else:
+        flash("success", f"Deleted run {run_id}.")
+
+
+def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
+    """Rename, download or delete (after a confirmation) the run picked in "Run"."""
+    st.subheader("Manage a run")
+    labels = {record.id: run_label(record) for record in runs}
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get)
+    record = next(record for record in runs if record.id == run_id)
+    name, download, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
+    with name:
+        name_key = f"models.name.{run_id}"
+        typed = st.text_input("New name", value=record.name, key=name_key, max_chars=120)
+        st.button("Rename", on_click=rename_run, args=(run_id, name_key), disabled=typed.strip() == record.name)
+    with download:
+        try:
+            st.download_button("Download .keras", registry.export(run_id), file_name=f"{run_id}.keras",
+                               mime="application/octet-stream", on_click="ignore")
+        except (RegistryError, OSError) as error:
+            st.error(f"The model file cannot be read: {error}")
+    with delete:
+        is_default = run_id == DEFAULT_ID
+        if st.button("Delete", disabled=is_default,
+                     help="The default model cannot be deleted." if is_default else "Asks for confirmation first."):
+            st.session_state[DELETE_KEY] = run_id
+    if st.session_state.get(DELETE_KEY) == run_id:
+        st.warning(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed.")
+        confirm, cancel = st.columns([1, 5])
+        confirm.button("Confirm delete", type="primary", on_click=delete_run, args=(run_id,))
+        cancel.button("Cancel", on_click=st.session_state.pop, args=(DELETE_KEY, None))
+
+
+def import_upload() -> None:
+    """File-uploader callback: add an uploaded .keras file as a run once it has been checked (safe_mode)."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None or upload.file_id in st.session_state.setdefault(IMPORTED_KEY, set()):
+        return
+    st.session_state[IMPORTED_KEY].add(upload.file_id)
+    try:
+        record = Registry().import_model(Path(upload.name).stem, upload.getvalue())
+    except RegistryError as error:
+        flash("error", f"{upload.name} was refused: {error}")
+    else:
+        flash("success", f"Imported {upload.name} as “{record.name}” (id {record.id}, {record.params:,} parameters).")
+
+
+def upload_form() -> None:
+    """The uploader for a .keras model; the result is reported on the next run."""
+    st.subheader("Upload a model")
+    st.file_uploader("Upload a .keras model", type=["keras"], key=UPLOAD_KEY, on_change=import_upload,
+                     help="Models are loaded with safe_mode: files with code (Lambda layers) are refused, and so are "
+                          "models whose input is not a 28×28 image or whose output is not 10 classes.")
+
+
+def models_page() -> None:
+    """Messages, the table, the comparison, the actions and the uploader."""
+    st.title("Models")
+    show_flash()
+    registry = Registry()
+    runs = registry.list_runs()
+    for warning in registry.warnings:
+        st.warning(f"A folder in the registry ({registry.root}) is not a usable run and was {warning}")
+    if not runs:
+        st.info(f"No saved runs in {registry.root} yet. {TRAIN_HINT}")
+    else:
+        default_id = registry.default_id()
+        st.caption(f"{len(runs)} run(s) in {registry.root}. Default model: "
+                   + (run_label(registry.record(default_id)) if default_id else "none installed") + ".")
+        runs_table(runs)
+        comparison(runs)
+        run_actions(registry, runs)
+    upload_form()
+
+
+models_page()

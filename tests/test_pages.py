@@ -1,0 +1,262 @@
+"""The app's pages in Streamlit's AppTest with real MNIST, real Keras models and the real job runner.
+
+Every page renders with the data set, without it and with an empty registry; the Train page trains a tiny run
+through the shared job runner to the end and refuses bad settings; the Errors filters agree with mnist_core's own
+confusion matrix; the Draw page predicts a digit drawn on the canvas and only hints when nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT, rgba_canvas
+
+PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
+NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
+NEEDS_A_MODEL = {"errors", "draw", "kaggle"}
+UNEXPECTED_ERROR = "Something went wrong on this page"
+RUN_TIMEOUT_S = 90  # one script run, TensorFlow import and model loading included, on a busy 2-core machine
+TRAINING_TIMEOUT_S = 120
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def open_page(page: str, session_state: dict | None = None):
+    """An AppTest of app.py showing ``page`` (its url path is its file name), after one run."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    for key, value in (session_state or {}).items():
+        app.session_state[key] = value
+    app.switch_page(f"app_pages/{page}.py")
+    return app.run()
+
+
+def texts(elements) -> list[str]:
+    return [str(element.value) for element in elements]
+
+
+def assert_rendered(app) -> None:
+    """No exception, and not the last-resort "something went wrong" message either."""
+    assert not app.exception, [exception.value for exception in app.exception]
+    assert not any(UNEXPECTED_ERROR in text for text in texts(app.error)), texts(app.error)
+
+
+def widget(elements, label: str):
+    """The one widget of ``elements`` with that label."""
+    found = [element for element in elements if element.label == label]
+    assert len(found) == 1, f"{len(found)} widgets labelled {label!r}"
+    return found[0]
+
+
+def metric_value(app, label: str) -> str:
+    return widget(app.metric, label).value
+
+
+def canvas_state(rgba: np.ndarray) -> dict:
+    """What the drawable canvas component reports after a stroke: its Fabric.js JSON and the PNG as a data URL."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def install_default(registry, model) -> None:
+    """Save ``model`` as the registry's default model (run id "default")."""
+    from mnist_core.registry import DEFAULT_ID, RunRecord
+
+    record = RunRecord(id="", name="default", architecture="custom", spec=[], config={}, status="finished",
+                       created="", params=int(model.count_params()), test_accuracy=None)
+    registry.save_run(model, record, run_id=DEFAULT_ID)
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def data_set(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+
+
+@pytest.fixture()
+def empty_registry(registry, monkeypatch, tmp_path):
+    """The temporary registry, with the shipped models/default hidden too, so there is no model at all."""
+    monkeypatch.setattr("mnist_core.registry.PROJECT_MODELS", tmp_path / "no-shipped-models")
+    return registry
+
+
+@pytest.fixture()
+def model_registry(empty_registry, small_cnn_model):
+    """A registry whose only run is a small trained CNN installed as the default model."""
+    install_default(empty_registry, small_cnn_model)
+    return empty_registry
+
+
+# --- every page, three situations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_data_and_a_model(page, data_set, model_registry):
+    app = open_page(page)
+    assert_rendered(app)
+    assert not app.error, texts(app.error)
+    if page == "home":
+        assert any(text.startswith("Data set loaded from") and "60,000 training" in text for text in texts(app.success))
+    if page in NEEDS_A_MODEL:
+        assert widget(app.selectbox, "Model").value == "default"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_explains_a_missing_data_set(page, tmp_path, monkeypatch, model_registry):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "nowhere" / "mnist.npz"))
+    app = open_page(page)
+    assert_rendered(app)
+    errors = texts(app.error)
+    if page in NEEDS_DATA | {"home", "train"}:
+        assert any("does not exist" in text for text in errors), errors
+    else:
+        assert not errors, errors
+    if page == "home":
+        assert [uploader.label for uploader in app.get("file_uploader")] == ["Upload mnist.npz or a Kaggle train.csv"]
+    if page == "train":
+        assert widget(app.button, "Train").disabled
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_copes_with_an_empty_registry(page, data_set, empty_registry):
+    app = open_page(page)
+    assert_rendered(app)
+    assert not app.error, texts(app.error)
+    hints = texts(app.info) + texts(app.warning)
+    if page in NEEDS_A_MODEL:
+        assert any(text.startswith("No trained model yet") and "Train page" in text for text in hints), hints
+    if page == "home":
+        assert any("No default model" in text for text in hints), hints
+
+
+# --- Train ------------------------------------------------------------------------------------------------------
+
+
+def choose_tiny_run(app, batch_size: int = 64):
+    """The quickest preset on 1,000 images for one epoch."""
+    widget(app.selectbox, "Preset").set_value("dense32-rmsprop").run()
+    widget(app.number_input, "Training subset size").set_value(1000)
+    widget(app.number_input, "Epochs").set_value(1)
+    widget(app.number_input, "Batch size").set_value(batch_size)
+    return app.run()
+
+
+def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_registry):
+    app = choose_tiny_run(open_page("train"))
+    assert_rendered(app)
+    assert metric_value(app, "Parameters") == "25,450"
+    train = widget(app.button, "Train")
+    assert not train.disabled
+    train.click().run()
+    deadline = time.monotonic() + TRAINING_TIMEOUT_S
+    while not any(text.startswith("Finished:") for text in texts(app.success)):
+        assert_rendered(app)
+        assert not any(text.startswith("Failed:") for text in texts(app.error)), texts(app.error)
+        assert time.monotonic() < deadline, "the run did not finish in time"
+        time.sleep(1)
+        app.run()
+    accuracy = metric_value(app, "Test accuracy")
+    assert accuracy.endswith("%") and 50 < float(accuracy.rstrip("%")) <= 100
+    assert any(text.endswith("batches recorded") for text in texts(app.caption))
+    runs = empty_registry.list_runs()
+    assert [(run.architecture, run.status) for run in runs] == [("dense32-rmsprop", "finished")]
+    assert any(f"(id {runs[0].id})" in text for text in texts(app.caption))
+
+    # A new browser session (a reload) finds the same run on the shared runner.
+    again = open_page("train")
+    assert any(text.startswith("Finished:") for text in texts(again.success))
+    assert any(element.value == f"Run: {runs[0].name}" for element in again.subheader)
+
+
+def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
+    app = choose_tiny_run(open_page("train"), batch_size=4096)
+    assert_rendered(app)
+    assert any("batch_size 4096 is larger" in text for text in texts(app.error)), texts(app.error)
+    assert widget(app.button, "Train").disabled
+
+    widget(app.number_input, "Batch size").set_value(64)
+    widget(app.number_input, "Learning rate").set_value(0.0)
+    app.run()
+    assert any("learning_rate must be above 0" in text for text in texts(app.error)), texts(app.error)
+    assert widget(app.button, "Train").disabled
+
+
+def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_registry):
+    app = open_page("train")
+    widget(app.selectbox, "Preset").set_value("dense32-rmsprop").run()
+    widget(app.selectbox, "Layer type").set_value("Conv2D").run()
+    widget(app.button, "Add layer").click().run()
+    assert_rendered(app)
+    assert any("This network cannot be built" in text and "Conv2D" in text for text in texts(app.error))
+    assert widget(app.button, "Train").disabled
+    app.button(key=f"train.remove{app.session_state['train.layers'][-1]['uid']}").click().run()
+    assert not app.error, texts(app.error)
+    assert not widget(app.button, "Train").disabled
+
+
+# --- Errors -----------------------------------------------------------------------------------------------------
+
+
+def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, model_registry, small_cnn_model):
+    from mnist_core.evaluation import evaluate
+
+    confusion = evaluate(small_cnn_model, mnist.x_test, mnist.y_test).confusion()
+    mistakes = confusion - np.diag(np.diag(confusion))
+    true, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
+
+    app = open_page("errors")
+    assert_rendered(app)
+    assert f"Showing {mistakes.sum()} misclassified images" in texts(app.caption)
+    widget(app.selectbox, "True digit").set_value(int(true))
+    widget(app.selectbox, "Predicted digit").set_value(int(predicted))
+    app.run()
+    assert_rendered(app)
+    assert f"Showing {mistakes[true, predicted]} misclassified images" in texts(app.caption)
+    inspected = widget(app.selectbox, "Inspect image")
+    assert mnist.y_test[inspected.value] == true
+
+    widget(app.selectbox, "Predicted digit").set_value("All").run()
+    assert f"Showing {mistakes[true].sum()} misclassified images" in texts(app.caption)
+
+
+# --- Draw -------------------------------------------------------------------------------------------------------
+
+
+def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_registry, small_cnn_model):
+    from mnist_core.drawing import to_mnist
+    from mnist_core.evaluation import ImagePredictor
+
+    predictor = ImagePredictor(small_cnn_model)
+    drawings = (rgba_canvas(mnist.x_test[index]) for index in range(50))
+    # A test digit the model reads correctly once it is drawn on the canvas.
+    index, drawing = next((index, drawing) for index, drawing in enumerate(drawings)
+                          if predictor.probabilities(to_mnist(drawing)).argmax() == mnist.y_test[index])
+    app = open_page("draw", {"draw_canvas": canvas_state(drawing)})
+    assert_rendered(app)
+    assert not app.error, texts(app.error)
+    assert metric_value(app, "Prediction") == str(mnist.y_test[index])
+    assert metric_value(app, "Confidence").endswith("%")
+    assert "What the network sees" in texts(app.subheader)
+
+
+def test_draw_page_only_hints_when_nothing_is_drawn(data_set, model_registry):
+    black = np.zeros((280, 280, 4), dtype=np.uint8)
+    black[..., 3] = 255
+    for state in ({}, {"draw_canvas": canvas_state(black)}):
+        app = open_page("draw", state)
+        assert_rendered(app)
+        assert any(text.startswith("Draw a digit") for text in texts(app.info)), texts(app.info)
+        assert not [metric for metric in app.metric if metric.label == "Prediction"]
