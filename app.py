@@ -3,11 +3,10 @@ handwriting. Start with ``streamlit run app.py``; the pages live in ``app_pages/
 ``pages/`` folder Streamlit 1.67 starts in its old multipage mode and skips this script until "/" is visited), the
 engine in ``mnist_core``."""
 
-import faulthandler, signal, sys
-faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 import logging
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -22,17 +21,25 @@ UNEXPECTED_ERROR = ("Something went wrong on this page that Digit Lab did not ex
                     "log. Reload the page or try another one; if it keeps happening, restart `streamlit run app.py`.")
 
 
+def keep_keras_state_between_runs() -> None:
+    """Stop Streamlit 1.67 from calling ``keras.backend.clear_session()`` after every script run (a workaround it keeps
+    for old TF1 apps). With a run training in the job runner's thread, each call reset Keras's global state under it,
+    emptied TensorFlow's kernel cache and forced a full garbage collection: while a tab watched a run (a fragment run
+    every second), stopping it took 15-20 s instead of about 1 s. Matplotlib, the only other module that hook cleans
+    up, is not used here."""
+    script_runner._clean_problem_modules = lambda: None
+
+
 def run_selected_page() -> None:
     """Show the navigation and run the chosen page, turning an unexpected failure into a friendly message."""
     st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
     page = st.navigation(PAGES)
-    import time as _t; _t0 = _t.time(); print(f"DEBUG {_t0:.2f} full run start", flush=True)
     try:
         page.run()
-        print(f"DEBUG {_t.time():.2f} full run took {_t.time()-_t0:.2f}", flush=True)
     except Exception:  # last-resort guard: pages report every expected failure themselves
         logging.getLogger("digit_lab").exception("page %s failed", page.title)
         st.error(UNEXPECTED_ERROR)
 
 
+keep_keras_state_between_runs()
 run_selected_page()

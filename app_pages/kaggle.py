@@ -56,7 +56,7 @@ def submission(registry: Registry, run_id: str, file_id: str, images: np.ndarray
     st.download_button("Download submission.csv", submission_csv(labels), file_name="submission.csv",
                        mime="text/csv", type="primary", on_click="ignore", icon=":material/download:")
     preview = labels[:PREVIEW_IMAGES]
-    image_grid(images[:PREVIEW_IMAGES], [f"ImageId {i + 1}: {label}" for i, label in enumerate(preview)], zoom=2)
+    image_grid(images[:PREVIEW_IMAGES], [f"{i + 1}: {label}" for i, label in enumerate(preview)])
     st.altair_chart(class_count_chart(labels).properties(title="Predicted digits"), width="stretch")
 
 

@@ -131,7 +131,7 @@ def import_upload() -> None:
     try:
         record = Registry().import_model(Path(upload.name).stem, upload.getvalue())
     except RegistryError as error:
-        flash("error", f"{upload.name} was refused: {error}")
+        flash("error", f"{upload.name} was refused: {str(error).removeprefix('refused: ')}")
     else:
         flash("success", f"Imported {upload.name} as “{record.name}” (id {record.id}, {record.params:,} parameters).")
 

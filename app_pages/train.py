@@ -21,8 +21,9 @@ CUSTOM = "custom"
 QUICK_SUBSET = 10_000  # default training subset: a good model in well under a minute on a slow CPU
 STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
 SETTING_WIDTH = 86  # pixels, so that a layer's settings fit in one row
-ACTIVE, ENDED = ("queued", "running"), ("finished", "stopped", "failed")  # job states of mnist_core.jobs, not
-# imported from it here because that module loads TensorFlow
+# Job states as mnist_core.jobs names them (not imported from there: that module loads TensorFlow); a run still to
+# end, most interesting first, and a run that has ended.
+ACTIVE, ENDED = ("running", "queued"), ("finished", "stopped", "failed")
 PRESET_KEY, NAME_KEY, LAYERS_KEY, SETTINGS_KEY, BASE_KEY, JOB_KEY, UID_KEY, STOPPING_KEY = (
     "train.preset", "train.name", "train.layers", "train.settings", "train.base", "train.job", "train.next_uid",
     "train.stopping")
@@ -253,14 +254,14 @@ def submit_button(registry: Registry, request_parts: tuple | None) -> None:
 
 def watched_job(runner) -> int | None:
     """The run to show: picked in "Run to watch" when the server has several, by default the run this session
-    started, else the newest one still training or queued, else the newest (so a reload finds it again)."""
+    started, else the one training, else the newest queued, else the newest (so a reload finds it again)."""
     views = runner.views()
     if len(views) <= 1:
         return views[0].id if views else None
     labels = {view.id: f"{view.name} · {view.status} · job {view.id}" for view in views}
     if st.session_state.get(JOB_KEY) not in labels:
-        active = [view.id for view in views if view.status in ACTIVE]
-        st.session_state[JOB_KEY] = active[0] if active else views[0].id
+        by_interest = sorted(views, key=lambda view: ACTIVE.index(view.status) if view.status in ACTIVE else 2)
+        st.session_state[JOB_KEY] = by_interest[0].id
     return st.selectbox("Run to watch", list(labels), format_func=labels.get, key=JOB_KEY)
 
 
@@ -313,7 +314,6 @@ def run_outcome(view) -> None:
 
 def request_stop(runner, job_id: int) -> None:
     """"Stop" callback: ask the runner to stop the run, and remember that it was asked (to say so at once)."""
-    import time as _t; print(f"DEBUG {_t.time():.2f} stop clicked", flush=True)
     runner.stop(job_id)
     st.session_state.setdefault(STOPPING_KEY, set()).add(job_id)
 
@@ -326,7 +326,6 @@ def stop_requested(job_id: int) -> bool:
 def job_status(runner, job_id: int, was_active: bool) -> None:
     """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second."""
     view = runner.view(job_id)
-    import time as _t; print(f"DEBUG {_t.time():.2f} status {view.status} {len(view.batches)} ended {view.ended}", flush=True)
     st.subheader(f"Run: {view.name}")
     if view.status in ACTIVE:
         stopping = stop_requested(job_id)
@@ -349,7 +348,7 @@ def job_curves(runner, job_id: int) -> None:
     if view.status in ACTIVE and stop_requested(job_id):
         st.caption(f"{len(view.batches)} batches recorded; the curves are shown again once the run is saved.")
         return
-    import time as _t; _t0 = _t.time(); training_curves(view); print(f"DEBUG {_t.time():.2f} curves took {_t.time()-_t0:.2f}", flush=True)
+    training_curves(view)
 
 
 def live_view(registry: Registry) -> None:

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import PROJECT, rgba_canvas
+from conftest import PROJECT, rgba_canvas, save_run
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
@@ -181,6 +181,34 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     assert any(element.value == f"Run: {runs[0].name}" for element in again.subheader)
 
 
+def rerun_until(app, text: str, elements: str = "warning") -> None:
+    """Rerun the app (as the live view's refresh does) until an ``elements`` box starts with ``text``."""
+    deadline = time.monotonic() + TRAINING_TIMEOUT_S
+    while not any(shown.startswith(text) for shown in texts(getattr(app, elements))):
+        assert_rendered(app)
+        assert time.monotonic() < deadline, f"no {elements} starting {text!r}: {texts(getattr(app, elements))}"
+        time.sleep(0.5)
+        app.run()
+
+
+def test_train_page_queues_a_second_run_and_stops_both(data_set, empty_registry):
+    app = choose_tiny_run(open_page("train"))
+    widget(app.number_input, "Epochs").set_value(200).run()  # long enough to still train when the next one comes
+    widget(app.button, "Train").click().run()
+    first = app.session_state["train.job"]
+    widget(app.button, "Train").click().run()
+    assert "Queued: position 1 in line" in texts(app.info)
+    assert widget(app.selectbox, "Run to watch").value != first
+
+    widget(app.button, "Stop").click().run()  # cancels the queued run
+    rerun_until(app, "Stopped: cancelled before it started")
+    widget(app.selectbox, "Run to watch").set_value(first).run()
+    widget(app.button, "Stop").click().run()
+    rerun_until(app, "Stopped: stopped on request")
+    assert metric_value(app, "Test accuracy").endswith("%")  # the model so far is tested and saved
+    assert [run.status for run in empty_registry.list_runs()] == ["stopped"]
+
+
 def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"), batch_size=4096)
     assert_rendered(app)
@@ -235,7 +263,8 @@ def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, mo
 # --- Draw -------------------------------------------------------------------------------------------------------
 
 
-def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_registry, small_cnn_model):
+def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_registry, small_cnn_model,
+                                                        small_dense_model):
     from mnist_core.drawing import to_mnist
     from mnist_core.evaluation import ImagePredictor
 
@@ -244,12 +273,22 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
     # A test digit the model reads correctly once it is drawn on the canvas.
     index, drawing = next((index, drawing) for index, drawing in enumerate(drawings)
                           if predictor.probabilities(to_mnist(drawing)).argmax() == mnist.y_test[index])
+    dense = save_run(model_registry, small_dense_model, name="dense-64")
     app = open_page("draw", {"draw_canvas": canvas_state(drawing)})
     assert_rendered(app)
     assert not app.error, texts(app.error)
+    assert widget(app.selectbox, "Model").value == "default"
     assert metric_value(app, "Prediction") == str(mnist.y_test[index])
     assert metric_value(app, "Confidence").endswith("%")
     assert "What the network sees" in texts(app.subheader)
+    assert any("feature maps of the first convolution" in text for text in texts(app.caption))
+
+    widget(app.multiselect, "Compare with").set_value([dense.id]).run()
+    assert_rendered(app)
+    compared = app.dataframe[0].value
+    assert compared["model"].tolist() == ["dense-64"]
+    expected = ImagePredictor(small_dense_model).probabilities(to_mnist(drawing)).argmax()
+    assert compared["prediction"].tolist() == [expected]
 
 
 def test_draw_page_only_hints_when_nothing_is_drawn(data_set, model_registry):

@@ -186,8 +186,8 @@ def page(browser, app_server, requests_seen, request):
     fail, a full-page screenshot goes to ``tests/screenshots/<test name>.png``."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=False)
     context.set_default_timeout(30_000)
+    context.on("request", lambda sent: requests_seen.urls.append(sent.url))  # this page and any it opens
     new_page = context.new_page()
-    new_page.on("request", lambda sent: requests_seen.urls.append(sent.url))
     new_page.on("websocket", lambda socket_: requests_seen.urls.append(socket_.url))
     yield new_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,11 @@ pytestmark = pytest.mark.e2e
 
 FAST_PRESET = "One hidden layer of 32"  # dense32-rmsprop: the quickest preset to train
 TRAIN_RUN, STOP_RUN = "e2e-train-dense32", "e2e-stop-dense32"
-TRAIN_EPOCHS = 20  # long enough to still be training after a visit to another page (it speeds up unwatched)
+EPOCH_BATCHES = 90  # 3,000 images less the preset's 5 % validation = 2,850, in batches of 32
+STOP_EPOCHS = 200  # far longer than the Stop journey waits, however fast it trains
+# Long enough to be still training after a visit to another page even when the page trains at full speed (about
+# 300 batches/s here); the journey waits for the end on the Models page, where nothing slows the training down.
+TRAIN_EPOCHS = 80
 BATCHES = r"(\d[\d,]*) batches recorded"
 SHOWING = r"Showing (\d[\d,]*) misclassified images"
 TILE = re.compile(r"^#\d+: (\d)→(\d) \(\d+%\)$")
@@ -163,7 +167,7 @@ def test_train_live_and_finish(page, app_server, requests_seen):
     expect(epochs_chart).to_be_visible()
     assert symbol_count(epochs_chart) == 2 * TRAIN_EPOCHS, "one train and one validation point per epoch"
     total = wait_for_number_above(page, BATCHES, 0, 60)
-    assert total == TRAIN_EPOCHS * 90, f"{total} batches recorded for {TRAIN_EPOCHS} epochs of 90 batches"
+    assert total == TRAIN_EPOCHS * EPOCH_BATCHES, f"{total} batches recorded for {TRAIN_EPOCHS} epochs"
     assert line_points(chart(page, "Loss per batch")) == min(total, MAX_BATCH_POINTS)  # longer runs are thinned
     expect(page.get_by_text(f"Saved to the registry as “{TRAIN_RUN}”")).to_be_visible()
     assert_no_exception(page)
@@ -181,21 +185,20 @@ def test_train_live_and_finish(page, app_server, requests_seen):
 def test_stop_a_long_run(page, app_server, requests_seen):
     started = time.monotonic()
     open_app(page, app_server.url, "train", ready_text="Training settings")
-    configure_run(page, STOP_RUN, 50)
+    configure_run(page, STOP_RUN, STOP_EPOCHS)
     press_train(page)
     first = wait_for_number_above(page, BATCHES, 0, TRAINING_TIMEOUT_S)
+    seen_first = time.monotonic()
     later = wait_for_number_above(page, BATCHES, first, 120)  # really training, not just started
-    window_start = time.monotonic()  # the training speed just before the press, as the page shows it
-    page.wait_for_timeout(2000)
-    latest = wait_for_number_above(page, BATCHES, later, 60)
-    rate = (latest - later) / (time.monotonic() - window_start)
+    rate = (later - first) / (time.monotonic() - seen_first)  # batches per second, as the page shows them
 
     shown_at_press = caption_number(page, BATCHES)
     page.get_by_role("button", name="Stop", exact=True).click()
     pressed = time.monotonic()
     stopped = page.get_by_text("Stopped:")
     # The page answers the press at once ("Stopping: ...", or already "Stopped: ...") ...
-    expect(page.get_by_text(re.compile(r"^Stopping")).or_(stopped).first).to_be_visible(timeout=STOP_ACK_LIMIT_S * 1000)
+    answer = page.get_by_text(re.compile(r"^Stopping")).or_(stopped).first
+    expect(answer).to_be_visible(timeout=STOP_ACK_LIMIT_S * 1000)
     acknowledged = time.monotonic() - pressed
     # ... and shows the run stopped, tested and saved soon after.
     expect(stopped).to_be_visible(timeout=120_000)
@@ -203,19 +206,24 @@ def test_stop_a_long_run(page, app_server, requests_seen):
     print(f"stop journey: press answered after {acknowledged:.2f} s, 'Stopped' shown {latency:.2f} s after the "
           f"press (training at about {rate:.0f} batches/s as shown; {shown_at_press} batches shown at the press)")
     assert latency < STOP_LATENCY_LIMIT_S, f"stopping took {latency:.1f} s"
-    # It stopped after the batch it was on, not at the end of an epoch or of the run. The caption lags the
-    # training by up to a refresh (1 s) and the press acts on the next script run, so allow a few seconds' worth.
-    expect(stopped).to_contain_text(re.compile(r"after batch \d+"))
-    last_batch = int(re.search(r"after batch (\d+)", stopped.inner_text()).group(1))
-    stopped_at = wait_for_number_above(page, BATCHES, 0, 60)  # the curves come back once the run is saved
-    assert stopped_at - shown_at_press <= rate * 6 + 20, (
-        f"{stopped_at - shown_at_press} more batches were trained after Stop was pressed (about {rate:.0f}/s)")
+    # It stopped after the batch it was on ("... after batch N"), long before the end of its epochs. (How many
+    # batches it trained after the press depends on how stale the caption was and how fast the press reached the
+    # server, so it is reported, not bounded.)
+    expect(stopped).to_contain_text(re.compile(r"during epoch \d+, after batch \d+"))
+    epoch, last_batch = map(int, re.search(r"during epoch (\d+), after batch (\d+)", stopped.inner_text()).groups())
+    assert 1 <= last_batch <= EPOCH_BATCHES, f"stopped after batch {last_batch} of an epoch of {EPOCH_BATCHES}"
+    # The page redraws itself once with the outcome; then the curves are back, and they end where the run stopped.
+    stopped_at = (epoch - 1) * EPOCH_BATCHES + last_batch
+    expect(page.get_by_text(re.compile(rf"^{stopped_at} batches recorded$"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    wait_for_app_idle(page)
+    print(f"stop journey: {stopped_at - shown_at_press} batches after the one shown at the press")
+    planned = STOP_EPOCHS * EPOCH_BATCHES
+    assert shown_at_press <= stopped_at < planned // 4, f"stopped after {stopped_at} of {planned} batches"
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
     expect(metric(page, "Test accuracy")).to_have_text(re.compile(r"%$"))  # the model so far is tested
     page.wait_for_timeout(2500)
     assert caption_number(page, BATCHES) == stopped_at, "batches kept coming after the run was stopped"
-    assert stopped_at < 50 * 90 and last_batch <= 90, f"stopped after {stopped_at} batches (batch {last_batch})"
     assert_no_exception(page)
     screenshot(page, "test_stop_a_long_run-stopped")
 

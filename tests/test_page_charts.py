@@ -1,0 +1,83 @@
+"""The pages' charts, labels and pictures (mnist_core.charts and mnist_core.pictures) as plain values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mnist_core import charts, pictures
+
+
+def test_smoothing_is_debiased_and_follows_the_values():
+    values = [2.0, 2.0, 2.0, 1.0, 1.0, 1.0]
+    smoothed = charts.smooth(values, weight=0.5)
+    assert smoothed[0] == pytest.approx(2.0)  # no pull towards 0 at the start
+    assert smoothed[2] == pytest.approx(2.0)
+    assert 1.0 < smoothed[-1] < smoothed[3] < 2.0
+
+
+def test_thinning_keeps_first_and_last_rows_and_the_limit():
+    import pandas as pd
+
+    frame = pd.DataFrame({"batch": range(5000)})
+    thinned = charts.thin(frame, limit=100)
+    assert len(thinned) <= 100
+    assert thinned["batch"].iloc[0] == 0 and thinned["batch"].iloc[-1] == 4999
+    assert charts.thin(frame.head(10), limit=100).equals(frame.head(10))
+
+
+def test_best_epoch_prefers_validation_loss_and_skips_non_finite_values():
+    epochs = [{"epoch": 1, "loss": 0.5, "val_loss": 0.40}, {"epoch": 2, "loss": 0.3, "val_loss": 0.35},
+              {"epoch": 3, "loss": 0.2, "val_loss": 0.38}, {"epoch": 4, "loss": math.nan, "val_loss": math.nan}]
+    assert charts.best_epoch(epochs) == 2
+    assert charts.best_epoch([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4}]) == 2
+    assert charts.best_epoch([]) is None
+
+
+def test_epoch_chart_draws_train_and_validation_with_the_best_epoch_rule():
+    epochs = [{"epoch": e, "loss": 1 / e, "accuracy": 0.8, "val_loss": 1.2 / e, "val_accuracy": 0.7} for e in (1, 2, 3)]
+    frame = charts.epoch_frame(epochs, "loss")
+    assert sorted(frame["split"].unique()) == ["train", "validation"] and len(frame) == 6
+    spec = charts.epoch_chart(epochs, "loss").to_dict()
+    assert spec["title"] == "Loss per epoch"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point", "rule"]
+    assert charts.epoch_frame([{"epoch": 1, "loss": 0.4}], "loss")["split"].tolist() == ["train"]
+
+
+def test_batch_chart_shows_raw_and_smoothed_per_batch_loss():
+    batches = [{"step": step, "epoch": 1, "loss": 2.0 / step, "accuracy": 0.5} for step in range(1, 41)]
+    spec = charts.batch_chart(batches, "loss").to_dict()
+    assert spec["title"] == "Loss per batch (train)"
+    assert len(spec["layer"]) == 2
+    assert len(next(iter(spec["datasets"].values()))) == 40
+
+
+def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
+    matrix = np.arange(100).reshape(10, 10)
+    spec = charts.confusion_chart(matrix).to_dict()
+    cells = next(iter(spec["datasets"].values()))
+    assert len(cells) == 100
+    assert {(cell["true"], cell["predicted"]): cell["count"] for cell in cells}[(3, 5)] == 35
+    params = spec.get("params", []) + [param for layer in spec["layer"] for param in layer.get("params", [])]
+    assert [param["name"] for param in params] == [charts.CONFUSION_SELECTION]
+
+
+def test_progress_label_and_durations_read_naturally():
+    assert charts.progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
+    assert charts.progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
+    assert charts.format_seconds(185) == "3 min 05 s"
+    assert charts.format_seconds(3720) == "1 h 02 min"
+
+
+def test_pictures_are_sharp_enlargements_overlays_and_grids():
+    image = np.zeros((28, 28), dtype=np.float32)
+    image[10:18, 12:16] = 1.0
+    big = pictures.enlarge(image, 8)
+    assert big.shape == (224, 224) and big.dtype == np.uint8 and set(np.unique(big)) == {0, 255}
+    overlay = pictures.saliency_overlay(image, np.eye(28))
+    assert overlay.shape == (28, 28, 3) and overlay.dtype == np.uint8
+    assert tuple(overlay[0, 0]) == tuple(pictures.SALIENCY_COLOUR.astype(np.uint8))
+    grid = pictures.feature_map_grid(np.random.default_rng(0).random((12, 12, 10)), columns=4)
+    assert grid.shape == (3 * 13 - 1, 4 * 13 - 1)
