@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -65,23 +63,3 @@ def small_cnn_model(mnist):
 def test_sample(mnist):
     """The first 500 test images and labels (fixed, so results are comparable between runs)."""
     return mnist.x_test[:500], mnist.y_test[:500]
-
-
-def save_run(registry, model, name="run", status="finished", accuracy=None):
-    """Save ``model`` in ``registry`` with a minimal record (for tests that need runs on disk)."""
-    from mnist_core.registry import RunRecord
-
-    record = RunRecord(id="", name=name, architecture="custom", spec=[], config={}, status=status, created="",
-                       params=int(model.count_params()), test_accuracy=accuracy)
-    return registry.save_run(model, record)
-
-
-def rgba_canvas(digit: np.ndarray, size: int = 280) -> np.ndarray:
-    """An MNIST digit scaled up to a ``size``×``size`` RGBA canvas drawing (white ink, transparent background)."""
-    from PIL import Image
-
-    ink = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
-    canvas = np.zeros((size, size, 4), dtype=np.uint8)
-    canvas[..., :3] = 255
-    canvas[..., 3] = ink
-    return canvas

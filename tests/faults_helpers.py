@@ -32,7 +32,7 @@ def tiny_model(seed: int = 0, units: int = 16):
 
 def save_good_runs(registry, count: int = 2) -> dict:
     """Save ``count`` runs with distinct weights; returns {run id: (record, weights)} for ``assert_runs_intact``."""
-    from conftest import save_run
+    from helpers import save_run
 
     saved = {}
     for index in range(count):

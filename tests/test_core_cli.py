@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import PROJECT
+from helpers import PROJECT
 
 
 def cli(*args, models):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import rgba_canvas
+from helpers import rgba_canvas
 from mnist_core.drawing import EmptyImageError, image_file_to_mnist, to_mnist
 from mnist_core.evaluation import ImagePredictor
 

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import save_run
+from helpers import save_run
 from mnist_core.registry import DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, Registry, RegistryError
 
 

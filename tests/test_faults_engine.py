@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import PROJECT, save_run
+from helpers import PROJECT, save_run
 from faults_helpers import (MARKER_ENV, assert_runs_intact, huge_black_png, idx_bytes, save_good_runs, tiny_model,
                             write_idx_folder, write_marker)
 from mnist_core.architectures import count_params

@@ -81,3 +81,9 @@ def test_pictures_are_sharp_enlargements_overlays_and_grids():
     assert tuple(overlay[0, 0]) == tuple(pictures.SALIENCY_COLOUR.astype(np.uint8))
     grid = pictures.feature_map_grid(np.random.default_rng(0).random((12, 12, 10)), columns=4)
     assert grid.shape == (3 * 13 - 1, 4 * 13 - 1)
+
+
+def test_few_batches_are_not_smoothed_many_are():
+    assert charts.smoothing_weight(5) == 0.0
+    assert charts.smoothing_weight(20) == pytest.approx(0.5)
+    assert charts.smoothing_weight(10_000) == charts.SMOOTHING

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import PROJECT, rgba_canvas, save_run
+from helpers import PROJECT, rgba_canvas, save_run
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
@@ -281,7 +281,8 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
     assert metric_value(app, "Prediction") == str(mnist.y_test[index])
     assert metric_value(app, "Confidence").endswith("%")
     assert "What the network sees" in texts(app.subheader)
-    assert any("feature maps of the first convolution" in text for text in texts(app.caption))
+    captions = [caption for image in app.get("image") for caption in image.captions]
+    assert any("feature maps of the first convolution" in caption for caption in captions), captions
 
     widget(app.multiselect, "Compare with").set_value([dense.id]).run()
     assert_rendered(app)

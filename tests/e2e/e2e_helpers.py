@@ -150,6 +150,13 @@ def line_points(chart_locator: Locator) -> int:
         "paths => Math.max(0, ...paths.map(p => ((p.getAttribute('d') || '').match(/[ML]/g) || []).length))")
 
 
+def x_axis_end(chart_locator: Locator) -> float:
+    """The upper end of a chart's x scale, from the axis's accessible description ("... values from 0 to 900")."""
+    label = chart_locator.locator('g.role-axis[aria-label^="X-axis"]').first.get_attribute("aria-label") or ""
+    found = re.search(r"values from \S+ to ([\d.,]+)", label)
+    return float(found.group(1).replace(",", "")) if found else 0.0
+
+
 def symbol_count(chart_locator: Locator) -> int:
     """Number of point marks (symbols) in a chart."""
     return chart_locator.locator("g.mark-symbol.role-mark path").count()

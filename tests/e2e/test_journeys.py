@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 
 from e2e_helpers import (APP_TIMEOUT_MS, assert_navigation, assert_no_exception, caption_number, chart, choose,
                          dataframe_row, error_alert, go_to, line_points, metric, open_app, options_of, screenshot,
-                         set_number, set_text, symbol_count, upload, wait_for_app_idle, wait_for_number_above)
+                         set_number, set_text, symbol_count, upload, wait_for_app_idle, wait_for_number_above,
+                         x_axis_end)
 from mnist_core.charts import MAX_BATCH_POINTS
 
 pytestmark = pytest.mark.e2e
@@ -111,15 +112,19 @@ def test_train_live_and_finish(page, app_server, requests_seen):
     first = wait_for_number_above(page, BATCHES, 0, TRAINING_TIMEOUT_S)
     loss_chart = chart(page, "Loss per batch")
     expect(loss_chart).to_be_visible()
-    points_before = line_points(loss_chart)
+    points_before, end_before = line_points(loss_chart), x_axis_end(loss_chart)
     later = wait_for_number_above(page, BATCHES, first, 120)
+
+    def grown() -> bool:  # more points, or (once long runs are thinned to a fixed number) a longer batch axis
+        return line_points(loss_chart) > points_before or x_axis_end(loss_chart) > end_before
+
     deadline = time.monotonic() + 60
-    while line_points(loss_chart) <= points_before and time.monotonic() < deadline:
+    while not grown() and time.monotonic() < deadline:
         page.wait_for_timeout(250)
-    points_after = line_points(loss_chart)
-    assert points_after > points_before, f"the loss chart did not gain points ({points_before} → {points_after})"
-    print(f"train journey: {first} → {later} batches recorded, loss line {points_before} → {points_after} points "
-          f"({elapsed(started)})")
+    points_after, end_after = line_points(loss_chart), x_axis_end(loss_chart)
+    assert grown(), f"the loss chart did not grow ({points_before} → {points_after} points, axis to {end_after})"
+    print(f"train journey: {first} → {later} batches recorded, loss line {points_before} → {points_after} points, "
+          f"batch axis to {end_before:.0f} → {end_after:.0f} ({elapsed(started)})")
     assert page.get_by_text("Finished:").count() == 0, (
         "the run finished before the live view could be checked; make the Train journey's run longer")
 

@@ -1,0 +1,30 @@
+"""Small helpers shared by the test modules (import them as ``from helpers import ...``; ``conftest`` is ambiguous
+because tests/e2e has its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def save_run(registry, model, name="run", status="finished", accuracy=None):
+    """Save ``model`` in ``registry`` with a minimal record (for tests that need runs on disk)."""
+    from mnist_core.registry import RunRecord
+
+    record = RunRecord(id="", name=name, architecture="custom", spec=[], config={}, status=status, created="",
+                       params=int(model.count_params()), test_accuracy=accuracy)
+    return registry.save_run(model, record)
+
+
+def rgba_canvas(digit: np.ndarray, size: int = 280) -> np.ndarray:
+    """An MNIST digit scaled up to a ``size``×``size`` RGBA canvas drawing (white ink, transparent background)."""
+    from PIL import Image
+
+    ink = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+    canvas = np.zeros((size, size, 4), dtype=np.uint8)
+    canvas[..., :3] = 255
+    canvas[..., 3] = ink
+    return canvas
