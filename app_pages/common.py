@@ -74,8 +74,8 @@ def run_label(record: RunRecord) -> str:
     return f"{record.name} · {accuracy} · {record.id}"
 
 
-def model_picker(registry: Registry, label: str = "Model", key: str | None = None) -> str | None:
-    """Selectbox of the saved runs with the default model preselected; None (with a hint) when there are none."""
+def model_picker(registry: Registry) -> str | None:
+    """The "Model" selectbox of saved runs, the default model preselected; None (with a hint) when there are none."""
     runs = registry.list_runs()
     if not runs:
         st.info(f"No trained model yet. {TRAIN_HINT}")
@@ -84,8 +84,7 @@ def model_picker(registry: Registry, label: str = "Model", key: str | None = Non
     labels = {record.id: run_label(record) for record in runs}
     ids = list(labels)
     default = registry.default_id()
-    return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0, format_func=labels.get,
-                        key=key)
+    return st.selectbox("Model", ids, index=ids.index(default) if default in ids else 0, format_func=labels.get)
 
 
 def model_key(registry: Registry, run_id: str) -> tuple[str, str, float]:

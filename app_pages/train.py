@@ -48,6 +48,15 @@ def primed(key: str, value) -> str:
     return key
 
 
+def kept_widget(widget, key: str, default, *args, **kwargs):
+    """``widget(*args, key=key, **kwargs)``, showing the value it had when the user left the page (Streamlit forgets
+    the state of widgets a page does not show), ``default`` the first time; returns the widget's value."""
+    st.session_state.setdefault(key, st.session_state.get(f"{key}.kept", default))
+    value = widget(*args, key=key, **kwargs)
+    st.session_state[f"{key}.kept"] = value
+    return value
+
+
 def layer_entries(layers: list[dict]) -> list[dict]:
     """Editor entries for ``layers``, each with a fresh id so its widgets start from the layer's settings."""
     first = st.session_state.get(UID_KEY, 0)
@@ -102,11 +111,8 @@ def preset_picker() -> str:
     """The "Preset" selectbox with the preset's title, description and source; returns the preset name."""
     if LAYERS_KEY not in st.session_state:
         load_preset()
-    names = [*PRESETS, CUSTOM]
-    chosen = st.session_state.get(f"{PRESET_KEY}.chosen", SPEED_PRESET)
-    choice = st.selectbox("Preset", names, key=primed(PRESET_KEY, chosen), on_change=load_preset,
-                          format_func=lambda name: PRESETS[name].title if name in PRESETS else "Custom (your own)")
-    st.session_state[f"{PRESET_KEY}.chosen"] = choice  # kept across page visits (widget state is not)
+    choice = kept_widget(st.selectbox, PRESET_KEY, SPEED_PRESET, "Preset", [*PRESETS, CUSTOM], on_change=load_preset,
+                         format_func=lambda name: PRESETS[name].title if name in PRESETS else "Custom (your own)")
     if choice in PRESETS:
         preset = PRESETS[choice]
         st.markdown(f"**{preset.title}** — {preset.description}")
@@ -241,9 +247,7 @@ def training_data_size() -> int | None:
 
 def submit_button(registry: Registry, request_parts: tuple | None) -> None:
     """The "Train" button (disabled until network and settings are valid); a click queues the run and returns."""
-    chosen = st.session_state.get(f"{NAME_KEY}.chosen", SPEED_PRESET)
-    name = st.text_input("Run name", key=primed(NAME_KEY, chosen), max_chars=120)
-    st.session_state[f"{NAME_KEY}.chosen"] = name  # kept across page visits (widget state is not)
+    name = kept_widget(st.text_input, NAME_KEY, SPEED_PRESET, "Run name", max_chars=120)
     if st.button("Train", type="primary", disabled=request_parts is None, icon=":material/play_arrow:"):
         from mnist_core.jobs import RunRequest
 
@@ -271,6 +275,8 @@ def run_status(view) -> None:
         st.info(f"Queued: position {view.queue_position} in line")
     elif view.latest is None:
         st.progress(0.0, text="Preparing the data and building the model…")
+    elif view.latest.fraction_done >= 1:
+        st.progress(1.0, text="Trained: now testing the model on the test set and saving it…")
     else:
         event = view.latest
         st.progress(event.fraction_done, text=progress_label(event.epoch, event.epochs, event.samples_per_s,

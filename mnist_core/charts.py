@@ -17,6 +17,7 @@ RAW_OPACITY = 0.25
 CHART_HEIGHT = 220
 SPLIT_COLOURS = ["#2563eb", "#f97316"]  # train, validation
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
+VALUE_FORMAT = ".3~f"  # loss and accuracy on axes: 0.799, not 0.798903
 CONFUSION_SELECTION = "cell"  # name of the click selection on the confusion heatmap
 
 
@@ -33,6 +34,11 @@ def smooth(values, weight: float = SMOOTHING) -> np.ndarray:
     return smoothed
 
 
+def smoothing_weight(count: int) -> float:
+    """Moving-average weight spanning about a tenth of ``count`` points (none for a handful), at most ``SMOOTHING``."""
+    return min(SMOOTHING, max(0.0, 1 - 10 / max(count, 1)))
+
+
 def thin(frame: pd.DataFrame, limit: int = MAX_BATCH_POINTS) -> pd.DataFrame:
     """At most ``limit`` rows spread evenly over the frame, always keeping the last one."""
     if len(frame) <= limit:
@@ -45,11 +51,12 @@ def batch_chart(batches: list[dict], metric: str) -> alt.Chart:
     """Per-batch training ``metric``: the raw values faint and their moving average as a solid line."""
     rows = [row for row in batches if metric in row and math.isfinite(row[metric])]
     frame = pd.DataFrame({"batch": [row["step"] for row in rows], "raw": [row[metric] for row in rows]})
-    frame["smoothed"] = smooth(frame["raw"]) if len(frame) else []
+    frame["smoothed"] = smooth(frame["raw"], smoothing_weight(len(frame))) if len(frame) else []
     frame = thin(frame)
-    base = alt.Chart(frame).encode(x=alt.X("batch:Q", title="batch"))
+    base = alt.Chart(frame).encode(x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d")))
     title = METRIC_TITLES.get(metric, metric)
-    raw = base.mark_line(opacity=RAW_OPACITY, color="#2563eb").encode(y=alt.Y("raw:Q", title=title))
+    raw = base.mark_line(opacity=RAW_OPACITY, color="#2563eb").encode(
+        y=alt.Y("raw:Q", title=title, axis=alt.Axis(format=VALUE_FORMAT)))
     line = base.mark_line(color="#2563eb").encode(
         y="smoothed:Q", tooltip=["batch:Q", alt.Tooltip("smoothed:Q", format=".4f")])
     return (raw + line).properties(title=f"{title} per batch (train)", height=CHART_HEIGHT)
@@ -77,8 +84,8 @@ def epoch_chart(epochs: list[dict], metric: str) -> alt.Chart:
     frame = epoch_frame(epochs, metric)
     splits = [split for split in ("train", "validation") if (frame["split"] == split).any()]
     base = alt.Chart(frame).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(format=VALUE_FORMAT)),
         color=alt.Color("split:N", title=None, scale=alt.Scale(domain=splits, range=SPLIT_COLOURS[:len(splits)])),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")])
     layers = [base.mark_line(), base.mark_point(filled=True, size=50)]
@@ -96,8 +103,8 @@ def comparison_chart(curves: dict[str, list[dict]], metric: str) -> alt.Chart:
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["epoch", "split", "value", "run"])
     title = METRIC_TITLES.get(metric, metric)
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(format=VALUE_FORMAT)),
         color=alt.Color("run:N", title="run"),
         strokeDash=alt.StrokeDash("split:N", title=None),
         tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
