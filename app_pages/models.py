@@ -69,7 +69,7 @@ def metrics_row(record: RunRecord) -> dict:
             "test accuracy": record.test_accuracy, "test loss": record.test_loss, "best epoch accuracy": best,
             "epochs": len(record.epochs), "seconds": round(record.seconds, 1), "optimizer": config.get("optimizer"),
             "learning rate": config.get("learning_rate"), "batch size": config.get("batch_size"),
-            "subset": config.get("subset_size") or ("all" if config else None), "status": record.status}
+            "training images": config.get("subset_size"), "status": record.status}  # None: all of them
 
 
 def rename_run(run_id: str, name_key: str) -> None:
