@@ -104,8 +104,9 @@ def app_server(tmp_path_factory) -> StreamlitServer:
     port = free_port()
     env = os.environ | {"MNIST_PATH": mnist_path, "DIGIT_LAB_MODELS": str(models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
                         "PYTHONUNBUFFERED": "1"}
+    # no --server.address: the project's .streamlit/config.toml must bind it to localhost by itself
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.headless", "true",
                # no reloading on file changes: nothing is edited during a test run, and watching the checkout
                # (with .venv) floods inotify and costs CPU on a small machine
                "--server.fileWatcherType", "none", "--server.runOnSave", "false"]

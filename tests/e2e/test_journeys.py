@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -404,3 +405,37 @@ def test_bad_uploads_get_clear_messages(page, app_server, requests_seen, tmp_pat
     requests_seen.assert_all_local()
     print(f"bad input journey: Models said {models_message!r}; Draw said {unusable.inner_text()!r}; "
           f"{elapsed(started)}")
+
+
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Hex local addresses of the sockets listening on ``port``, from the kernel's own tables (/proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_server_listens_on_loopback_only_by_default(app_server):
+    addresses = listening_addresses(app_server.port)
+    assert addresses, f"nothing listens on port {app_server.port}"
+    assert addresses <= LOOPBACK_HEX, f"the server also listens on {addresses - LOOPBACK_HEX}"
+
+
+def test_an_upload_over_the_limit_is_refused(page, app_server, requests_seen, tmp_path):
+    oversized = tmp_path / "test.csv"
+    with open(oversized, "wb") as handle:  # sparse: 101 MiB on paper, nothing on disk
+        handle.truncate(101 * 1024 * 1024)
+    open_app(page, app_server.url, "kaggle", ready_text="Upload Kaggle test.csv")
+    upload(page, "Upload Kaggle test.csv", oversized)
+    expect(page.get_by_text(re.compile(r"must be 100(\.0)?\s*MB or smaller", re.I)).first).to_be_visible(
+        timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Download submission.csv")).to_have_count(0)
+    assert_no_exception(page)
+    requests_seen.assert_all_local()
