@@ -10,7 +10,7 @@ import streamlit as st
 
 from mnist_core.data import ENV_VAR, DataSetError, MnistData, load_mnist
 from mnist_core.pictures import enlarge
-from mnist_core.registry import Registry, RegistryError, RunRecord
+from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 
 if TYPE_CHECKING:
     from mnist_core.evaluation import ImagePredictor
@@ -74,17 +74,16 @@ def run_label(record: RunRecord) -> str:
     return f"{record.name} · {accuracy} · {record.id}"
 
 
-def model_picker(registry: Registry) -> str | None:
-    """The "Model" selectbox of saved runs, the default model preselected; None (with a hint) when there are none."""
-    runs = registry.list_runs()
+def model_picker(runs: list[RunRecord]) -> str | None:
+    """The "Model" selectbox of ``runs`` (a registry listing), the default model preselected; None (with a hint)
+    when there are none."""
     if not runs:
         st.info(f"No trained model yet. {TRAIN_HINT}")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
         return None
     labels = {record.id: run_label(record) for record in runs}
     ids = list(labels)
-    default = registry.default_id()
-    return st.selectbox("Model", ids, index=ids.index(default) if default in ids else 0, format_func=labels.get)
+    return st.selectbox("Model", ids, index=ids.index(DEFAULT_ID) if DEFAULT_ID in ids else 0, format_func=labels.get)
 
 
 def model_key(registry: Registry, run_id: str) -> tuple[str, str, float]:

@@ -9,7 +9,7 @@ import streamlit as st
 from mnist_core.charts import activation_strip, probability_chart
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
-from mnist_core.registry import Registry
+from mnist_core.registry import Registry, RunRecord
 from app_pages.common import model_picker, predictor_for, run_label
 
 CANVAS_SIDE = 280
@@ -61,9 +61,9 @@ def prediction(probabilities: np.ndarray) -> None:
     st.altair_chart(probability_chart(probabilities), width="stretch")
 
 
-def comparison(registry: Registry, run_id: str, image: np.ndarray) -> None:
-    """What the models picked in "Compare with" predict for the same input."""
-    runs = {record.id: record for record in registry.list_runs() if record.id != run_id}
+def comparison(registry: Registry, listing: list[RunRecord], run_id: str, image: np.ndarray) -> None:
+    """What the models picked in "Compare with" (from ``listing``) predict for the same input."""
+    runs = {record.id: record for record in listing if record.id != run_id}
     picked = st.multiselect("Compare with", list(runs), format_func=lambda other: run_label(runs[other]))
     rows = []
     for other in picked:
@@ -107,13 +107,14 @@ def draw_page() -> None:
         drawing = drawn_image()
         picture = picture_upload()
     with result_column:
-        run_id = model_picker(registry)
+        listing = registry.list_runs()  # once per rerun: the picker and the comparison share it
+        run_id = model_picker(listing)
         image = model_input(drawing, picture)
         predictor = predictor_for(registry, run_id) if run_id is not None else None
         if image is None or predictor is None:
             return
         prediction(predictor.probabilities(image))
-        comparison(registry, run_id, image)
+        comparison(registry, listing, run_id, image)
     network_view(predictor, image)
 
 

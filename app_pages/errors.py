@@ -140,7 +140,7 @@ def errors_page() -> None:
     st.title("Errors")
     data = dataset_or_warning()
     registry = Registry()
-    run_id = model_picker(registry) if data is not None else None
+    run_id = model_picker(registry.list_runs()) if data is not None else None
     evaluation = evaluation_of(registry, run_id, data) if run_id is not None else None
     if evaluation is None:
         return

@@ -66,7 +66,7 @@ def kaggle_page() -> None:
     st.markdown("Upload the [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) test set "
                 "and download a `submission.csv` (`ImageId,Label`) predicted by a saved model.")
     registry = Registry()
-    run_id = model_picker(registry)
+    run_id = model_picker(registry.list_runs())
     uploaded = test_images()
     if run_id is not None and uploaded is not None:
         submission(registry, run_id, *uploaded)
