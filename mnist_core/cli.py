@@ -25,6 +25,20 @@ def emit(args, payload, text: str) -> None:
     print(json.dumps(payload) if args.json else text)
 
 
+def download_progress(done: int, total: int) -> None:
+    """A one-line download progress bar on stderr (the CLI's stdout stays for results)."""
+    width = 30
+    filled = int(width * done / total)
+    end = "\n" if done >= total else ""
+    print(f"\rDownloading MNIST [{'=' * filled}{'.' * (width - filled)}] {done / 1e6:5.1f} of {total / 1e6:.1f} MB",
+          end=end, file=sys.stderr, flush=True)
+
+
+def dataset(args):
+    """MNIST as the command's options say, downloaded (with a progress bar) when nothing else has it."""
+    return load_mnist(args.data, on_progress=None if args.json else download_progress)
+
+
 # --- commands ---------------------------------------------------------------------------------------------------
 
 
@@ -53,7 +67,7 @@ def command_train(args) -> int:
         preset = get_preset(args.preset)
         spec, architecture, base = preset.spec, preset.name, preset.config
     config = config_from_args(args, base)
-    data = load_mnist(args.data)
+    data = dataset(args)
     bar = {}
 
     def show(event) -> None:
@@ -90,7 +104,7 @@ def command_evaluate(args) -> None:
 
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
-    data = load_mnist(args.data)
+    data = dataset(args)
     result = evaluate(registry.load_model(run_id), data.x_test, data.y_test)
     record = registry.record(run_id)
     payload = {"run_id": run_id, "test_accuracy": result.accuracy, "test_loss": result.loss,
@@ -128,6 +142,14 @@ def command_list(args) -> None:
     lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<9} "
              f"{'-' if row['test_accuracy'] is None else format(row['test_accuracy'], '.4f')}" for row in rows]
     emit(args, rows, "\n".join(lines) or f"no runs in {registry.root}")
+
+
+def command_download(args) -> None:
+    from .download import download_mnist
+
+    data = download_mnist(None if args.json else download_progress)
+    emit(args, {"path": data.source, "train": len(data.y_train), "test": len(data.y_test)},
+         f"MNIST saved to {data.source}: {len(data.y_train):,} training and {len(data.y_test):,} test images")
 
 
 def command_kaggle(args) -> None:
@@ -184,11 +206,13 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("test_csv", metavar="TEST_CSV")
             command.add_argument("--out", default="submission.csv")
     commands.add_parser("list", parents=[common], help="list saved runs")
+    commands.add_parser("download", parents=[common],
+                        help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
     return top
 
 
 COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
-            "predict": command_predict, "list": command_list, "kaggle": command_kaggle}
+            "predict": command_predict, "list": command_list, "kaggle": command_kaggle, "download": command_download}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Loading MNIST from wherever the user has it, checking it, and cutting it into splits.
 
 Accepted sources: a Keras ``mnist.npz``, a folder with the four LeCun IDX files (raw or ``.gz``), or a Kaggle
-"Digit Recognizer" ``train.csv``. Nothing here imports TensorFlow unless Keras's own download is the last resort.
+"Digit Recognizer" ``train.csv``. Nothing here imports TensorFlow; the last resort, a download into the Keras cache, is in ``download``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 ENV_VAR = "MNIST_PATH"
-KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
@@ -31,9 +30,9 @@ IDX_FILES = {
     "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
 }
 HOW_TO_FIX = (
-    f"Fix: download mnist.npz (Keras layout) and either set the environment variable {ENV_VAR} to its path, "
-    f"pass the path explicitly (CLI: --data PATH), copy it to {KERAS_CACHE}, or upload it on the app's Home page. "
-    "A folder with the four LeCun IDX files or a Kaggle Digit Recognizer train.csv also works."
+    "Fix: run `python -m mnist_core download` (or press Download on the app's Home page), or get mnist.npz (Keras "
+    f"layout) yourself and either set the environment variable {ENV_VAR} to its path, pass the path explicitly "
+    "(CLI: --data PATH), copy it to ~/.keras/datasets/mnist.npz, or upload it on the app's Home page. A folder with the four LeCun IDX files or a Kaggle Digit Recognizer train.csv also works."
 )
 
 
@@ -203,23 +202,19 @@ def read_uploaded_dataset(name: str, content: bytes) -> MnistData:
 # --- finding a source -------------------------------------------------------------------------------------------
 
 
-def download_with_keras() -> MnistData:
-    """Keras's own download into its cache; needs internet access."""
-    try:
-        from keras.datasets import mnist  # heavy import, only as the last resort
-
-        (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    except Exception as error:  # any network or file failure: reported with the others
-        raise DataSetError(f"Keras download failed ({type(error).__name__}: {error}).") from None
-    return make_data(x_train, y_train, x_test, y_test, "Keras download")
+def keras_cache_path() -> Path:
+    """Where Keras keeps its MNIST download: ``$KERAS_HOME/datasets/mnist.npz``, by default under ``~/.keras``."""
+    home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(home).expanduser() / "datasets" / "mnist.npz"
 
 
-def load_mnist(path: str | os.PathLike | None = None, *, keras_cache: Path = KERAS_CACHE,
-               allow_download: bool = True) -> MnistData:
-    """Load MNIST from ``path``, else ``$MNIST_PATH``, else the Keras cache, else Keras's download.
+def load_mnist(path: str | os.PathLike | None = None, *, keras_cache: Path | None = None,
+               allow_download: bool = True, on_progress=None) -> MnistData:
+    """Load MNIST from ``path``, else ``$MNIST_PATH``, else the Keras cache, else download it into that cache.
 
     A path that is given (argument or variable) but broken is an error at once, not silently skipped.
-    When nothing works, one ``DataSetError`` lists every attempt and how to fix it.
+    When nothing works, one ``DataSetError`` lists every attempt and how to fix it. ``on_progress(done, total)``
+    follows a download.
     """
     explicit = path if path is not None else os.environ.get(ENV_VAR) or None
     if explicit is not None:
@@ -228,6 +223,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, keras_cache: Path = KER
             return read_dataset(explicit)
         except DataSetError as error:
             raise DataSetError(f"Could not load MNIST from the {origin}: {error}\n{HOW_TO_FIX}") from None
+    keras_cache = keras_cache or keras_cache_path()
     attempts = [f"no path given and ${ENV_VAR} is not set"]
     if keras_cache.exists():
         try:
@@ -237,8 +233,10 @@ def load_mnist(path: str | os.PathLike | None = None, *, keras_cache: Path = KER
     else:
         attempts.append(f"Keras cache {keras_cache} does not exist")
     if allow_download:
+        from .download import download_mnist
+
         try:
-            return download_with_keras()
+            return download_mnist(on_progress, cache=keras_cache)
         except DataSetError as error:
             attempts.append(str(error))
     raise DataSetError("Could not load MNIST. Tried: " + "; ".join(attempts) + ".\n" + HOW_TO_FIX)
