@@ -31,6 +31,7 @@ class RunRequest:
     architecture: str
     spec: list
     config: TrainConfig
+    execute: Callable | None = None  # runs the job instead of execute_run, same arguments (e.g. a fine-tune)
 
 
 def execute_run(request: RunRequest, data: MnistData, registry: Registry,
@@ -174,8 +175,9 @@ class JobRunner:
                 job = self._jobs[self._queue.popleft()]
                 job.status, job.started = RUNNING, time.time()
             try:
-                record = execute_run(job.request, self.load_data(), self.registry,
-                                     lambda event: self._record_event(job, event), job.stop_event)
+                record = (job.request.execute or execute_run)(job.request, self.load_data(), self.registry,
+                                                              lambda event: self._record_event(job, event),
+                                                              job.stop_event)
             except (ConfigError, SpecError, DataSetError, RegistryError) as error:
                 self._finish(job, FAILED, str(error))
             except Exception as error:  # the worker must survive anything a run throws
