@@ -4,6 +4,7 @@ runner that every browser session trains through. Nothing here imports TensorFlo
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -19,6 +20,15 @@ if TYPE_CHECKING:
 HOME_PAGE, TRAIN_PAGE = "app_pages/home.py", "app_pages/train.py"
 FLASH_KEY = "flash_message"
 TRAIN_HINT = "Train one on the Train page, or from a terminal: `python -m mnist_core train --preset fast-cnn`."
+
+
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
+
+
+def plain(text) -> str:
+    """``text`` with every Markdown character escaped, for the elements that render Markdown (titles, captions,
+    messages, help): a run name, file name or message shows as typed, never as a link, image, colour or HTML."""
+    return MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
 
 
 # --- the data set -----------------------------------------------------------------------------------------------
@@ -42,11 +52,15 @@ def data_source() -> DataSetSource:
     return DataSetSource()
 
 
-@st.cache_data(show_spinner="Loading MNIST…", max_entries=2)
+@st.cache_resource(show_spinner="Loading MNIST…", max_entries=2)
 def configured_data(mnist_path: str | None) -> MnistData:
-    """MNIST from $MNIST_PATH (passed in so the cache follows it) or the Keras cache; never downloads, which
-    would import TensorFlow. Failures raise ``DataSetError`` and are not cached, so a fixed path is picked up."""
-    return load_mnist(allow_download=False)
+    """MNIST from $MNIST_PATH (passed in so the cache follows it) or the Keras cache, one read-only copy shared by
+    every session; the Home page offers the download. Failures raise ``DataSetError`` and are not cached, so a fixed
+    path or a finished download is picked up."""
+    data = load_mnist(allow_download=False)
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        array.flags.writeable = False
+    return data
 
 
 def load_dataset() -> MnistData:
@@ -60,7 +74,7 @@ def dataset_or_warning() -> MnistData | None:
     try:
         return load_dataset()
     except DataSetError as error:
-        st.error(f"No data set, so this part of the page is unavailable.\n\n{error}")
+        st.error(f"No data set, so this part of the page is unavailable.\n\n{plain(error)}")
         st.page_link(HOME_PAGE, label="Upload mnist.npz or a Kaggle train.csv on the Home page", icon="⬆️")
         return None
 
@@ -111,7 +125,7 @@ def load_or_explain(loader, registry: Registry, run_id: str):
     try:
         return loader(*model_key(registry, run_id))
     except (RegistryError, OSError) as error:
-        st.error(f"The model {run_id!r} could not be loaded: {error}\n\nPick another model, or delete this one on "
+        st.error(f"The model {plain(repr(run_id))} could not be loaded: {plain(error)}\n\nPick another model, or delete this one on "
                  "the Models page and train a new one.")
         return None
 

@@ -1,11 +1,14 @@
 """Home: what Digit Lab does, whether the data set is there (with an upload when it is not), the models, the pages.
 No TensorFlow here, so the first page is ready in a few seconds."""
 
+import os
+
 import streamlit as st
 
-from mnist_core.data import DataSetError, read_uploaded_dataset
+from mnist_core.data import ENV_VAR, DataSetError, read_uploaded_dataset
+from mnist_core.download import download_mnist, download_origin
 from mnist_core.registry import Registry
-from app_pages.common import TRAIN_HINT, data_source, load_dataset, run_label
+from app_pages.common import TRAIN_HINT, data_source, load_dataset, plain, run_label
 
 PAGE_LINKS = [
     ("app_pages/data.py", "Data", ":material/grid_view:", "browse the 70,000 handwritten digits by class"),
@@ -33,24 +36,44 @@ def dataset_upload() -> None:
     try:
         data_source().uploaded = read_uploaded_dataset(upload.name, upload.getvalue())
     except DataSetError as error:
-        st.error(f"That upload is not usable: {error}")
+        st.error(plain(f"That upload is not usable: {error}"))
+        return
+    st.rerun()
+
+
+def dataset_download() -> None:
+    """The "Download MNIST" button: fetches it into the Keras cache with a progress bar; every page has it after."""
+    url, _ = download_origin()
+    if not st.button("Download MNIST, 11 MB", type="primary", icon=":material/download:",
+                     help=f"From {url} into the Keras cache, checked before it is kept."):
+        return
+    bar = st.progress(0.0, text="Downloading MNIST…")
+    try:
+        download_mnist(lambda done, total: bar.progress(min(done / total, 1.0),
+                                                        text=f"Downloading MNIST… {done / 1e6:.1f} of {total / 1e6:.1f} MB"))
+    except DataSetError as error:
+        bar.empty()
+        st.error(plain(error))
+        st.caption("You can also upload the file below if you have it.")
         return
     st.rerun()
 
 
 def dataset_status() -> None:
-    """Where the data set comes from and its size, or what is wrong and an upload to fix it."""
+    """Where the data set comes from and its size, or what is wrong with a download button and an upload to fix it."""
     st.subheader("Data set")
     try:
         data = load_dataset()
     except DataSetError as error:
-        st.error(str(error))
+        st.error(plain(error))
+        if not os.environ.get(ENV_VAR):  # a download cannot help while $MNIST_PATH names another file
+            dataset_download()
         st.caption("An uploaded data set stays in this server's memory (for every page and every training run) "
                    "until the server restarts; to make it permanent, set MNIST_PATH to the file.")
         dataset_upload()
         return
-    st.success(f"Data set loaded from {data.source}: {len(data.y_train):,} training and {len(data.y_test):,} "
-               "test images.")
+    st.success(plain(f"Data set loaded from {data.source}: {len(data.y_train):,} training and {len(data.y_test):,} "
+                     "test images."))
 
 
 def models_status() -> None:
@@ -64,8 +87,8 @@ def models_status() -> None:
             st.info(f"No tested model yet. {TRAIN_HINT}")
         else:
             st.metric("Best model (test accuracy)", f"{best.test_accuracy:.2%}", border=True,
-                      help=run_label(best))
-            st.caption(f"{best.name} · {best.architecture} · {best.params:,} parameters")
+                      help=plain(run_label(best)))
+            st.caption(plain(f"{best.name} · {best.architecture} · {best.params:,} parameters"))
     with right:
         if default_id is None:
             st.warning(f"No default model is installed, so the Draw page has nothing preselected. {TRAIN_HINT}")
@@ -73,7 +96,7 @@ def models_status() -> None:
             default = registry.record(default_id)
             st.metric("Default model", default.name, border=True,
                       help="Preselected on the Draw, Errors and Kaggle pages and used by the CLI.")
-            st.caption(run_label(default))
+            st.caption(plain(run_label(default)))
 
 
 def page_links() -> None:

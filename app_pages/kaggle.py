@@ -10,7 +10,7 @@ import streamlit as st
 from mnist_core.charts import class_count_chart
 from mnist_core.data import DataSetError, read_kaggle_test, submission_csv
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import image_grid, model_for, model_key, model_picker
+from app_pages.common import image_grid, model_for, model_key, model_picker, plain
 
 PREVIEW_IMAGES = 12
 
@@ -38,7 +38,7 @@ def test_images() -> tuple[str, np.ndarray] | None:
     try:
         return upload.file_id, kaggle_images(upload.file_id, upload.getvalue())
     except DataSetError as error:
-        st.error(f"{upload.name} is not a Kaggle test.csv: {error}")
+        st.error(plain(f"{upload.name} is not a Kaggle test.csv: {error}"))
         return None
 
 

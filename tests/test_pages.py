@@ -142,6 +142,38 @@ def test_page_copes_with_an_empty_registry(page, data_set, empty_registry):
         assert any("No default model" in text for text in hints), hints
 
 
+# --- Home -------------------------------------------------------------------------------------------------------
+
+
+def test_home_downloads_mnist_with_one_click(mnist_path, tmp_path, monkeypatch, model_registry):
+    import streamlit as st
+
+    from mnist_server import MnistServer
+
+    server = MnistServer(open(mnist_path, "rb").read())
+    monkeypatch.delenv("MNIST_PATH")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("DIGIT_LAB_MNIST_URL", server.url("/missing.npz"))
+    st.cache_resource.clear()
+    try:
+        app = open_page("home")
+        assert any("does not exist" in text for text in texts(app.error)), texts(app.error)
+        widget(app.button, "Download MNIST, 11 MB").click().run()
+        assert any("404" in text for text in texts(app.error)), texts(app.error)  # why it failed, and the uploader
+        assert [uploader.label for uploader in app.get("file_uploader")] == ["Upload mnist.npz or a Kaggle train.csv"]
+        monkeypatch.setenv("DIGIT_LAB_MNIST_URL", server.url("/mnist.npz"))
+        app.run()  # AppTest keeps a clicked button's value until the next run; a browser resets it at once
+        widget(app.button, "Download MNIST, 11 MB").click().run()
+        assert not app.error, texts(app.error)
+        assert any("60,000 training" in text for text in texts(app.success)), texts(app.success)
+        data_page = open_page("data")  # every page has the data now, without a restart
+        assert_rendered(data_page)
+        assert not data_page.error, texts(data_page.error)
+    finally:
+        server.close()
+        st.cache_resource.clear()
+
+
 # --- Train ------------------------------------------------------------------------------------------------------
 
 
