@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobRunner
 
 HOME_PAGE, TRAIN_PAGE = "app_pages/home.py", "app_pages/train.py"
+RUN_PARAM = "run"  # query parameter of a link that opens a page on one run: /errors?run=RUN_ID
 FLASH_KEY = "flash_message"
 TRAIN_HINT = "Train one on the Train page, or from a terminal: `python -m mnist_core train --preset fast-cnn`."
 
@@ -89,15 +90,16 @@ def run_label(record: RunRecord) -> str:
 
 
 def model_picker(runs: list[RunRecord]) -> str | None:
-    """The "Model" selectbox of ``runs`` (a registry listing), the default model preselected; None (with a hint)
-    when there are none."""
+    """The "Model" selectbox of ``runs`` (a registry listing): the run named by the page's ``?run=`` link if there is
+    one, else the default model, preselected; None (with a hint) when there are none."""
     if not runs:
         st.info(f"No trained model yet. {TRAIN_HINT}")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
         return None
     labels = {record.id: run_label(record) for record in runs}
     ids = list(labels)
-    return st.selectbox("Model", ids, index=ids.index(DEFAULT_ID) if DEFAULT_ID in ids else 0, format_func=labels.get)
+    preferred = next((run_id for run_id in (st.query_params.get(RUN_PARAM), DEFAULT_ID) if run_id in ids), ids[0])
+    return st.selectbox("Model", ids, index=ids.index(preferred), format_func=labels.get)
 
 
 def model_key(registry: Registry, run_id: str) -> tuple[str, str, float]:

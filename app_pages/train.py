@@ -14,11 +14,12 @@ from mnist_core.config import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LEARNING_RATE, OP
                                TrainConfig, check_fits_data)
 from mnist_core.data import DataSetError
 from mnist_core.presets import PRESETS, SPEED_PRESET
-from mnist_core.registry import Registry
-from app_pages.common import job_runner, load_dataset
+from mnist_core.measured import preset_expectation
+from mnist_core.registry import Registry, default_run_name
+from app_pages.common import RUN_PARAM, job_runner, load_dataset, plain
 
 CUSTOM = "custom"
-QUICK_SUBSET = 10_000  # default training subset: a good model in well under a minute on a slow CPU
+QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
 STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
 SETTING_WIDTH = 86  # pixels, so that a layer's settings fit in one row
 # Job states as mnist_core.jobs names them (not imported from there: that module loads TensorFlow); a run still to
@@ -65,22 +66,24 @@ def layer_entries(layers: list[dict]) -> list[dict]:
 
 
 def settings_of(config: TrainConfig) -> dict:
-    """The values shown in the settings widgets for ``config`` (subset: the quick default instead of "all")."""
+    """The values shown in the settings widgets for ``config``: a preset trains on what it was measured on (subset
+    0 = all images)."""
     fields = (*NUMBER_SETTINGS, *CHOICE_SETTINGS, "early_stopping", "patience")
     values = {field: getattr(config, field) for field in fields}
-    return values | {"subset_size": config.subset_size or QUICK_SUBSET}
+    return values | {"subset_size": config.subset_size or 0}
 
 
 def load_preset() -> None:
     """Put the chosen preset's layers, settings and name into the editor ("custom" keeps what is there)."""
     name = st.session_state.get(PRESET_KEY, SPEED_PRESET)
-    if name == CUSTOM:
+    if name == CUSTOM:  # the layers and settings stay, but a custom network starts on the quick subset
+        st.session_state[SETTINGS_KEY]["subset_size"] = QUICK_SUBSET
+        st.session_state.pop("train.setting.subset_size", None)
         return
     preset = PRESETS[name]
     st.session_state[LAYERS_KEY] = layer_entries(preset.spec)
     st.session_state[SETTINGS_KEY] = settings_of(preset.config)
     st.session_state[BASE_KEY] = preset.config
-    st.session_state[NAME_KEY] = preset.name
     for field in st.session_state[SETTINGS_KEY]:
         st.session_state.pop(f"train.setting.{field}", None)
 
@@ -117,8 +120,10 @@ def preset_picker() -> str:
         preset = PRESETS[choice]
         st.markdown(f"**{preset.title}** — {preset.description}")
         st.caption(f"Source: {preset.source}")
+        st.caption(preset_expectation(choice) or "Not measured on this machine yet (`make bench` measures it).")
     else:
-        st.caption("Your own network: edit the layers below. Settings stay as they were.")
+        st.caption("Your own network: edit the layers below. Settings stay as they were, on a quick subset of "
+                   f"{QUICK_SUBSET:,} training images (0 = all).")
     return choice
 
 
@@ -247,13 +252,14 @@ def training_data_size() -> int | None:
 
 def submit_button(registry: Registry, request_parts: tuple | None) -> None:
     """The "Train" button (disabled until network and settings are valid); a click queues the run and returns."""
-    name = kept_widget(st.text_input, NAME_KEY, SPEED_PRESET, "Run name", max_chars=120)
+    name = kept_widget(st.text_input, NAME_KEY, "", "Run name", max_chars=120,
+                       placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
     if st.button("Train", type="primary", disabled=request_parts is None, icon=":material/play_arrow:"):
         from mnist_core.jobs import RunRequest
 
         architecture, spec, config = request_parts
         st.session_state[JOB_KEY] = job_runner(registry).submit(
-            RunRequest(name.strip() or architecture, architecture, spec, config))
+            RunRequest(name.strip() or default_run_name(architecture), architecture, spec, config))
 
 
 def watched_job(runner) -> int | None:
@@ -298,11 +304,11 @@ def training_curves(view) -> None:
 def run_outcome(view) -> None:
     """How a run ended, its test metrics and where it was saved."""
     if view.status == "finished":
-        st.success(f"Finished: {view.reason}")
+        st.success(f"Finished: {plain(view.reason)}")
     elif view.status == "stopped":
-        st.warning(f"Stopped: {view.reason}")
+        st.warning(f"Stopped: {plain(view.reason)}")
     else:
-        st.error(f"Failed: {view.reason}")
+        st.error(f"Failed: {plain(view.reason)}")
     record = view.record
     if record is None:
         st.caption("Nothing was saved: the run did not get as far as training.")
@@ -311,11 +317,12 @@ def run_outcome(view) -> None:
         accuracy, loss = st.columns(2)
         accuracy.metric("Test accuracy", f"{record.test_accuracy:.2%}", border=True)
         loss.metric("Test loss", f"{record.test_loss:.4f}", border=True)
-    st.caption(f"Saved to the registry as “{record.name}” (id {record.id}), {record.seconds:.1f} s of training.")
+    st.caption(plain(f"Saved to the registry as “{record.name}” (id {record.id}), {record.seconds:.1f} s of "
+                     "training."))
     models, errors = st.columns(2)
     models.page_link("app_pages/models.py", label="Compare it on the Models page", icon=":material/inventory_2:")
     errors.page_link("app_pages/errors.py", label="See its mistakes on the Errors page",
-                     icon=":material/error_outline:")
+                     icon=":material/error_outline:", query_params={RUN_PARAM: record.id})
 
 
 def request_stop(runner, job_id: int) -> None:
@@ -332,7 +339,7 @@ def stop_requested(job_id: int) -> bool:
 def job_status(runner, job_id: int, was_active: bool) -> None:
     """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second."""
     view = runner.view(job_id)
-    st.subheader(f"Run: {view.name}")
+    st.subheader(f"Run: {plain(view.name)}")
     if view.status in ACTIVE:
         stopping = stop_requested(job_id)
         if stopping:

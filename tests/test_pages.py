@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from app_pages.common import plain
 from helpers import PROJECT, rgba_canvas, save_run
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
@@ -205,12 +206,12 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     assert any(text.endswith("batches recorded") for text in texts(app.caption))
     runs = empty_registry.list_runs()
     assert [(run.architecture, run.status) for run in runs] == [("dense32-rmsprop", "finished")]
-    assert any(f"(id {runs[0].id})" in text for text in texts(app.caption))
+    assert any(plain(f"(id {runs[0].id})") in text for text in texts(app.caption))  # Markdown source: escaped
 
     # A new browser session (a reload) finds the same run on the shared runner.
     again = open_page("train")
     assert any(text.startswith("Finished:") for text in texts(again.success))
-    assert any(element.value == f"Run: {runs[0].name}" for element in again.subheader)
+    assert any(element.value == f"Run: {plain(runs[0].name)}" for element in again.subheader)
 
 
 def rerun_until(app, text: str, elements: str = "warning") -> None:
