@@ -199,16 +199,16 @@ class MyDigits:
         """Add one drawing: its true digit, the 28×28 input the model saw, and the original drawing (kept as PNG)."""
         return self.add_many([(label, image, None if drawing is None else png_bytes(drawing))])[0]
 
-    def add_image_files(self, label, contents: list[bytes]) -> list[Item]:
-        """Add image files (drawings or photos) of one digit; an unusable image refuses the whole batch."""
+    def add_image_files(self, label, files: list[tuple[str, bytes]]) -> list[Item]:
+        """Add image files (name, bytes) of one digit, drawings or photos; one unusable image refuses them all."""
         label = check_label(label)
         entries = []
-        for number, content in enumerate(contents, start=1):
+        for name, content in files:
             try:
                 picture = open_image(content)
                 entries.append((label, to_mnist(picture), png_bytes(picture.convert("RGBA"))))
             except ImageInputError as error:
-                raise MyDigitsError(f"image {number}: {error}") from None
+                raise MyDigitsError(f"{name}: {error} Nothing was added.") from None
         return self.add_many(entries)
 
     def remove(self, item_ids: list[str]) -> int:
