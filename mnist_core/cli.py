@@ -15,6 +15,7 @@ from .architectures import SpecError
 from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .data import DataSetError, load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
+from . import insight_cli
 from . import my_digits_cli
 from .presets import PRESETS, get_preset
 from .registry import DEFAULT_ID, Registry, RegistryError
@@ -209,12 +210,15 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("list", parents=[common], help="list saved runs")
     commands.add_parser("download", parents=[common],
                         help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
+    insight_cli.add_parsers(commands, common)
     my_digits_cli.add_parsers(commands, common)
     return top
 
 
 COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
             "predict": command_predict, "list": command_list, "kaggle": command_kaggle, "download": command_download,
+            "robustness": insight_cli.command_robustness, "embedding": insight_cli.command_embedding,
+            "calibration": insight_cli.command_calibration,
             "mine": my_digits_cli.command_mine, "finetune": my_digits_cli.command_finetune}
 
 
