@@ -45,8 +45,11 @@ def model_input(drawing: np.ndarray | None, picture: bytes | None) -> np.ndarray
         if drawing is None:
             raise EmptyImageError("nothing is drawn yet.")
         return to_mnist(drawing)
-    except EmptyImageError:
-        st.info(EMPTY_HINT)
+    except EmptyImageError as error:
+        if picture is None:
+            st.info(EMPTY_HINT)
+        else:  # an uploaded picture gets the reason found in it, not the drawing hint
+            st.error(f"That picture cannot be used: {error}")
     except ImageInputError as error:
         st.error(f"That picture cannot be used: {error}")
     return None

@@ -15,6 +15,7 @@ from .architectures import SpecError
 from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .data import DataSetError, load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
+from .model_checks import MAX_ARCHIVE_BYTES
 from . import insight_cli
 from . import my_digits_cli
 from .presets import PRESETS, get_preset
@@ -166,6 +167,16 @@ def command_kaggle(args) -> None:
          f"wrote {len(labels)} predictions to {args.out} (model {run_id})")
 
 
+
+def command_import(args) -> None:
+    """Add a .keras file as a run through exactly the Models page's import (same checks, same messages)."""
+    path = Path(args.file)
+    with path.open("rb") as handle:  # never more than the largest model file accepted, however large the file is
+        content = handle.read(MAX_ARCHIVE_BYTES + 1)
+    record = Registry(args.models).import_model(args.name or path.stem, content)
+    emit(args, {"run_id": record.id, "name": record.name, "params": record.params, "file": str(path)},
+         f"imported {path} as “{record.name}” (run {record.id}, {record.params:,} parameters)")
+
 # --- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -212,11 +223,16 @@ def parser() -> argparse.ArgumentParser:
                         help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
     insight_cli.add_parsers(commands, common)
     my_digits_cli.add_parsers(commands, common)
+    model_import = commands.add_parser("import", parents=[common],
+                                       help="check a .keras model file and add it as a run (exit 2 when refused)")
+    model_import.add_argument("file", metavar="FILE.keras")
+    model_import.add_argument("--name", help="display name of the run (default: the file's name)")
     return top
 
 
 COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
             "predict": command_predict, "list": command_list, "kaggle": command_kaggle, "download": command_download,
+            "import": command_import,
             "robustness": insight_cli.command_robustness, "embedding": insight_cli.command_embedding,
             "calibration": insight_cli.command_calibration,
             "mine": my_digits_cli.command_mine, "finetune": my_digits_cli.command_finetune}

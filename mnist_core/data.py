@@ -6,6 +6,7 @@ Accepted sources: a Keras ``mnist.npz``, a folder with the four LeCun IDX files 
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import math
@@ -18,11 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .archives import central_directory_size, file_tail
+
 ENV_VAR = "MNIST_PATH"
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 KAGGLE_HOLDOUT = 7000  # rows of a Kaggle train.csv kept aside as the test set (it has no labelled test set)
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_SPLIT_IMAGES = 500_000  # per split, checked in an .npz's headers before loading (MNIST has 60,000 + 10,000)
+MAX_ARRAY_BYTES = 512 * 1024 * 1024  # one array of an .npz, as declared (float64 MNIST training images: 376 MB)
+MAX_NPZ_DIRECTORY_BYTES = 64 * 1024  # the member list of four arrays takes a few hundred bytes
 IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
@@ -92,21 +99,55 @@ def make_data(x_train, y_train, x_test, y_test, source: str) -> MnistData:
     return MnistData(x_train, y_train, x_test, y_test, source)
 
 
+def check_npz_header(npz, key: str, image_count: int | None) -> int:
+    """Refuse, from its ``.npy`` header alone (before a byte of data is allocated), an array of an ``.npz`` that
+    cannot be part of MNIST: objects (pickles), more than ``MAX_SPLIT_IMAGES`` entries, images that are not 28×28,
+    more than ``MAX_ARRAY_BYTES``. Returns the number of entries."""
+    member = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
+    with npz.zip.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise DataSetError(f"{key} is stored in .npy format {version}; expected 1.0 or 2.0.")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    split = key.split("_")[1]
+    if dtype.hasobject:
+        raise DataSetError(f"{key} holds Python objects (a pickle), which are never loaded; expected numbers.")
+    if not shape or shape[0] > MAX_SPLIT_IMAGES:
+        raise DataSetError(f"{key} declares the shape {shape}; at most {MAX_SPLIT_IMAGES:,} {split} images are "
+                           "accepted (MNIST has 70,000 in all).")
+    if key.startswith("x") and shape[1:] not in ((IMAGE_SIDE, IMAGE_SIDE), (NUM_PIXELS,)):
+        raise DataSetError(f"{split} images have shape {shape}; expected (N, 28, 28).")
+    if key.startswith("y") and len(shape) != 1:
+        raise DataSetError(f"{split} labels have shape {shape}; expected ({image_count},), one per image.")
+    if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise DataSetError(f"{key} declares {math.prod(shape) * dtype.itemsize:,} bytes ({dtype}); at most "
+                           f"{MAX_ARRAY_BYTES:,} are accepted.")
+    return shape[0]
+
+
 def read_npz(source) -> MnistData:
-    """Read a Keras-layout ``mnist.npz`` (a path or a file-like object); pickles are never loaded."""
+    """Read a Keras-layout ``mnist.npz`` (a path or a file-like object); every array's header is checked before it
+    is loaded, and pickles are never loaded."""
     try:
+        directory = central_directory_size(file_tail(source))
+        if directory is not None and directory > MAX_NPZ_DIRECTORY_BYTES:
+            raise DataSetError("the .npz lists far more members than the four arrays of MNIST (x_train, y_train, "
+                               "x_test, y_test), or it is a ZIP64 archive of gigabytes.")
         loaded = np.load(source, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise DataSetError("this is a single NumPy array (.npy), not an .npz archive of x_train, y_train, "
                                "x_test, y_test (Keras layout).")
         with loaded as npz:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+            missing = set(NPZ_KEYS) - set(npz.files)
             if missing:
                 raise DataSetError(f"the .npz lacks the arrays {sorted(missing)} (Keras layout: x_train, y_train, x_test, y_test).")
-            arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+            for split in ("train", "test"):
+                check_npz_header(npz, f"y_{split}", check_npz_header(npz, f"x_{split}", None))
+            arrays = {key: npz[key] for key in NPZ_KEYS}
     except DataSetError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         raise DataSetError(f"not a readable .npz file ({error}).") from None
     return make_data(**arrays, source=str(source) if isinstance(source, (str, Path)) else "uploaded .npz")
 
@@ -143,12 +184,30 @@ def read_idx_folder(folder: Path) -> MnistData:
     return make_data(**arrays, source=str(folder))
 
 
+def text_encoding(source) -> str:
+    """The encoding of a text file (a path or a seekable file-like object, left at its start), from its first bytes:
+    UTF-16 with or without a byte-order mark (Excel's "Unicode text"), else UTF-8 (a UTF-8 BOM is skipped)."""
+    if hasattr(source, "seek"):
+        head = source.read(2)
+        source.seek(0)
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(2)
+    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII text in UTF-16: every other byte is zero
+        return "utf-16-be" if head[0] == 0 else "utf-16-le"
+    return "utf-8-sig"
+
+
 def read_kaggle_pixels(source, with_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a Kaggle Digit Recognizer CSV: ``label, pixel0..pixel783`` (train) or the pixels alone (test)."""
     try:
-        frame = pd.read_csv(source)
+        frame = pd.read_csv(source, encoding=text_encoding(source))
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataSetError(f"not a readable CSV file ({error}).") from None
+    if frame.empty and len(frame.columns):
+        raise DataSetError("the CSV has a header but no rows.")
     pixel_columns = [f"pixel{i}" for i in range(NUM_PIXELS)]
     missing = [column for column in (["label"] if with_labels else []) + pixel_columns if column not in frame.columns]
     if missing:

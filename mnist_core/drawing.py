@@ -50,6 +50,25 @@ def open_image(content: bytes) -> Image.Image:
         raise ImageInputError(f"the image file is damaged or truncated ({error}).") from None
 
 
+def finite_values(array: np.ndarray) -> np.ndarray:
+    """Pixel values as float64 where NaN and infinite pixels take the background's value (the median of the finite
+    pixels on the border), so they neither erase strokes nor add any; refused when no pixel is finite."""
+    values = np.asarray(array, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ImageInputError("the image has no usable pixels: every one is NaN or infinite.")
+    if not finite.all():
+        border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]]).ravel()
+        border = border[np.isfinite(border)]
+        values = np.where(finite, values, np.median(border if border.size else values[finite]))
+    return values
+
+
+def to_bytes(values: np.ndarray, top: float) -> np.ndarray:
+    """Values in 0..``top`` as 0..255 bytes."""
+    return np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
+
+
 def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
     """Float H×W in [0, 1] where 1 is ink: transparency, colour and either polarity (light on dark or dark on light)
     are resolved so that the background becomes 0."""
@@ -59,15 +78,14 @@ def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
             raise ImageInputError(f"a drawing must be an H×W grey or H×W×(2, 3 or 4) colour array, got shape "
                                   f"{image.shape}.")
         if array.dtype != np.uint8:  # bools and [0, 1] floats are scaled; anything else is read as 0..255
-            values = np.nan_to_num(np.asarray(array, dtype=np.float64))
-            values = values * 255.0 if values.max() <= 1.0 else values
-            array = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-        image = Image.fromarray(array)
+            values = finite_values(array)
+            image = Image.fromarray(to_bytes(values, 1.0 if values.max() <= 1.0 else 255.0))
+        else:
+            image = Image.fromarray(array)
     elif image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey: scale to 8 bits, don't clip at 255
-        values = np.asarray(image, dtype=np.float64)
+        values = finite_values(np.asarray(image))
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
-        top = 1.0 if image.mode == "F" and values.max() <= 1.0 else top
-        image = Image.fromarray(np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8))
+        image = Image.fromarray(to_bytes(values, 1.0 if image.mode == "F" and values.max() <= 1.0 else top))
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     alpha = rgba[..., 3]
@@ -113,5 +131,21 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
 
 
 def image_file_to_mnist(content: bytes) -> np.ndarray:
-    """An uploaded image file's bytes as a 28×28 model input."""
-    return to_mnist(open_image(content))
+    """An uploaded image file's bytes as a 28×28 model input; an image without a usable digit is refused with the
+    reason found in it (not the drawing hint)."""
+    image = open_image(content)
+    try:
+        return to_mnist(image)
+    except EmptyImageError as error:
+        raise EmptyImageError(empty_image_reason(ink_map(image), str(error))) from None
+
+
+def empty_image_reason(ink: np.ndarray, message: str) -> str:
+    """Why an uploaded image holds no digit, from its ink map and the message ``to_mnist`` gave."""
+    if message.startswith("only a speck"):
+        return (f"only a speck is drawn in this image: its marks span less than {MIN_EXTENT:.0%} of its size, too "
+                "small for a digit.")
+    if ink.max() == 0:
+        return "nothing is drawn in this image: every pixel has the shade of its background (a blank image)."
+    return (f"nothing is drawn in this image: its marks differ from the background by at most {ink.max():.0%} of "
+            f"full scale; at least {INK_THRESHOLD:.0%} is needed to read a digit.")

@@ -1,8 +1,9 @@
 """Saved runs: one folder per run under ``models/`` with ``model.keras`` (no optimizer state) and ``run.json``.
 
 Every write goes to a hidden temporary folder or file first and is renamed into place, so a crash never leaves a
-half-written run that listing would show; folders that are not runs are skipped with a warning. Models are loaded
-with ``safe_mode=True``: a model carrying Python code (a ``Lambda`` layer) is refused, never executed.
+half-written run that listing would show; folders that are not runs are skipped with a warning. Every model file,
+uploaded or stored, passes ``model_checks`` (an allowlist of standard layers, bounded sizes) before Keras loads it
+with ``safe_mode=True``: a model carrying code is refused, never executed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import tempfile
 import time
 import unicodedata
 import uuid
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
 MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ID = "default"
@@ -29,7 +32,6 @@ STALE_TEMP_SECONDS = 3600
 MAX_NAME_LENGTH = 120
 MAX_ID_STEM = 48
 ACCEPTED_INPUTS = ((784,), (28, 28), (28, 28, 1))
-MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a model's config.json larger than this is refused (zip bomb)
 
 
 RECORD_TYPES = [  # run.json field, what it should be, the JSON types allowed
@@ -154,54 +156,42 @@ def check_mnist_classifier(model) -> None:
         raise RegistryError(f"not an MNIST classifier: its output shape is {output_shape}; expected 10 classes.")
 
 
-def code_in_model_file(path: Path) -> str | None:
-    """What in a ``.keras`` file's ``config.json`` would run Python code when loaded (a ``Lambda`` layer, a serialised
-    function, a class from outside Keras), or ``None``; checked without Keras, so the verdict never depends on the
-    wording of a Keras error or on which classes happen to be registered in this process."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("config.json")
-            if info.file_size > MAX_CONFIG_BYTES:
-                return f"a config.json of {info.file_size} bytes"
-            config = json.loads(archive.read(info))
-    except (KeyError, OSError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError):
-        return None  # no readable config: Keras reports the file as unreadable
-    pending = [config]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
-            class_name, module = item.get("class_name"), item.get("module")
-            if class_name in ("Lambda", "__lambda__"):
-                return "a Lambda layer"
-            if isinstance(module, str) and module.split(".")[0] != "keras":
-                return f"{class_name!r} from the module {module!r}, not from Keras"
-            # compile_config (loss, metrics, optimizer) is never deserialised: models are loaded with compile=False
-            pending.extend(value for key, value in item.items() if key != "compile_config")
-    return None
+def load_model_bytes(content: bytes):
+    """Load a ``.keras`` file's bytes after every check in ``model_checks`` (bounded archive, allowlisted config,
+    bounded weights) with ``safe_mode=True``, and check it is an MNIST classifier. Any failure is a ``RegistryError``
+    saying why; only a file that passed the checks is written (to a temporary folder, for Keras to read), and
+    TensorFlow is imported only then."""
+    with tempfile.TemporaryDirectory(prefix="digit-lab-model-") as folder:
+        checked = Path(folder) / MODEL_FILE
+        try:
+            write_checked_archive(content, checked)
+        except ModelFileError as error:
+            raise RegistryError(str(error)) from None
+        import keras
+
+        try:
+            model = keras.saving.load_model(checked, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for bad files; all mean "cannot use this file"
+            raise RegistryError(f"the model file could not be read ({type(error).__name__}: "
+                                f"{str(error)[:300]}).") from None
+    check_mnist_classifier(model)
+    return model
 
 
 def load_model_file(path: Path):
-    """Load a ``.keras`` file safely and check it is an MNIST classifier; any failure is a ``RegistryError``."""
-    import keras
-
-    if not zipfile.is_zipfile(path):
-        raise RegistryError("not a Keras model file (.keras files are zip archives); it may be truncated or corrupt.")
-    code = code_in_model_file(path)
-    if code:
-        raise RegistryError(f"refused: the model contains code ({code}) that would run when loaded. Only models "
-                            "made of standard Keras layers are accepted.")
+    """Load a stored ``.keras`` file like ``load_model_bytes``; reading stops past the largest size accepted."""
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for bad files; all mean "cannot use this file"
-        text = str(error)
-        if "Lambda" in text or "safe_mode" in text or "unsafe" in text.lower():
-            raise RegistryError("refused: the model contains code (a Lambda layer or custom object) that would run "
-                                "when loaded. Only models made of standard Keras layers are accepted.") from None
-        raise RegistryError(f"the model file could not be read ({type(error).__name__}: {text[:300]}).") from None
-    check_mnist_classifier(model)
-    return model
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_ARCHIVE_BYTES + 1)
+    except OSError as error:
+        raise RegistryError(f"the model file cannot be read ({error}).") from None
+    return load_model_bytes(content)
+
+
+def check_run_id(run_id) -> None:
+    """Refuse an id that is not a plain folder name (no separators, no '..', not hidden)."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise RegistryError(f"{run_id!r} is not a valid run id.")
 
 
 def check_run_id(run_id) -> None:
@@ -364,13 +354,13 @@ class Registry:
         shutil.rmtree(doomed, ignore_errors=True)
 
     def import_model(self, name: str, content: bytes) -> RunRecord:
-        """Add an uploaded ``.keras`` file as a run after checking it loads safely and is an MNIST classifier."""
-        staging = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}.keras"
-        staging.write_bytes(content)
+        """Add an uploaded ``.keras`` file as a run once ``load_model_bytes`` accepts it (nothing is written before),
+        refusing a model whose form as Keras re-saves it would be refused by later loads."""
+        model = load_model_bytes(content)
         try:
-            model = load_model_file(staging)
-        finally:
-            staging.unlink(missing_ok=True)
+            check_serialized_model(model)
+        except ModelFileError as error:
+            raise RegistryError(f"{error} (found in the model as Keras rebuilt it)") from None
         record = RunRecord(id="", name=name, architecture="uploaded", spec=None, config=None, status="uploaded",
                            created="", params=int(model.count_params()), reason="uploaded .keras file")
         return self.save_run(model, record)
