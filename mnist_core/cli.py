@@ -17,6 +17,7 @@ from .data import DataSetError, load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
 from .model_checks import MAX_ARCHIVE_BYTES
 from . import insight_cli
+from . import sweep_cli
 from . import my_digits_cli
 from .presets import PRESETS, get_preset
 from .registry import DEFAULT_ID, Registry, RegistryError
@@ -222,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("download", parents=[common],
                         help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
     insight_cli.add_parsers(commands, common)
+    sweep_cli.add_parsers(commands, common)
     my_digits_cli.add_parsers(commands, common)
     model_import = commands.add_parser("import", parents=[common],
                                        help="check a .keras model file and add it as a run (exit 2 when refused)")
@@ -235,6 +237,7 @@ COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": comm
             "import": command_import,
             "robustness": insight_cli.command_robustness, "embedding": insight_cli.command_embedding,
             "calibration": insight_cli.command_calibration,
+            "sweep": sweep_cli.command_sweep,
             "mine": my_digits_cli.command_mine, "finetune": my_digits_cli.command_finetune}
 
 

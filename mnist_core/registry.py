@@ -43,6 +43,7 @@ RECORD_TYPES = [  # run.json field, what it should be, the JSON types allowed
     ("test_loss", "a number or null", (int, float, type(None))), ("seconds", "a number", (int, float)),
     ("versions", "an object", (dict,)),
     ("parent", "a run id or null", (str, type(None))), ("finetune", "an object or null", (dict, type(None))),
+    ("sweep", "an object or null", (dict, type(None))),
 ]
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -72,6 +73,7 @@ class RunRecord:
     versions: dict = field(default_factory=dict)
     parent: str | None = None  # the run this one was fine-tuned from
     finetune: dict | None = None  # for a fine-tune: what it trained on and the figures before and after
+    sweep: dict | None = None  # for a sweep trial's run: {"study": name, "trial": number}
 
     def __repr__(self) -> str:
         accuracy = "-" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"

@@ -1,0 +1,401 @@
+"""Sweeps: hyperparameter search with Optuna over a search space (``search_spaces``), each trial trained by the
+project's ``train`` and, when it completes, saved as a run in the registry.
+
+A study lives in an Optuna RDB storage: by default an SQLite file in the registry folder; a PostgreSQL URL lets
+workers on many machines work on the same study. ``create_sweep`` queues the study's N trials up front (Optuna
+"waiting" trials) and every worker claims one at a time with the storage's atomic state change, so the total is
+exactly N however many workers there are, and two workers never run the same trial. Running trials send Optuna
+heartbeats; a trial whose worker died is failed by the next worker that looks (``fail_stale_trials``) and queued
+again with the same parameters (``RetryHeartbeatStaleTrialCallback``); a run saved by a trial that then failed
+is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.trial import TrialState
+
+from .registry import Registry, RegistryError, RunRecord
+from .search_spaces import check_space, suggest
+
+STORAGE_ENV = "DIGIT_LAB_SWEEP_STORAGE"
+SQLITE_FILE = "sweeps.db"
+HEARTBEAT_S = 2  # a running trial tells the storage it is alive this often ...
+GRACE_S = 8  # ... and is failed (then retried) when it has been silent this long
+MAX_RETRIES = 2
+PRUNE_AFTER_TRIALS = 2  # a trial whose worker died is tried again at most this often
+IDLE_POLL_S = 1.0  # how often a worker with nothing to claim looks again while others' trials are running
+SQLITE_BUSY_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
+SPACE_ATTR, TRIALS_ATTR = "space", "trials"
+RUN_ATTR, WORKER_ATTR, REASON_ATTR = "run_id", "worker", "reason"
+ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+class SweepError(Exception):
+    """A sweep that cannot be created, found or worked on (bad name, unreachable storage, ...); says why."""
+
+
+class TrialDiverged(Exception):
+    """Training ended with a non-finite loss: the trial fails (and is not retried: same settings, same result)."""
+
+
+# --- storage ----------------------------------------------------------------------------------------------------
+
+
+def default_storage_url(registry: Registry) -> str:
+    """``$DIGIT_LAB_SWEEP_STORAGE``, else an SQLite file in the registry folder."""
+    return os.environ.get(STORAGE_ENV) or f"sqlite:///{registry.root / SQLITE_FILE}"
+
+
+def redacted(url: str) -> str:
+    """The URL with any password hidden, for messages and pages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
+def open_storage(url: str) -> RDBStorage:
+    """Optuna's RDB storage at ``url`` with heartbeats and retry of trials whose worker died; ``SweepError`` with
+    a clear message when the URL is wrong or the server cannot be reached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    connect_args = ({"timeout": SQLITE_BUSY_TIMEOUT_S} if url.startswith("sqlite") else
+                    {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {})
+    try:
+        return RDBStorage(url, engine_kwargs={"connect_args": connect_args}, heartbeat_interval=HEARTBEAT_S,
+                          grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SweepError(f"cannot open the sweep storage {redacted(url)}: {first_line[:300]}") from None
+
+
+def pruner() -> optuna.pruners.BasePruner:
+    """Stop a trial whose validation accuracy after an epoch is below the median of earlier trials' at that epoch,
+    once two trials have finished (the pruner is not stored with a study: every worker makes its own)."""
+    return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS)
+
+
+def load_study(name: str, storage: RDBStorage) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=name, storage=storage, pruner=pruner())
+    except KeyError:
+        raise SweepError(f"no sweep named {name!r} in {redacted(storage.url)} "
+                         "(see `python -m mnist_core sweep list`).") from None
+
+
+# --- creating and reading ---------------------------------------------------------------------------------------
+
+
+def create_sweep(name: str, space: dict, trials: int, storage: RDBStorage) -> optuna.Study:
+    """A new study maximising validation accuracy, with its space and ``trials`` waiting trials stored in it."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 120:
+        raise SweepError("a sweep needs a name of 1 to 120 characters.")
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 10_000:
+        raise SweepError(f"the number of trials must be a whole number from 1 to 10000, got {trials!r}.")
+    check_space(space)
+    try:
+        study = optuna.create_study(study_name=name.strip(), storage=storage, direction="maximize",
+                                    pruner=pruner())
+    except optuna.exceptions.DuplicatedStudyError:
+        raise SweepError(f"a sweep named {name.strip()!r} already exists in {redacted(storage.url)}.") from None
+    study.set_user_attr(SPACE_ATTR, space)
+    study.set_user_attr(TRIALS_ATTR, trials)
+    for _ in range(trials):
+        study.enqueue_trial({})
+    return study
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as the CLI and the page show it."""
+
+    number: int
+    state: str
+    params: dict
+    value: float | None
+    run_id: str | None
+    seconds: float | None
+    worker: str | None
+    reason: str | None
+    retry_of: int | None
+    best: bool = False
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def trial_rows(study: optuna.Study) -> list[TrialRow]:
+    """Every trial in order, the best completed one marked."""
+    trials = study.get_trials(deepcopy=False)
+    completed = [trial for trial in trials if trial.state == TrialState.COMPLETE]
+    best = max(completed, key=lambda trial: trial.value).number if completed else None
+    rows = []
+    for trial in trials:
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() \
+            if trial.datetime_complete and trial.datetime_start else None
+        run_id = trial.user_attrs.get(RUN_ATTR) if trial.state == TrialState.COMPLETE else None
+        rows.append(TrialRow(trial.number, trial.state.name.lower(), dict(trial.params), trial.value, run_id,
+                             seconds, trial.user_attrs.get(WORKER_ATTR), trial.user_attrs.get(REASON_ATTR),
+                             RetryHeartbeatStaleTrialCallback.retried_trial_number(trial), trial.number == best))
+    return rows
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """A sweep's name, its planned number of trials and how many ended in each state."""
+
+    name: str
+    planned: int
+    counts: dict
+    best_value: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.counts.get("waiting", 0) == 0 and self.counts.get("running", 0) == 0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "planned": self.planned, **self.counts, "best_value": self.best_value,
+                "done": self.done}
+
+
+def summarize(study: optuna.Study) -> SweepSummary:
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] += 1
+    completed = [trial.value for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    return SweepSummary(study.study_name, int(study.user_attrs.get(TRIALS_ATTR, 0)), counts,
+                        max(completed) if completed else None)
+
+
+def list_sweeps(storage: RDBStorage) -> list[SweepSummary]:
+    return [summarize(load_study(name, storage)) for name in optuna.get_all_study_names(storage)]
+
+
+def sweep_space(study: optuna.Study) -> dict:
+    return study.user_attrs[SPACE_ATTR]
+
+
+def param_importances(study: optuna.Study) -> dict[str, float]:
+    """Optuna's parameter importances (fANOVA) over the completed trials; empty with fewer than two of them or
+    when no parameter varied."""
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(completed) < 2:
+        return {}
+    try:
+        return optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError):
+        return {}
+
+
+# --- working ----------------------------------------------------------------------------------------------------
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextmanager
+def heartbeat(storage: RDBStorage, trial_id: int):
+    """Record the trial's heartbeat now and every ``HEARTBEAT_S`` until the block ends."""
+    storage.record_heartbeat(trial_id)
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_S):
+            storage.record_heartbeat(trial_id)
+
+    beater = threading.Thread(target=beat, name=f"sweep-heartbeat-{trial_id}", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
+
+
+def claim_waiting_trial(study: optuna.Study, storage: RDBStorage) -> int | None:
+    """Move one waiting trial to running, atomically in the storage (so one worker gets it); its id, or None."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for waiting in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, waiting.number)
+        try:
+            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                return trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def remove_orphan_runs(study: optuna.Study, registry: Registry) -> None:
+    """Delete runs saved by trials that then failed (a worker killed between saving and telling Optuna)."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if not run_id:
+            continue
+        try:
+            record = registry.record(run_id)
+            if record.sweep == {"study": study.study_name, "trial": trial.number}:
+                registry.delete(run_id)
+        except RegistryError:
+            continue
+
+
+def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry,
+              on_event: Callable | None = None) -> optuna.trial.FrozenTrial:
+    """Train one trial and tell Optuna how it ended: complete (and saved as a run), pruned or failed."""
+    from .architectures import count_params
+    from .evaluation import evaluate
+    from .training import FAILED, prepare_data, train
+
+    trial.set_user_attr(WORKER_ATTR, worker_id())
+    trial.set_user_attr(RUN_ATTR, None)  # a retried trial inherits its predecessor's attributes
+    spec, config = suggest(trial, sweep_space(study))
+    prepared = prepare_data(data, config)
+    pruning = threading.Event()  # set when the pruner says stop: training ends after the next batch
+    pruned_after: list[int] = []
+
+    def report(event) -> None:
+        if on_event is not None:
+            on_event(event)
+        value = event.metrics.get("val_accuracy")
+        if event.kind != "epoch" or value is None or event.epoch >= event.epochs:
+            return  # the last epoch is never pruned: the trial is complete by then
+        trial.report(value, event.epoch)
+        if trial.should_prune() and not pruning.is_set():
+            pruned_after.append(event.epoch)
+            pruning.set()
+
+    result = train(spec, config, prepared, report, pruning)
+    if pruning.is_set():
+        trial.set_user_attr(REASON_ATTR, f"pruned after epoch {pruned_after[0]}: behind the median of others")
+        return study.tell(trial, state=TrialState.PRUNED)
+    if result.status == FAILED:
+        trial.set_user_attr(REASON_ATTR, result.reason)
+        raise TrialDiverged(result.reason)
+    value = float(result.epochs[-1]["val_accuracy"])
+    evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
+    record = RunRecord(
+        id="", name=f"sweep {study.study_name} #{trial.number}", architecture="sweep", spec=spec,
+        config=config.to_dict(), status=result.status, created="", reason=result.reason,
+        params=count_params(spec), epochs=result.epochs, batches=result.batches,
+        test_accuracy=evaluation.accuracy, test_loss=evaluation.loss, seconds=result.seconds,
+        sweep={"study": study.study_name, "trial": trial.number})
+    run_id = registry.new_id(record.name)
+    trial.set_user_attr(RUN_ATTR, run_id)  # first, so a worker killed after the save leaves a findable orphan
+    registry.save_run(result.model, record, run_id)
+    return study.tell(trial, value)
+
+
+def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: int | None = None,
+         stop_event: threading.Event | None = None, on_event: Callable | None = None,
+         on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> int:
+    """Be a worker on sweep ``name``: claim and run waiting trials until none is left and none is running
+    elsewhere (others' trials may still fail and come back), ``max_trials`` are done or ``stop_event`` is set
+    (checked between trials). Returns the number of trials this worker ran."""
+    study = load_study(name, storage)
+    stop_event = stop_event or threading.Event()
+    ran = 0
+    while not stop_event.is_set() and (max_trials is None or ran < max_trials):
+        fail_stale_trials(study)
+        remove_orphan_runs(study, registry)
+        trial_id = claim_waiting_trial(study, storage)
+        if trial_id is None:
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            stop_event.wait(IDLE_POLL_S)
+            continue
+        trial = optuna.Trial(study, trial_id)
+        with heartbeat(storage, trial_id):
+            try:
+                frozen = run_trial(study, trial, data, registry, on_event)
+            except BaseException as error:  # any failure ends the trial as failed, never half-saved
+                trial.set_user_attr(REASON_ATTR, str(error)[:500] or type(error).__name__)
+                frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                if not isinstance(error, Exception):
+                    raise  # KeyboardInterrupt, SystemExit: stop the worker after recording the failure
+                if not isinstance(error, TrialDiverged):
+                    warnings.warn(f"sweep {name!r} trial {trial.number} failed: {error}", stacklevel=1)
+        ran += 1
+        if on_trial is not None:
+            on_trial(frozen)
+    return ran
+
+
+# --- a sweep in the background (the dashboard) ------------------------------------------------------------------
+
+
+@dataclass
+class BackgroundSweep:
+    """One sweep worked on by a thread of this process; ``error`` holds why it ended early, if it did."""
+
+    name: str
+    storage_url: str
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    trials_run: int = 0
+    error: str = ""
+    latest_event: object = None
+    finished: bool = False
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class SweepRunner:
+    """Works on one sweep at a time in a daemon thread (trials one after another), so a page never blocks."""
+
+    def __init__(self, registry: Registry, load_data: Callable):
+        self.registry, self.load_data = registry, load_data
+        self.current: BackgroundSweep | None = None
+        self._lock = threading.Lock()
+
+    def start(self, name: str, storage_url: str) -> BackgroundSweep:
+        with self._lock:
+            if self.current is not None and self.current.running:
+                raise SweepError(f"the sweep {self.current.name!r} is still running here; stop it or wait for it.")
+            sweep = BackgroundSweep(name, storage_url)
+            sweep.thread = threading.Thread(target=self._work, args=(sweep,), name="digit-lab-sweep", daemon=True)
+            self.current = sweep
+            sweep.thread.start()
+            return sweep
+
+    def stop(self) -> None:
+        """Stop the current sweep after its current trial."""
+        with self._lock:
+            if self.current is not None:
+                self.current.stop_event.set()
+
+    def _work(self, sweep: BackgroundSweep) -> None:
+        def count(_trial) -> None:
+            sweep.trials_run += 1
+
+        def keep(event) -> None:
+            sweep.latest_event = event
+
+        try:
+            work(sweep.name, open_storage(sweep.storage_url), self.load_data(), self.registry,
+                 stop_event=sweep.stop_event, on_event=keep, on_trial=count)
+        except Exception as error:  # the thread must report anything, never die silently
+            sweep.error = f"{type(error).__name__}: {error}" if not isinstance(error, SweepError) else str(error)
+        finally:
+            sweep.finished = True
+

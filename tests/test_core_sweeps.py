@@ -1,0 +1,244 @@
+"""Sweeps with real Optuna, real training on real MNIST, a real SQLite file and a real PostgreSQL server.
+
+Search spaces are checked against hand-built specs; a ``quick`` sweep is worked by the CLI in two separate processes
+(the second resumes the study); a sweep's pruner stops a hopeless trial; two worker processes share one study on
+PostgreSQL, and one of them is killed with SIGKILL mid-trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import PROJECT, save_run
+from postgres_fixture import postgres_url  # noqa: F401  (a fixture)
+
+QUICK_TRIALS = 4
+SHARED_TRIALS = 6
+WORKER_TIMEOUT_S = 240
+
+
+def cli(*args: str, models, timeout: float = WORKER_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """``python -m mnist_core ARGS --models MODELS`` in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "mnist_core", *args, "--models", str(models)], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def start_worker(name: str, storage: str, models) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mnist_core", "sweep", "work", name, "--storage", storage, "--models", str(models),
+         "--json"], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def sweep_runs(registry, name: str) -> dict[int, list[str]]:
+    """Trial number → ids of the runs in the registry that this sweep's trials saved."""
+    found: dict[int, list[str]] = {}
+    for record in registry.list_runs():
+        if record.sweep and record.sweep["study"] == name:
+            found.setdefault(record.sweep["trial"], []).append(record.id)
+    return found
+
+
+# --- search spaces ----------------------------------------------------------------------------------------------
+
+
+def test_built_in_spaces_are_valid_and_build_the_expected_models():
+    import optuna
+
+    from mnist_core.search_spaces import BUILT_IN_SPACES, check_space, suggest
+
+    for space in BUILT_IN_SPACES.values():
+        check_space(space)
+    fixed = optuna.trial.FixedTrial({"optimizer": "rmsprop", "learning_rate": 0.002, "batch_size": 64,
+                                     "dense_blocks": 2, "dense_units": 32, "dropout": 0.1})
+    spec, config = suggest(fixed, BUILT_IN_SPACES["quick"])
+    block = [{"type": "Dense", "units": 32, "activation": "relu"}, {"type": "Dropout", "rate": 0.1}]
+    assert spec == block + block
+    assert (config.optimizer, config.learning_rate, config.batch_size, config.epochs, config.subset_size) == \
+        ("rmsprop", 0.002, 64, 1, 5000)
+    fixed = optuna.trial.FixedTrial({"learning_rate": 0.004, "batch_size": 128, "conv_blocks": 2,
+                                     "conv_filters": 16, "kernel_size": 5, "dense_units": 128, "dropout": 0.0})
+    spec, config = suggest(fixed, BUILT_IN_SPACES["cnn"])
+    assert [layer["type"] for layer in spec] == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+                                                 "Dense"]
+    assert [spec[0]["filters"], spec[2]["filters"], spec[5]["units"]] == [16, 32, 128]  # as in fast-cnn
+    assert (config.lr_schedule, config.steps_per_execution) == ("one-cycle", 32)
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"template": "dense"}, "\"template\" and \"params\""),
+    ({"template": "rnn", "params": {}}, "template must be one of"),
+    ({"template": "dense", "params": {"conv_blocks": 2}}, "unknown parameter(s) conv_blocks"),
+    ({"template": "dense", "params": {"learning_rate": {"low": 0.1, "high": 0.01}}}, "low < high"),
+    ({"template": "dense", "params": {"learning_rate": {"low": 0, "high": 0.1, "log": True}}}, "log range needs"),
+    ({"template": "dense", "params": {"batch_size": {"choices": []}}}, "non-empty list"),
+    ({"template": "dense", "params": {"batch_size": {"low": 8}}}, "a range has"),
+    ({"template": "dense", "params": {"optimizer": {"choices": ["adam", "lbfgs"]}}}, "optimizer must be one of"),
+    ({"template": "dense", "params": {"validation_split": 0.0}}, "validation_split must be above 0"),
+    ({"template": "dense", "params": {"dense_blocks": "two"}}, "'dense_blocks' must be a whole number"),
+    ({"template": "cnn", "params": {"conv_blocks": 4, "kernel_size": 9}}, None),  # builds (padding 'same')
+])
+def test_bad_spaces_are_refused_with_a_message(space, message):
+    from mnist_core.search_spaces import SpaceError, check_space, parse_space
+
+    if message is None:
+        assert check_space(space) is space
+        return
+    with pytest.raises(SpaceError) as refused:
+        parse_space(json.dumps(space))
+    assert message in str(refused.value)
+
+
+def test_unreachable_storage_gives_a_clear_message_without_the_password():
+    from mnist_core.sweeps import SweepError, open_storage
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SweepError) as refused:
+        open_storage(f"postgresql+psycopg://someone:secret@127.0.0.1:{port}/db")
+    assert "cannot open the sweep storage" in str(refused.value) and "secret" not in str(refused.value)
+    with pytest.raises(SweepError, match="cannot open the sweep storage"):
+        open_storage("nosuchdb://x/y")
+
+
+# --- SQLite, the default ----------------------------------------------------------------------------------------
+
+
+def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path):
+    created = cli("sweep", "create", "quick-demo", "--space", "quick", "--trials", str(QUICK_TRIALS), models=registry.root)
+    assert created.returncode == 0, created.stderr
+    assert (registry.root / "sweeps.db").is_file()
+    duplicate = cli("sweep", "create", "quick-demo", "--space", "quick", "--trials", "2", models=registry.root)
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+
+    first = cli("sweep", "work", "quick-demo", "--trials", "2", "--json", models=registry.root)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["trials_run"] == 2 and not json.loads(first.stdout)["done"]
+    second = cli("sweep", "work", "quick-demo", "--json", models=registry.root)  # a restarted worker resumes
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["trials_run"] == QUICK_TRIALS - 2 and json.loads(second.stdout)["done"]
+
+    shown = cli("sweep", "show", "quick-demo", "--json", models=registry.root)
+    trials = json.loads(shown.stdout)
+    assert [trial["number"] for trial in trials] == list(range(QUICK_TRIALS))
+    assert {trial["state"] for trial in trials} == {"complete"}
+    runs = sweep_runs(registry, "quick-demo")
+    assert {trial["number"]: [trial["run_id"]] for trial in trials} == runs  # each trial saved exactly once
+    for trial in trials:
+        record = registry.record(trial["run_id"])
+        assert record.epochs[-1]["val_accuracy"] == pytest.approx(trial["value"])
+        assert record.config["subset_size"] == 5000 and record.config["epochs"] == 1
+        assert record.config["learning_rate"] == pytest.approx(trial["params"]["learning_rate"])
+        assert record.spec[0]["units"] == trial["params"]["dense_units"]
+    best = max(trials, key=lambda trial: trial["value"])
+    assert [trial["number"] for trial in trials if trial["best"]] == [best["number"]]
+    listed = json.loads(cli("sweep", "list", "--json", models=registry.root).stdout)
+    assert listed == [{"name": "quick-demo", "planned": QUICK_TRIALS, "running": 0, "complete": QUICK_TRIALS,
+                       "pruned": 0, "fail": 0, "waiting": 0, "best_value": best["value"], "done": True}]
+
+
+def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry, mnist):
+    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
+
+    space = {"template": "dense", "params": {"learning_rate": {"choices": [3e-3, 1e-7]}, "dense_units": 32,
+                                             "epochs": 2, "subset_size": 2000, "validation_split": 0.2}}
+    storage = open_storage(default_storage_url(registry))
+    study = create_sweep("pruning", space, 1, storage)  # one trial the sampler chooses, then three fixed ones:
+    for rate in (3e-3, 3e-3, 1e-7):  # two good ones, then one that cannot learn
+        study.enqueue_trial({"learning_rate": rate})
+    assert work("pruning", storage, mnist, registry) == 4
+    rows = trial_rows(load_study("pruning", storage))
+    assert [row.state for row in rows[1:]] == ["complete", "complete", "pruned"]
+    assert "pruned after epoch 1" in rows[3].reason
+    saved = sweep_runs(registry, "pruning")
+    assert set(saved) == {row.number for row in rows if row.state == "complete"}
+
+
+def test_a_run_saved_by_a_trial_that_then_failed_is_removed(registry, small_dense_model):
+    import optuna
+
+    from mnist_core.registry import RegistryError, RunRecord
+    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps import create_sweep, default_storage_url, open_storage, remove_orphan_runs
+
+    storage = open_storage(default_storage_url(registry))
+    study = create_sweep("orphans", load_space("quick"), 1, storage)
+    saved = {}
+    for state, value in ((optuna.trial.TrialState.COMPLETE, 0.5), (optuna.trial.TrialState.FAIL, None)):
+        run_id = registry.new_id(state.name)
+        study.add_trial(optuna.create_trial(state=state, value=value, user_attrs={"run_id": run_id}))
+        record = RunRecord(id="", name=state.name, architecture="sweep", spec=[], config={}, status="finished",
+                           created="", sweep={"study": "orphans", "trial": study.get_trials()[-1].number})
+        saved[state.name] = registry.save_run(small_dense_model, record, run_id).id
+    remove_orphan_runs(study, registry)
+    assert registry.record(saved["COMPLETE"]).name == "COMPLETE"
+    with pytest.raises(RegistryError):
+        registry.record(saved["FAIL"])
+
+
+# --- PostgreSQL: many workers -----------------------------------------------------------------------------------
+
+
+def finished_worker(process: subprocess.Popen) -> dict:
+    out, err = process.communicate(timeout=WORKER_TIMEOUT_S)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out)
+
+
+def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist_path):
+    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
+
+    storage = open_storage(postgres_url)
+    create_sweep("shared", load_space("quick"), SHARED_TRIALS, storage)
+    workers = [start_worker("shared", postgres_url, registry.root) for _ in range(2)]
+    results = [finished_worker(worker) for worker in workers]
+    assert [result["trials_run"] >= 1 for result in results] == [True, True]  # both worked on it
+    assert sum(result["trials_run"] for result in results) == SHARED_TRIALS
+    rows = trial_rows(load_study("shared", storage))
+    assert [row.number for row in rows] == list(range(SHARED_TRIALS))
+    assert {row.state for row in rows} == {"complete"}
+    assert {row.worker for row in rows} == {f"{socket.gethostname()}:{worker.pid}" for worker in workers}
+    assert sweep_runs(registry, "shared") == {row.number: [row.run_id] for row in rows}  # each saved once
+
+
+def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, registry, mnist_path):
+    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
+
+    storage = open_storage(postgres_url)
+    create_sweep("killed", load_space("quick"), SHARED_TRIALS, storage)
+    victim, survivor = (start_worker("killed", postgres_url, registry.root) for _ in range(2))
+    victim_id = f"{socket.gethostname()}:{victim.pid}"
+    study = load_study("killed", storage)
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    searched = len(load_space("quick")["params"]) - 3  # epochs, subset_size, validation_split are fixed
+    while True:  # wait until the victim has chosen a trial's parameters and is training it
+        running = [trial for trial in study.get_trials(deepcopy=False)
+                   if trial.state.name == "RUNNING" and trial.user_attrs.get("worker") == victim_id
+                   and len(trial.params) == searched]
+        if running or victim.poll() is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert running, "the victim never ran a trial"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=30)
+    result = finished_worker(survivor)
+    assert result["done"] and result["complete"] == SHARED_TRIALS
+    rows = {row.number: row for row in trial_rows(load_study("killed", storage))}
+    killed = rows[running[0].number]
+    assert killed.state == "fail"
+    retries = [row for row in rows.values() if row.retry_of == killed.number]
+    assert len(retries) == 1 and retries[0].state == "complete" and retries[0].params == killed.params
+    complete = {number: [row.run_id] for number, row in rows.items() if row.state == "complete"}
+    assert len(complete) == SHARED_TRIALS
+    assert sweep_runs(registry, "killed") == complete  # none lost, none twice, nothing from the killed trial
