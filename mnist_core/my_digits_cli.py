@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .my_digits import MyDigits, MyDigitsError
+from .my_digits import MyDigits, MyDigitsError, check_label
 from .registry import Registry
 
 
@@ -34,6 +34,7 @@ def the_set(args) -> MyDigits:
 
 
 def command_add(args) -> None:
+    check_label(args.digit)  # before reading any file
     contents = []
     for name in args.images:
         try:
