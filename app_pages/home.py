@@ -16,6 +16,8 @@ PAGE_LINKS = [
     ("app_pages/models.py", "Models", ":material/inventory_2:", "compare, rename, delete, download and upload models"),
     ("app_pages/errors.py", "Errors", ":material/error_outline:", "confusion matrix and the digits a model gets wrong"),
     ("app_pages/draw.py", "Draw", ":material/draw:", "draw a digit and see what the network sees"),
+    ("app_pages/insight.py", "Insight", ":material/insights:",
+     "what a model learned: embedding map, robustness lab, weights, calibration"),
     ("app_pages/kaggle.py", "Kaggle", ":material/upload_file:", "turn a Kaggle test.csv into a submission.csv"),
 ]
 

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from .data import load_mnist
 from .registry import Registry
 
 DEFAULT_ROBUSTNESS_SAMPLE = 2000
@@ -17,7 +16,7 @@ MAP_METHODS = ("pca", "tsne")
 
 def chosen_model(args):
     """(run id, run record, Keras model) for ``--model`` (the default model when not given)."""
-    from .cli import chosen_run
+    from .cli import chosen_run  # cli.py imports this module: its helpers are taken when a command runs
 
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
@@ -26,9 +25,10 @@ def chosen_model(args):
 
 def sampled_test_set(args, size: int | None):
     """The test images and labels of a stratified sample of ``size`` (all of them for None), and their indices."""
+    from .cli import dataset
     from .embedding import sample_indices
 
-    data = load_mnist(args.data)
+    data = dataset(args)
     indices = sample_indices(data.y_test, size)
     return data, data.x_test[indices], data.y_test[indices], indices
 
@@ -82,8 +82,10 @@ def command_calibration(args) -> None:
         with_temperature
     from .evaluation import predict_probabilities
 
+    from .cli import dataset
+
     run_id, record, model = chosen_model(args)
-    data = load_mnist(args.data)
+    data = dataset(args)
     probabilities = predict_probabilities(model, data.x_test)
     payload = {"run_id": run_id, "ece": expected_calibration_error(probabilities, data.y_test, args.bins),
                "temperature": None, "ece_after": None,
