@@ -1,8 +1,10 @@
-"""Runs end to end (prepare data, train, test, save) and a runner that trains them one at a time in a background
-thread, so a page never blocks on ``fit``; its jobs' live state can be read from any thread at any moment."""
+"""Runs end to end (prepare data, train with a checkpoint at each epoch end, test, save), the resumption of runs
+whose process died, and a runner that trains them one at a time in a background thread, so a page never blocks on
+``fit``; its jobs' live state can be read from any thread at any moment."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -15,12 +17,11 @@ from .architectures import SpecError, count_params
 from .config import ConfigError, TrainConfig
 from .data import DataSetError, MnistData
 from .evaluation import evaluate
-from .registry import Registry, RegistryError, RunRecord
-from .training import FAILED, ProgressEvent, prepare_data, train
+from .registry import PartialRun, Registry, RegistryError, RunRecord
+from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
+from .training import History, ProgressEvent, prepare_data, train
 
-QUEUED, RUNNING = "queued", "running"
-FINISHED, STOPPED = "finished", "stopped"
-ENDED = {FINISHED, STOPPED, FAILED}
+LIVE_JOBS_KEPT = 3  # ended jobs whose history stays in memory; older ones are read back from the registry
 
 
 @dataclass(frozen=True)
@@ -32,24 +33,72 @@ class RunRequest:
     spec: list
     config: TrainConfig
     execute: Callable | None = None  # runs the job instead of execute_run, same arguments (e.g. a fine-tune)
+    resume_id: str | None = None  # an interrupted run to go on with (see ``request_of``)
 
 
 def execute_run(request: RunRequest, data: MnistData, registry: Registry,
                 on_event: Callable[[ProgressEvent], None] | None = None,
-                stop_event: threading.Event | None = None) -> RunRecord:
-    """Train ``request`` on ``data``, measure it on the test set and save it (stopped and failed runs too)."""
+                stop_event: threading.Event | None = None, history: History | None = None) -> RunRecord:
+    """Train ``request`` on ``data``, measure it on the test set and save it (stopped and failed runs too). Until it
+    is saved, the run is checkpointed at each epoch end in its work folder in the registry, so that if this process
+    dies the run is listed as interrupted and can be resumed (``resume_run``); rows go to ``history`` as they come."""
+    if request.resume_id is not None:
+        return resume_run(request.resume_id, data, registry, on_event, stop_event, history)
     prepared = prepare_data(data, request.config)
-    result = train(request.spec, request.config, prepared, on_event, stop_event)
-    accuracy = loss = None
-    if result.status != FAILED:
-        evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
-        accuracy, loss = evaluation.accuracy, evaluation.loss
-    record = RunRecord(
-        id="", name=request.name, architecture=request.architecture, spec=request.spec,
-        config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
-        params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
-        test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
-    return registry.save_run(result.model, record)
+    partial = registry.start_partial(request.name, request.architecture, request.spec, request.config.to_dict(),
+                                     count_params(request.spec))
+    return complete_run(partial, request, prepared, registry, on_event, stop_event, history)
+
+
+def resume_request(interrupted: RunRecord) -> RunRequest:
+    """A request to resume an interrupted run (as ``Registry.list_interrupted`` lists it), with its own settings."""
+    return RunRequest(interrupted.name, interrupted.architecture, interrupted.spec,
+                      TrainConfig.from_dict(interrupted.config), resume_id=interrupted.id)
+
+
+def resume_run(run_id: str, data: MnistData, registry: Registry,
+               on_event: Callable[[ProgressEvent], None] | None = None,
+               stop_event: threading.Event | None = None, history: History | None = None) -> RunRecord:
+    """Go on with an interrupted run after its last checkpointed epoch (same data, settings and step count), then
+    test and save it like any run: its record holds every epoch, those before the interruption too."""
+    partial = registry.claim_partial(run_id)
+    try:
+        request = resume_request(partial.as_record())
+        prepared = prepare_data(data, request.config)
+    except BaseException:
+        partial.release()
+        raise
+    return complete_run(partial, request, prepared, registry, on_event, stop_event, history)
+
+
+def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: Registry,
+                 on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event | None,
+                 history: History | None) -> RunRecord:
+    """Train from the partial run's last checkpoint (or from the start), test, save under the partial run's id and
+    remove its work folder. A network that cannot be built leaves nothing behind; any other failure (or this process
+    dying) leaves the run interrupted, to be resumed."""
+    history = history or History()
+    history.epochs[:0], history.batches[:0] = partial.values["epochs"], partial.values["batches"]
+    try:
+        result = train(request.spec, request.config, prepared, on_event, stop_event, history, partial)
+        accuracy = loss = None
+        if result.status != FAILED:
+            evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
+            accuracy, loss = evaluation.accuracy, evaluation.loss
+        record = RunRecord(
+            id="", name=request.name, architecture=request.architecture, spec=request.spec,
+            config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
+            params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
+            test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
+        saved = registry.save_run(result.model, record, run_id=partial.run_id)
+    except (SpecError, ConfigError):
+        partial.remove()  # it could never train
+        raise
+    except BaseException:
+        partial.release()
+        raise
+    partial.remove()
+    return saved
 
 
 @dataclass
@@ -61,8 +110,7 @@ class Job:
     status: str = QUEUED
     reason: str = ""
     latest: ProgressEvent | None = None
-    batches: list = field(default_factory=list)
-    epochs: list = field(default_factory=list)
+    history: History | None = field(default_factory=History)  # None once dropped: the saved record has it
     record: RunRecord | None = None
     submitted: float = field(default_factory=time.time)
     started: float | None = None
@@ -90,6 +138,7 @@ class JobView:
     submitted: float
     started: float | None
     ended: float | None
+    resume_id: str | None  # the interrupted run this job resumes
 
 
 class JobRunner:
@@ -107,6 +156,12 @@ class JobRunner:
     def __repr__(self) -> str:
         with self._lock:
             return f"JobRunner(jobs={len(self._jobs)}, queued={len(self._queue)})"
+
+    def same_request(self, request: RunRequest) -> JobView | None:
+        """The queued or running job that asks for exactly ``request``, if there is one."""
+        with self._lock:
+            same = [job.id for job in self._jobs.values() if job.status not in ENDED and job.request == request]
+        return self.view(same[0]) if same else None
 
     def submit(self, request: RunRequest) -> int:
         """Queue a run and return its job id at once."""
@@ -127,12 +182,26 @@ class JobRunner:
             job.stop_event.set()
 
     def view(self, job_id: int) -> JobView:
+        """The job as it is now; an older ended job's history is read back from its saved run."""
         with self._lock:
             job = self._jobs[job_id]
             position = self._queue.index(job_id) + 1 if job_id in self._queue else None
-            return JobView(job.id, job.request.name, job.request.architecture, job.status, job.reason, job.latest,
-                           list(job.batches), list(job.epochs), job.record, position, job.submitted, job.started,
-                           job.ended)
+            history, record = job.history, job.record
+        if history is not None:
+            epochs, batches = history.snapshot()
+        else:
+            record = self.saved_record(record)
+            epochs, batches = (record.epochs, record.batches) if record is not None else ([], [])
+        return JobView(job.id, job.request.name, job.request.architecture, job.status, job.reason, job.latest,
+                       batches, epochs, record, position, job.submitted, job.started, job.ended,
+                       job.request.resume_id)
+
+    def saved_record(self, record: RunRecord | None) -> RunRecord | None:
+        """``record`` as saved in the registry (None once it was deleted there)."""
+        try:
+            return None if record is None else self.registry.record(record.id)
+        except RegistryError:
+            return None
 
     def views(self) -> list[JobView]:
         """Every job, newest first."""
@@ -156,16 +225,28 @@ class JobRunner:
     def _record_event(self, job: Job, event: ProgressEvent) -> None:
         with self._lock:
             job.latest = event
-            if event.kind == "batch":
-                job.batches.append({"step": (event.epoch - 1) * event.steps_per_epoch + event.step,
-                                    "epoch": event.epoch, **event.metrics})
-            else:
-                job.epochs.append({"epoch": event.epoch, **event.metrics})
 
     def _finish(self, job: Job, status: str, reason: str, record: RunRecord | None = None) -> None:
+        """End the job, and keep the live history of the last ``LIVE_JOBS_KEPT`` ended jobs only (the registry has
+        the others' runs, so a long-lived server does not grow)."""
         with self._lock:
             job.status, job.reason, job.record, job.ended = status, reason, record, time.time()
+            ended = [kept for kept in self._jobs.values() if kept.status in ENDED and kept.history is not None]
+            for old in sorted(ended, key=lambda kept: kept.id)[:-LIVE_JOBS_KEPT]:
+                old.history = None
             self._lock.notify_all()
+
+    def _execute(self, job: Job):
+        """Run the job with its execute function; rows go to the job's history."""
+        on_event = functools.partial(self._record_event, job)
+        if job.request.execute is None:
+            return execute_run(job.request, self.load_data(), self.registry, on_event, job.stop_event, job.history)
+
+        def on_event_with_rows(event: ProgressEvent) -> None:  # a job of its own kind tells its rows in its events
+            on_event(event)
+            job.history.add_event(event)
+
+        return job.request.execute(job.request, self.load_data(), self.registry, on_event_with_rows, job.stop_event)
 
     def _work(self) -> None:
         while True:
@@ -175,9 +256,7 @@ class JobRunner:
                 job = self._jobs[self._queue.popleft()]
                 job.status, job.started = RUNNING, time.time()
             try:
-                record = (job.request.execute or execute_run)(job.request, self.load_data(), self.registry,
-                                                              lambda event: self._record_event(job, event),
-                                                              job.stop_event)
+                record = self._execute(job)
             except (ConfigError, SpecError, DataSetError, RegistryError) as error:
                 self._finish(job, FAILED, str(error))
             except Exception as error:  # the worker must survive anything a run throws

@@ -8,11 +8,13 @@ with ``safe_mode=True``: a model carrying code is refused, never executed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
 import re
 import shutil
+import socket
 import tempfile
 import time
 import unicodedata
@@ -23,12 +25,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
+from .statuses import INTERRUPTED
+
 MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ID = "default"
 MODEL_FILE, RECORD_FILE = "model.keras", "run.json"
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
+PARTIAL_PREFIX, PARTIAL_FILE, LOCK_FILE = ".partial-", "partial.json", "owner.lock"  # a run still in training
+CHECKPOINT_SUFFIX = ".weights.h5"  # what Keras's save_weights requires
+CLAIM_TRIES, CLAIM_PAUSE_S = 40, 0.05  # a listing holds a free lock for an instant: wait that out when claiming
 MAX_NAME_LENGTH = 120
 MAX_ID_STEM = 48
 ACCEPTED_INPUTS = ((784,), (28, 28), (28, 28, 1))
@@ -196,10 +203,104 @@ def check_run_id(run_id) -> None:
         raise RegistryError(f"{run_id!r} is not a valid run id.")
 
 
-def check_run_id(run_id) -> None:
-    """Refuse an id that is not a plain folder name (no separators, no '..', not hidden)."""
-    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or ".." in run_id:
-        raise RegistryError(f"{run_id!r} is not a valid run id.")
+def lock_exclusively(path: Path) -> int | None:
+    """A descriptor of ``path`` holding an exclusive ``flock``, or None when another process (or descriptor) holds
+    it. The kernel drops the lock when its process dies, however it dies (SIGKILL and power loss included)."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except (FileNotFoundError, NotADirectoryError):  # its folder was removed or renamed meanwhile
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def this_process() -> dict:
+    """Who trains a run, for messages (the lock, not these, decides whether it still lives)."""
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+class PartialRun:
+    """A run in training. Its folder ``.partial-<run id>`` (hidden, so never listed as a run) holds ``partial.json``
+    (the request, the epochs and batches so far, the newest checkpoint's file name) and that checkpoint, written at
+    each epoch end. The training process holds the folder's lock while it lives, so a partial run whose lock is
+    free belongs to a process that died: an interrupted run, which can be resumed from its last checkpoint."""
+
+    def __init__(self, folder: Path, values: dict, lock: int):
+        self.folder, self.values, self.lock = folder, values, lock
+
+    def __repr__(self) -> str:
+        return f"PartialRun({self.run_id!r}, epochs_done={self.epochs_done})"
+
+    @property
+    def run_id(self) -> str:
+        return self.values["run_id"]
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.values["epochs"])
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """The newest epoch-end checkpoint (weights and optimizer state), None before the first epoch ended."""
+        name = self.values["checkpoint"]
+        return None if name is None else self.folder / name
+
+    def as_record(self) -> RunRecord:
+        """The run as listed: status "interrupted", the epochs it finished and its settings (no model yet)."""
+        values, total = self.values, (self.values["config"] or {}).get("epochs", "?")
+        return RunRecord(id=self.run_id, name=values["name"], architecture=values["architecture"],
+                         spec=values["spec"], config=values["config"], status=INTERRUPTED, created=values["created"],
+                         reason=f"interrupted after epoch {self.epochs_done} of {total}: resume it to go on from there.",
+                         params=values["params"], epochs=values["epochs"], seconds=values["seconds"])
+
+    def save_epoch(self, model, epochs: list[dict], batches: list[dict], seconds: float) -> None:
+        """Checkpoint ``model`` after epoch ``len(epochs)`` and record the history so far. The new checkpoint is
+        complete before ``partial.json`` names it, and the old one goes only after: a crash at any instant leaves a
+        checkpoint that matches the recorded epochs."""
+        name = f"epoch-{len(epochs)}{CHECKPOINT_SUFFIX}"
+        temporary = self.folder / f"{TEMP_PREFIX}{uuid.uuid4().hex}{CHECKPOINT_SUFFIX}"
+        model.save_weights(temporary)
+        fsync_path(temporary)
+        os.replace(temporary, self.folder / name)
+        previous = self.values["checkpoint"]
+        self.values |= {"epochs": list(epochs), "batches": list(batches), "seconds": seconds, "checkpoint": name}
+        write_json_atomic(self.folder / PARTIAL_FILE, self.values)
+        if previous not in (None, name):
+            (self.folder / previous).unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Let go of the run (it stays, as an interrupted run, for a later resume)."""
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+    def remove(self) -> None:
+        """Delete the work folder (the run was saved, or is given up); it leaves listings at once."""
+        doomed = self.folder.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            os.rename(self.folder, doomed)
+        except FileNotFoundError:
+            pass
+        self.release()
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def read_partial(folder: Path) -> dict:
+    """The ``partial.json`` of a run in training; ``RegistryError`` when it is missing or not one."""
+    try:
+        values = json.loads((folder / PARTIAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RegistryError(f"{folder.name}: unreadable {PARTIAL_FILE} ({error}).") from None
+    keys = {"run_id", "name", "architecture", "spec", "config", "created", "epochs", "batches", "seconds",
+            "checkpoint", "owner", "params"}
+    if not isinstance(values, dict) or not keys <= set(values) or values["run_id"] != folder.name[len(PARTIAL_PREFIX):]:
+        raise RegistryError(f"{folder.name}: {PARTIAL_FILE} is not the record of a run in training.")
+    return values
 
 
 class Registry:
@@ -354,6 +455,93 @@ class Registry:
         doomed = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         os.rename(folder, doomed)  # disappears from listings at once, even if the removal below is interrupted
         shutil.rmtree(doomed, ignore_errors=True)
+
+    # --- runs in training, and interrupted ones -------------------------------------------------------------------
+
+    def partial_dir(self, run_id: str) -> Path:
+        check_run_id(run_id)
+        return self.root / f"{PARTIAL_PREFIX}{run_id}"
+
+    def start_partial(self, name: str, architecture: str, spec: list, config: dict, params: int) -> PartialRun:
+        """Give a new run its work folder (``.partial-<id>``), locked by this process until it ends or dies."""
+        name = clean_name(name)
+        values = {"run_id": self.new_id(name), "name": name, "architecture": architecture, "spec": spec,
+                  "config": config, "params": params, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "owner": this_process(), "epochs": [], "batches": [], "seconds": 0.0, "checkpoint": None}
+        temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            temporary.mkdir()
+            write_json_atomic(temporary / PARTIAL_FILE, values)
+            lock = lock_exclusively(temporary / LOCK_FILE)  # a fresh file: always free
+            folder = self.partial_dir(values["run_id"])
+            os.rename(temporary, folder)  # appears already locked
+            fsync_path(self.root)
+        except OSError as error:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise RegistryError(f"could not start a run in {self.root} ({error}).") from None
+        return PartialRun(folder, values, lock)
+
+    def list_interrupted(self) -> list[RunRecord]:
+        """Runs whose training process died, newest first, each with status "interrupted", the epochs it finished and
+        its settings (a run still training in a live process is not listed). Leftovers of runs that were saved just
+        before their process died are removed."""
+        records = []
+        for folder in sorted(self.root.glob(f"{PARTIAL_PREFIX}*")):
+            lock = lock_exclusively(folder / LOCK_FILE)
+            if lock is None:  # trained right now by a live process, or gone meanwhile
+                continue
+            try:
+                partial = PartialRun(folder, read_partial(folder), lock)
+            except RegistryError as error:
+                os.close(lock)
+                self.warnings.append(f"skipped {error}")
+                continue
+            if (self.root / partial.run_id).is_dir():
+                partial.remove()
+            else:
+                records.append(partial.as_record())
+                partial.release()
+        return sorted(records, key=lambda record: record.created, reverse=True)
+
+    def claim_partial(self, run_id: str) -> PartialRun:
+        """Take over an interrupted run to resume it: its work folder, locked by this process; ``RegistryError`` when
+        there is no such run or its process still trains it."""
+        folder = self.partial_dir(run_id)
+        if not folder.is_dir():
+            raise RegistryError(f"no interrupted run {run_id!r} in {self.root} (see `python -m mnist_core list`).")
+        for _ in range(CLAIM_TRIES):
+            lock = lock_exclusively(folder / LOCK_FILE)
+            if lock is not None:
+                break
+            time.sleep(CLAIM_PAUSE_S)
+        else:
+            owner = self.partial_owner(folder)
+            raise RegistryError(f"run {run_id!r} is still training ({owner}); it can be resumed once that ends.")
+        try:
+            values = read_partial(folder)
+        except RegistryError:
+            os.close(lock)
+            raise RegistryError(f"no interrupted run {run_id!r} in {self.root} (it has just ended).") from None
+        partial = PartialRun(folder, values, lock)
+        if (self.root / run_id).is_dir():
+            partial.remove()
+            raise RegistryError(f"run {run_id!r} was already saved: nothing to resume.")
+        values["owner"] = this_process()
+        write_json_atomic(folder / PARTIAL_FILE, values)
+        return partial
+
+    @staticmethod
+    def partial_owner(folder: Path) -> str:
+        """The process that trains a run, in words."""
+        try:
+            owner = read_partial(folder)["owner"]
+            return f"process {owner['pid']} on {owner['host']}, since {owner['since']}"
+        except (RegistryError, KeyError, TypeError):
+            return "by another process"
+
+    def discard_interrupted(self, run_id: str) -> None:
+        """Give up an interrupted run: its checkpoint and history are deleted."""
+        self.claim_partial(run_id).remove()
 
     def import_model(self, name: str, content: bytes) -> RunRecord:
         """Add an uploaded ``.keras`` file as a run once ``load_model_bytes`` accepts it (nothing is written before),

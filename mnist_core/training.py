@@ -20,8 +20,9 @@ import tensorflow as tf
 from .architectures import build_model
 from .config import TrainConfig, check_fits_data
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
+from .registry import PartialRun
+from .statuses import FAILED, FINISHED, STOPPED
 
-FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 PREFETCH_BATCHES = 2
 
 
@@ -45,6 +46,40 @@ class ProgressEvent:
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+class History:
+    """The one record of a run's progress, per batch and per epoch: training appends to it, the live view and the
+    saved run read it, so what was shown and what is saved are the same rows. Safe to read from any thread."""
+
+    def __init__(self, epochs: list[dict] | None = None, batches: list[dict] | None = None):
+        self.lock = threading.Lock()
+        self.epochs, self.batches = list(epochs or []), list(batches or [])
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epochs)}, batches={len(self.batches)})"
+
+    def add_batch(self, row: dict) -> None:
+        """A batch's row, in step order (Keras may report batches a little out of order)."""
+        with self.lock:
+            bisect.insort(self.batches, row, key=lambda kept: kept["step"])
+
+    def add_epoch(self, row: dict) -> None:
+        with self.lock:
+            self.epochs.append(row)
+
+    def add_event(self, event: ProgressEvent) -> None:
+        """The row a progress event tells of, for training loops that report through events only."""
+        if event.kind == "batch":
+            self.add_batch({"step": (event.epoch - 1) * event.steps_per_epoch + event.step, "epoch": event.epoch,
+                            **event.metrics})
+        else:
+            self.add_epoch({"epoch": event.epoch, **event.metrics})
+
+    def snapshot(self) -> tuple[list[dict], list[dict]]:
+        """Copies of the epoch rows and the batch rows as they are now."""
+        with self.lock:
+            return list(self.epochs), list(self.batches)
 
 
 @dataclass
@@ -157,19 +192,27 @@ class ProgressReporter(keras.callbacks.Callback):
     async_safe = True
 
     def __init__(self, on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event,
-                 epochs: int, steps_per_epoch: int, batch_size: int, samples_per_epoch: int):
+                 epochs: int, steps_per_epoch: int, batch_size: int, samples_per_epoch: int,
+                 history: History | None = None):
         super().__init__()
-        self.on_event, self.stop_event = on_event, stop_event
+        self.on_event, self.stop_event, self.history = on_event, stop_event, history or History()
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.batch_size, self.samples_per_epoch = batch_size, samples_per_epoch
-        self.epoch_rows: list[dict] = []
-        self.batch_rows: list[dict] = []
+        self.first_step = len(self.history.epochs) * steps_per_epoch  # steps done before this process (resumed)
         self.stop_reason = ""
         self.failure = ""
         self.started = self.epoch_started = 0.0
         self.epoch = 0
         self.last_step = 0  # global step of the newest batch event emitted
         self.lock = threading.Lock()
+
+    @property
+    def epoch_rows(self) -> list[dict]:
+        return self.history.snapshot()[0]
+
+    @property
+    def batch_rows(self) -> list[dict]:
+        return self.history.snapshot()[1]
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -183,7 +226,8 @@ class ProgressReporter(keras.callbacks.Callback):
         speed = samples_this_epoch / max(now - self.epoch_started, 1e-9)
         done = (self.epoch - 1) * self.steps_per_epoch + step
         remaining = self.epochs * self.steps_per_epoch - done
-        eta = elapsed / done * remaining if done else float("nan")
+        done_here = done - self.first_step
+        eta = elapsed / done_here * remaining if done_here > 0 else float("nan")
         if self.on_event is not None:
             self.on_event(ProgressEvent(kind, self.epoch, self.epochs, step, self.steps_per_epoch, metrics,
                                         speed, elapsed, eta))
@@ -199,8 +243,7 @@ class ProgressReporter(keras.callbacks.Callback):
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         global_step = (self.epoch - 1) * self.steps_per_epoch + step
         with self.lock:
-            bisect.insort(self.batch_rows, {"step": global_step, "epoch": self.epoch, **metrics},
-                          key=lambda row: row["step"])
+            self.history.add_batch({"step": global_step, "epoch": self.epoch, **metrics})
             if global_step > self.last_step:
                 self.last_step = global_step
                 self.emit("batch", step, metrics, min(step * self.batch_size, self.samples_per_epoch))
@@ -212,45 +255,77 @@ class ProgressReporter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         metrics = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
         row = {"epoch": epoch + 1, **metrics, "seconds": time.perf_counter() - self.epoch_started}
-        self.epoch_rows.append(row)
+        self.history.add_epoch(row)
         self.emit("epoch", self.steps_per_epoch, metrics, self.samples_per_epoch)
         self.check_loss(metrics.get("loss"), f"the end of epoch {epoch + 1}")
 
 
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model, its optimizer state and the history at each epoch end into the run's work folder, so a
+    run whose process dies loses at most the epoch under way. An epoch cut short (stop, diverged) is not saved."""
+
+    def __init__(self, partial: PartialRun, reporter: ProgressReporter, history: History):
+        super().__init__()
+        self.partial, self.reporter, self.history = partial, reporter, history
+        self.seconds_before = partial.values["seconds"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not (self.reporter.stop_reason or self.reporter.failure):
+            epochs, batches = self.history.snapshot()
+            seconds = self.seconds_before + time.perf_counter() - self.reporter.started
+            self.partial.save_epoch(self.model, epochs, batches, seconds)
+
+
+def restore(model, partial: PartialRun) -> int:
+    """Load the partial run's last checkpoint (weights and optimizer state, so the step count and the learning-rate
+    schedule go on where they were) into the compiled ``model``; returns the number of epochs already done."""
+    if partial.checkpoint_path is None:
+        return 0
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(partial.checkpoint_path)
+    return partial.epochs_done
+
+
 def train(spec: list[dict], config: TrainConfig, data: PreparedData,
           on_event: Callable[[ProgressEvent], None] | None = None,
-          stop_event: threading.Event | None = None) -> TrainResult:
+          stop_event: threading.Event | None = None, history: History | None = None,
+          partial: PartialRun | None = None) -> TrainResult:
     """Build ``spec``, train it under ``config`` on ``data`` and return the model with its history.
 
     Same spec, config and data give the same history on CPU. ``stop_event`` ends training after the current batch
-    (status "stopped"); a non-finite loss ends it with status "failed" and the reason.
+    (status "stopped"); a non-finite loss ends it with status "failed" and the reason. Rows are added to
+    ``history`` as they come. With ``partial`` (a run's work folder) each epoch end is checkpointed there, and a run
+    that has checkpoints goes on after its last epoch; its ``history`` must then hold the epochs done so far.
     """
-    stop_event = stop_event or threading.Event()
+    stop_event, history = stop_event or threading.Event(), history or History()
     keras.utils.set_random_seed(config.seed)
     with distribution_strategy().scope():
         model = build_model(spec)
         one_hot = config.loss != "sparse_categorical_crossentropy"
         steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
         compile_model(model, config, steps_per_epoch * config.epochs)
+        initial_epoch = restore(model, partial) if partial is not None else 0
     train_set = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot, config.seed)
     val_set = (make_dataset(data.x_val, data.y_val, 1024, model, one_hot) if len(data.y_val) else None)
     reporter = ProgressReporter(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size,
-                                len(data.y_train))
-    callbacks = [reporter]
+                                len(data.y_train), history)
+    callbacks = [reporter] + ([EpochCheckpoint(partial, reporter, history)] if partial is not None else [])
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
             restore_best_weights=config.restore_best))
     started = time.perf_counter()
-    model.fit(train_set, validation_data=val_set, epochs=config.epochs, callbacks=callbacks, verbose=0,
-              shuffle=False)  # the pipeline shuffles
-    seconds = time.perf_counter() - started
+    model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
+              callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles
+    seconds = time.perf_counter() - started + (partial.values["seconds"] if partial is not None else 0.0)
+    epochs, batches = history.snapshot()
     if reporter.failure:
         status, reason = FAILED, reporter.failure
     elif reporter.stop_reason:
         status, reason = STOPPED, reporter.stop_reason
-    elif len(reporter.epoch_rows) < config.epochs:
-        status, reason = FINISHED, f"early stopping after epoch {len(reporter.epoch_rows)} (no improvement for {config.patience})."
+    elif len(epochs) < config.epochs:
+        status, reason = FINISHED, f"early stopping after epoch {len(epochs)} (no improvement for {config.patience})."
     else:
-        status, reason = FINISHED, f"trained {config.epochs} epoch(s)."
-    return TrainResult(model, status, reason, reporter.epoch_rows, reporter.batch_rows, seconds)
+        status, reason = FINISHED, f"trained {config.epochs} epoch(s)" + (
+            f", resumed after epoch {initial_epoch}." if initial_epoch else ".")
+    return TrainResult(model, status, reason, epochs, batches, seconds)

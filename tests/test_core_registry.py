@@ -1,13 +1,16 @@
 """The run registry: atomic saves without optimizer state, listing, safe loading, rename, delete, import."""
 
 import json
+import os
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
 from helpers import save_run
-from mnist_core.registry import DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, Registry, RegistryError
+from mnist_core.registry import (DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, STALE_TEMP_SECONDS, Registry,
+                                 RegistryError)
 
 
 def test_a_saved_run_lists_and_loads_with_the_same_predictions(registry, small_dense_model, test_sample):
@@ -69,3 +72,67 @@ def test_the_shipped_default_model_is_listed_when_the_registry_has_none(registry
     model = registry.load_model(DEFAULT_ID)
     assert model.output_shape == (None, 10)
     assert json.loads((PROJECT_MODELS / DEFAULT_ID / RECORD_FILE).read_text())["status"] == "finished"
+
+
+def test_a_run_in_training_is_hidden_from_runs_and_interrupted_only_once_its_owner_is_gone(registry,
+                                                                                             small_dense_model):
+    from mnist_core.statuses import INTERRUPTED
+
+    partial = registry.start_partial("long run", "custom", [{"type": "Dense", "units": 64}], {"epochs": 5}, 123)
+    assert partial.run_id not in [run.id for run in registry.list_runs()] and not registry.warnings
+    assert registry.list_interrupted() == []  # its owner (this test) still holds it
+    with pytest.raises(RegistryError, match=f"process {os.getpid()}"):
+        registry.claim_partial(partial.run_id)
+    partial.save_epoch(small_dense_model, [{"epoch": 1, "loss": 0.5}], [{"step": 1, "epoch": 1, "loss": 0.7}], 2.5)
+    partial.release()  # the owner dies
+
+    (listed,) = registry.list_interrupted()
+    assert (listed.id, listed.name, listed.status, listed.params) == (partial.run_id, "long run", INTERRUPTED, 123)
+    assert listed.epochs == [{"epoch": 1, "loss": 0.5}] and "after epoch 1 of 5" in listed.reason
+    claimed = registry.claim_partial(partial.run_id)
+    assert registry.list_interrupted() == []  # taken over by the resume
+    assert claimed.checkpoint_path.name == "epoch-1.weights.h5" and claimed.checkpoint_path.is_file()
+    assert claimed.values["owner"]["pid"] == os.getpid()
+    claimed.release()
+    registry.discard_interrupted(partial.run_id)
+    assert registry.list_interrupted() == [] and not list(registry.root.glob(".partial-*"))
+    with pytest.raises(RegistryError, match="no interrupted run"):
+        registry.claim_partial(partial.run_id)
+
+
+def test_a_new_checkpoint_replaces_the_old_only_once_it_is_complete(registry, small_dense_model):
+    partial = registry.start_partial("run", "custom", [], {"epochs": 3}, 0)
+    for epoch in (1, 2):
+        partial.save_epoch(small_dense_model, [{"epoch": e} for e in range(1, epoch + 1)], [], float(epoch))
+    names = sorted(path.name for path in partial.folder.iterdir())
+    assert names == ["epoch-2.weights.h5", "owner.lock", "partial.json"]
+    assert json.loads((partial.folder / "partial.json").read_text())["checkpoint"] == "epoch-2.weights.h5"
+    partial.release()
+
+
+def test_stale_temporary_cleanup_leaves_runs_in_training_alone(registry, small_dense_model):
+    partial = registry.start_partial("run", "custom", [], {"epochs": 3}, 0)
+    partial.save_epoch(small_dense_model, [{"epoch": 1}], [], 1.0)
+    old = time.time() - 2 * STALE_TEMP_SECONDS
+    for path in [partial.folder, *partial.folder.iterdir()]:
+        os.utime(path, (old, old))
+    Registry(registry.root)  # cleans stale temporaries on start
+    assert partial.checkpoint_path.is_file() and (partial.folder / "partial.json").is_file()
+    partial.release()
+    assert [record.id for record in registry.list_interrupted()] == [partial.run_id]
+
+
+def test_leftovers_of_a_run_saved_just_before_its_process_died_are_removed(registry, small_dense_model):
+    partial = registry.start_partial("run", "custom", [], {"epochs": 1}, 0)
+    record = save_run_as(registry, small_dense_model, partial.run_id)
+    partial.release()
+    assert registry.list_interrupted() == [] and not partial.folder.exists()
+    assert [run.id for run in registry.list_runs()].count(record.id) == 1
+
+
+def save_run_as(registry, model, run_id):
+    from mnist_core.registry import RunRecord
+
+    record = RunRecord(id="", name="run", architecture="custom", spec=[], config={}, status="finished", created="",
+                       params=int(model.count_params()))
+    return registry.save_run(model, record, run_id=run_id)

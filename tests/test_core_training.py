@@ -8,7 +8,8 @@ import pytest
 
 from mnist_core.config import ConfigError, TrainConfig, check_fits_data
 from mnist_core.registry import DEFAULT_ID
-from mnist_core.jobs import FINISHED, QUEUED, STOPPED, JobRunner, RunRequest
+from mnist_core.jobs import JobRunner, RunRequest
+from mnist_core.statuses import FINISHED, QUEUED, STOPPED
 from mnist_core.training import make_dataset, prepare_data, train
 
 DENSE = [{"type": "Dense", "units": 32}]
@@ -105,3 +106,39 @@ def test_runner_cancels_a_queued_run_and_stops_a_running_one(mnist, registry):
     assert stopped.status == STOPPED and runner.view(queued).status == STOPPED
     (saved,) = [r for r in registry.list_runs() if r.id != DEFAULT_ID]
     assert saved.status == "stopped" and np.isfinite(saved.test_accuracy)
+
+
+def stop_in_epoch(epoch: int, step: int = 2):
+    """A stop event and an ``on_event`` that sets it at ``step`` of ``epoch`` (so earlier epochs end normally)."""
+    stop = threading.Event()
+
+    def on_event(event):
+        if event.kind == "batch" and event.epoch == epoch and event.step == step:
+            stop.set()
+
+    return stop, on_event
+
+
+def test_a_resumed_run_goes_on_from_its_last_checkpoint_with_the_step_count_and_history(mnist, registry):
+    from mnist_core.training import History
+
+    config = TINY.replace(epochs=3, lr_schedule="one-cycle", steps_per_execution=2)
+    data = prepare_data(mnist, config)
+    partial = registry.start_partial("resumable", "custom", DENSE, config.to_dict(), 0)
+    stop, on_event = stop_in_epoch(2)
+    cut = train(DENSE, config, data, on_event, stop, History(), partial)
+    assert cut.status == STOPPED and partial.epochs_done == 1  # the cut-short epoch 2 is not checkpointed
+    saved_epoch = dict(partial.values["epochs"][0])
+    partial.release()  # as if the process had died
+
+    resumed_partial = registry.claim_partial(partial.run_id)
+    history = History(resumed_partial.values["epochs"], resumed_partial.values["batches"])
+    resumed = train(DENSE, config, data, None, None, history, resumed_partial)
+    steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
+    assert resumed.status == FINISHED and "resumed after epoch 1" in resumed.reason
+    assert [row["epoch"] for row in resumed.epochs] == [1, 2, 3] and resumed.epochs[0] == saved_epoch
+    uninterrupted = train(DENSE, config, data)
+    assert [row["step"] for row in resumed.batches] == [row["step"] for row in uninterrupted.batches]
+    assert int(resumed.model.optimizer.iterations) == 3 * steps_per_epoch  # the one-cycle schedule went on
+    assert resumed.epochs[-1]["loss"] < resumed.epochs[0]["loss"]
+    assert resumed_partial.epochs_done == 3  # every full epoch is checkpointed

@@ -37,10 +37,11 @@ from mnist_core.config import MAX_LEARNING_RATE, ConfigError, TrainConfig
 from mnist_core.data import ENV_VAR, DataSetError, load_mnist
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.evaluation import ImagePredictor
-from mnist_core.jobs import FINISHED, JobRunner, RunRequest, execute_run
+from mnist_core.jobs import JobRunner, RunRequest, execute_run
 from mnist_core.registry import (DEFAULT_ID, MODEL_FILE, RECORD_FILE, STALE_TEMP_SECONDS, TEMP_PREFIX, Registry,
                                  RegistryError, RunRecord)
-from mnist_core.training import FAILED, prepare_data
+from mnist_core.statuses import FAILED, FINISHED
+from mnist_core.training import prepare_data
 
 CHILD = Path(__file__).resolve().parent / "faults_child.py"
 SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
