@@ -16,6 +16,7 @@ PAGES = [
     st.Page("app_pages/errors.py", title="Errors", icon=":material/error_outline:", url_path="errors"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
     st.Page("app_pages/insight.py", title="Insight", icon=":material/insights:", url_path="insight"),
+    st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/tune:", url_path="sweeps"),
     st.Page("app_pages/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),
 ]
 UNEXPECTED_ERROR = ("Something went wrong on this page that Digit Lab did not expect; the details are in the server's "

@@ -18,6 +18,8 @@ PAGE_LINKS = [
     ("app_pages/draw.py", "Draw", ":material/draw:", "draw a digit and see what the network sees"),
     ("app_pages/insight.py", "Insight", ":material/insights:",
      "what a model learned: embedding map, robustness lab, weights, calibration"),
+    ("app_pages/sweeps.py", "Sweeps", ":material/tune:",
+     "search for the best settings with Optuna, here or on many machines"),
     ("app_pages/kaggle.py", "Kaggle", ":material/upload_file:", "turn a Kaggle test.csv into a submission.csv"),
 ]
 

@@ -15,19 +15,19 @@ from mnist_core.config import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LEARNING_RATE, OP
 from mnist_core.data import DataSetError
 from mnist_core.presets import PRESETS, SPEED_PRESET
 from mnist_core.measured import preset_expectation
-from mnist_core.registry import Registry, default_run_name
-from app_pages.common import RUN_PARAM, job_runner, load_dataset, plain
+from mnist_core.registry import Registry, RegistryError, RunRecord, default_run_name
+from mnist_core.statuses import ACTIVE, QUEUED
+from app_pages.common import RUN_PARAM, flash, job_runner, load_dataset, plain, show_flash
 
 CUSTOM = "custom"
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
 STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
 SETTING_WIDTH = 86  # pixels, so that a layer's settings fit in one row
-# Job states as mnist_core.jobs names them (not imported from there: that module loads TensorFlow); a run still to
-# end, most interesting first, and a run that has ended.
-ACTIVE, ENDED = ("running", "queued"), ("finished", "stopped", "failed")
 PRESET_KEY, NAME_KEY, LAYERS_KEY, SETTINGS_KEY, BASE_KEY, JOB_KEY, UID_KEY, STOPPING_KEY = (
     "train.preset", "train.name", "train.layers", "train.settings", "train.base", "train.job", "train.next_uid",
     "train.stopping")
+# A request waiting for "train another anyway", the jobs as the page last showed them, a discard to confirm.
+DUPLICATE_KEY, SHOWN_KEY, DISCARD_KEY = "train.duplicate", "train.shown_jobs", "train.pending_discard"
 # Training settings with a number input: field -> (label, lowest, highest, step, display format).
 NUMBER_SETTINGS = {
     "epochs": ("Epochs", 1, MAX_EPOCHS, 1, None),
@@ -250,34 +250,67 @@ def training_data_size() -> int | None:
 # --- the run ----------------------------------------------------------------------------------------------------
 
 
-def submit_button(registry: Registry, request_parts: tuple | None) -> None:
-    """The "Train" button (disabled until network and settings are valid); a click queues the run and returns."""
-    name = kept_widget(st.text_input, NAME_KEY, "", "Run name", max_chars=120,
-                       placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
-    if st.button("Train", type="primary", disabled=request_parts is None, icon=":material/play_arrow:"):
-        from mnist_core.jobs import RunRequest
+def submit(registry: Registry, request) -> None:
+    """Queue ``request`` on the shared runner and watch it."""
+    st.session_state[JOB_KEY] = job_runner(registry).submit(request)
 
-        architecture, spec, config = request_parts
-        st.session_state[JOB_KEY] = job_runner(registry).submit(
-            RunRequest(name.strip() or default_run_name(architecture), architecture, spec, config))
+
+def press_train(registry: Registry, request_parts: tuple) -> None:
+    """"Train" callback: queue the run, unless the very same training is already queued or running (a double
+    press, or someone else's run): then ask first. Callbacks run one after another, so rapid presses queue one run."""
+    from mnist_core.jobs import RunRequest
+
+    architecture, spec, config = request_parts
+    name = st.session_state.get(NAME_KEY, "").strip() or default_run_name(architecture)
+    request = RunRequest(name, architecture, spec, config)
+    if job_runner(registry).same_request(request) is None:
+        submit(registry, request)
+    else:
+        st.session_state[DUPLICATE_KEY] = request
+
+
+def confirm_duplicate(registry: Registry) -> None:
+    """"Train another" callback: queue the request that was held back, once."""
+    request = st.session_state.pop(DUPLICATE_KEY, None)
+    if request is not None:
+        submit(registry, request)
+
+
+def submit_button(registry: Registry, request_parts: tuple | None) -> None:
+    """The "Train" button (disabled until network and settings are valid, and while a duplicate awaits an answer);
+    a press queues the run and returns, or asks before queueing the same training twice."""
+    kept_widget(st.text_input, NAME_KEY, "", "Run name", max_chars=120,
+                placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
+    duplicate = st.session_state.get(DUPLICATE_KEY)
+    st.button("Train", type="primary", disabled=request_parts is None or duplicate is not None,
+              icon=":material/play_arrow:", on_click=press_train, args=(registry, request_parts))
+    if duplicate is not None:
+        same = job_runner(registry).same_request(duplicate)
+        where = f"“{same.name}” (job {same.id}) is {same.status}" if same else "the same run was queued a moment ago"
+        st.warning(plain(f"An identical run is already queued or training: {where}. Train another one anyway?"))
+        again, cancel = st.columns(2)
+        again.button("Train another", on_click=confirm_duplicate, args=(registry,), icon=":material/add:")
+        cancel.button("Cancel", key="train.cancel_duplicate", on_click=st.session_state.pop, args=(DUPLICATE_KEY, None))
 
 
 def watched_job(runner) -> int | None:
     """The run to show: picked in "Run to watch" when the server has several, by default the run this session
-    started, else the one training, else the newest queued, else the newest (so a reload finds it again)."""
-    views = runner.views()
-    if len(views) <= 1:
-        return views[0].id if views else None
-    labels = {view.id: f"{view.name} · {view.status} · job {view.id}" for view in views}
+    started, else the one training, else the newest queued, else the newest (so a reload finds it again). The
+    labels carry each run's status as it is now; the live view redraws the page when one changes."""
+    briefs = runner.briefs()
+    st.session_state[SHOWN_KEY] = briefs
+    if len(briefs) <= 1:
+        return briefs[0].id if briefs else None
+    labels = {brief.id: f"{brief.name} · {brief.status} · job {brief.id}" for brief in briefs}
     if st.session_state.get(JOB_KEY) not in labels:
-        by_interest = sorted(views, key=lambda view: ACTIVE.index(view.status) if view.status in ACTIVE else 2)
+        by_interest = sorted(briefs, key=lambda brief: ACTIVE.index(brief.status) if brief.status in ACTIVE else 2)
         st.session_state[JOB_KEY] = by_interest[0].id
     return st.selectbox("Run to watch", list(labels), format_func=labels.get, key=JOB_KEY)
 
 
 def run_status(view) -> None:
     """Queue position or progress bar of a run that has not ended."""
-    if view.status == "queued":
+    if view.status == QUEUED:
         st.info(f"Queued: position {view.queue_position} in line")
     elif view.latest is None:
         st.progress(0.0, text="Preparing the data and building the model…")
@@ -336,8 +369,11 @@ def stop_requested(job_id: int) -> bool:
     return job_id in st.session_state.get(STOPPING_KEY, set())
 
 
-def job_status(runner, job_id: int, was_active: bool) -> None:
-    """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second."""
+def job_status(runner, job_id: int) -> None:
+    """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second while
+    a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh)."""
+    if runner.briefs() != st.session_state.get(SHOWN_KEY):
+        st.rerun()
     view = runner.view(job_id)
     st.subheader(f"Run: {plain(view.name)}")
     if view.status in ACTIVE:
@@ -350,8 +386,6 @@ def job_status(runner, job_id: int, was_active: bool) -> None:
                   help="Stop after the current batch; the model so far is tested and saved.")
     else:
         run_outcome(view)
-        if was_active:
-            st.rerun()  # once the outcome is shown: the whole page is redrawn and the refreshing stops
 
 
 def job_curves(runner, job_id: int) -> None:
@@ -371,9 +405,55 @@ def live_view(registry: Registry) -> None:
     if job_id is None:
         st.caption("No run yet on this server: press Train to start one.")
         return
+    any_active = any(brief.status in ACTIVE for brief in st.session_state[SHOWN_KEY])
     active = runner.view(job_id).status in ACTIVE
-    st.fragment(job_status, run_every=STATUS_REFRESH_S if active else None)(runner, job_id, active)
+    st.fragment(job_status, run_every=STATUS_REFRESH_S if any_active else None)(runner, job_id)
     st.fragment(job_curves, run_every=CURVES_REFRESH_S if active else None)(runner, job_id)
+
+
+def resume(registry: Registry, interrupted: RunRecord) -> None:
+    """"Resume" callback: queue the interrupted run to go on from its last finished epoch, and watch it."""
+    from mnist_core.jobs import resume_request
+
+    submit(registry, resume_request(interrupted))
+
+
+def discard(registry: Registry, run_id: str) -> None:
+    """"Discard for good" callback: delete the interrupted run's checkpoint and history."""
+    st.session_state.pop(DISCARD_KEY, None)
+    try:
+        registry.discard_interrupted(run_id)
+    except RegistryError as error:
+        flash("error", f"Could not discard: {error}")
+
+
+def interrupted_runs(registry: Registry) -> None:
+    """Runs whose server died mid-training (listed once no live process trains them), each with Resume (from its
+    last finished epoch, same settings) and Discard (after a confirmation naming it)."""
+    resuming = {brief.resume_id for brief in job_runner(registry).briefs() if brief.status in ACTIVE}
+    runs = [record for record in registry.list_interrupted() if record.id not in resuming]
+    show_flash()
+    if not runs:
+        return
+    st.subheader("Interrupted runs")
+    st.caption("These runs stopped when their server or machine did. Resume goes on after the last finished epoch.")
+    for record in runs:
+        total = (record.config or {}).get("epochs", "?")
+        with st.container(border=True, horizontal=True, vertical_alignment="center"):
+            st.text(f"{record.name} · {record.architecture} · {len(record.epochs)} of {total} epochs done · "
+                    f"id {record.id}")
+            st.button("Resume", key=f"train.resume.{record.id}", on_click=resume, args=(registry, record),
+                      icon=":material/play_circle:", type="primary")
+            st.button("Discard", key=f"train.discard.{record.id}", on_click=st.session_state.__setitem__,
+                      args=(DISCARD_KEY, record.id))
+        if st.session_state.get(DISCARD_KEY) == record.id:
+            st.warning(plain(f"Discard “{record.name}” ({record.id}) for good? Its checkpoint and history are "
+                             "deleted."))
+            confirm, cancel = st.columns([1, 5])
+            confirm.button("Discard for good", key=f"train.discard_confirm.{record.id}", type="primary",
+                           on_click=discard, args=(registry, record.id))
+            cancel.button("Cancel", key=f"train.discard_cancel.{record.id}", on_click=st.session_state.pop,
+                          args=(DISCARD_KEY, None))
 
 
 def train_page() -> None:
@@ -394,6 +474,7 @@ def train_page() -> None:
         with submit_area:
             submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
     st.divider()
+    interrupted_runs(registry)
     live_view(registry)
 
 

@@ -4,6 +4,7 @@ whose process died, and a runner that trains them one at a time in a background 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import threading
@@ -11,7 +12,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .architectures import SpecError, count_params
 from .config import ConfigError, TrainConfig
@@ -120,6 +121,18 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.request.name!r}, {self.status})"
 
+    def brief(self) -> JobBrief:
+        return JobBrief(self.id, self.request.name, self.status, self.request.resume_id)
+
+
+class JobBrief(NamedTuple):
+    """A job in a few words, for pickers and for noticing that a job's status changed."""
+
+    id: int
+    name: str
+    status: str
+    resume_id: str | None
+
 
 @dataclass(frozen=True)
 class JobView:
@@ -157,11 +170,18 @@ class JobRunner:
         with self._lock:
             return f"JobRunner(jobs={len(self._jobs)}, queued={len(self._queue)})"
 
-    def same_request(self, request: RunRequest) -> JobView | None:
-        """The queued or running job that asks for exactly ``request``, if there is one."""
+    def same_request(self, request: RunRequest) -> JobBrief | None:
+        """The queued or running job that trains what ``request`` asks for (names aside: a default name holds the
+        time), if there is one."""
+        unnamed = dataclasses.replace(request, name="")
         with self._lock:
-            same = [job.id for job in self._jobs.values() if job.status not in ENDED and job.request == request]
-        return self.view(same[0]) if same else None
+            return next((job.brief() for job in self._jobs.values()
+                         if job.status not in ENDED and dataclasses.replace(job.request, name="") == unnamed), None)
+
+    def briefs(self) -> list[JobBrief]:
+        """Every job's id, name, status and resumed run, newest first (cheap: no history is copied)."""
+        with self._lock:
+            return [self._jobs[job_id].brief() for job_id in sorted(self._jobs, reverse=True)]
 
     def submit(self, request: RunRequest) -> int:
         """Queue a run and return its job id at once."""

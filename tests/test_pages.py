@@ -224,17 +224,23 @@ def rerun_until(app, text: str, elements: str = "warning") -> None:
         app.run()
 
 
-def test_train_page_queues_a_second_run_and_stops_both(data_set, empty_registry):
+def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"))
     widget(app.number_input, "Epochs").set_value(200).run()  # long enough to still train when the next one comes
     widget(app.button, "Train").click().run()
     first = app.session_state["train.job"]
-    widget(app.button, "Train").click().run()
+    widget(app.button, "Train").click().run()  # pressed again at once: a question, not a second run
+    assert any(text.startswith("An identical run is already queued or training") for text in texts(app.warning))
+    assert widget(app.button, "Train").disabled and not [box for box in app.selectbox if box.label == "Run to watch"]
+    assert len(app.session_state["train.shown_jobs"]) == 1
+    widget(app.button, "Train another").click().run()  # a deliberate second run
     assert "Queued: position 1 in line" in texts(app.info)
-    assert widget(app.selectbox, "Run to watch").value != first
+    assert widget(app.selectbox, "Run to watch").value != first and not widget(app.button, "Train").disabled
 
     widget(app.button, "Stop").click().run()  # cancels the queued run
     rerun_until(app, "Stopped: cancelled before it started")
+    labels = widget(app.selectbox, "Run to watch").options  # each run's status as it is now
+    assert [label.split(" · ")[1] for label in labels] == ["stopped", "running"], labels
     widget(app.selectbox, "Run to watch").set_value(first).run()
     widget(app.button, "Stop").click().run()
     rerun_until(app, "Stopped: stopped on request")

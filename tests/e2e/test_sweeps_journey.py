@@ -1,0 +1,70 @@
+"""The Sweeps page in a real browser: create a ``quick`` sweep of 3 trials, watch its table fill while the server's
+background worker trains them for real, see the parallel-coordinates chart draw a line per trial, and open the best
+run on the Errors page."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e_helpers import (APP_TIMEOUT_MS, assert_no_exception, chart, metric, open_app, screenshot, set_number,
+                         set_text, wait_for_app_idle)
+
+pytestmark = pytest.mark.e2e
+
+SWEEP, TRIALS = "e2e-quick", 3
+SWEEP_TIMEOUT_S = 240  # three ~2 s trials, plus TensorFlow's import and MNIST on a busy 2-core machine
+BEST_RUN = re.compile(r"saved as run (\S+)\.")
+
+
+def wait_for_metric(page, label: str, pattern: re.Pattern, timeout_s: float) -> str:
+    """Wait until the metric's text matches ``pattern``; returns the text."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = metric(page, label)
+        text = value.inner_text() if value.count() else ""
+        if pattern.fullmatch(text.strip()):
+            return text.strip()
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the metric {label!r} never matched {pattern.pattern} within {timeout_s:.0f} s")
+
+
+def test_create_watch_and_open_the_best_run(page, app_server, requests_seen):
+    open_app(page, app_server.url, "sweeps", ready_text="New sweep")
+    assert_no_exception(page)
+    set_text(page, "Sweep name", SWEEP)
+    set_number(page, "Trials", TRIALS)
+    page.get_by_role("button", name="Create and start").click()
+
+    seen = {wait_for_metric(page, "Trials complete", re.compile(rf"[0-{TRIALS}] of {TRIALS}"), APP_TIMEOUT_MS / 1000)}
+    deadline = time.monotonic() + SWEEP_TIMEOUT_S
+    while f"{TRIALS} of {TRIALS}" not in seen and time.monotonic() < deadline:  # the table fills as trials end
+        text = metric(page, "Trials complete").inner_text().strip()
+        if text not in seen and text != f"{TRIALS} of {TRIALS}":
+            screenshot(page, "sweeps_filling")
+        seen.add(text)
+        page.wait_for_timeout(300)
+    assert f"{TRIALS} of {TRIALS}" in seen, f"the sweep did not finish in {SWEEP_TIMEOUT_S} s (saw {seen})"
+    assert len(seen) >= 2, f"the page never showed the sweep in progress (saw only {seen})"
+    wait_for_app_idle(page)
+    assert_no_exception(page)
+
+    table = page.locator('[data-testid="stDataFrame"]').last
+    expect(table.locator('[role="row"]').filter(has_text="complete")).to_have_count(TRIALS)
+    parallel = chart(page, "Parameters vs validation accuracy")
+    expect(parallel).to_be_visible()
+    expect(parallel.locator("g.mark-line.role-mark path")).to_have_count(TRIALS)  # one line per trial
+    expect(chart(page, "Best validation accuracy so far")).to_be_visible()
+    screenshot(page, "sweeps_done")
+
+    best = BEST_RUN.search(page.get_by_text(BEST_RUN).first.inner_text())
+    assert best, "no best run named on the page"
+    page.get_by_role("link", name="Open the best run on the Errors page").click()
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
+        re.compile(re.escape(best.group(1))), timeout=APP_TIMEOUT_MS)
+    wait_for_app_idle(page)
+    assert_no_exception(page)
+    requests_seen.assert_all_local()
