@@ -24,12 +24,26 @@ TRAIN_HINT = "Train one on the Train page, or from a terminal: `python -m mnist_
 
 
 MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
+# What GitHub-flavoured Markdown turns into a link even when every character is escaped: addresses and e-mails.
+LINK_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*|www\.\S*|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
+
+
+def code_span(text: str) -> str:
+    """``text`` as Markdown inline code, fenced by more backticks than it holds in a row."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def plain(text) -> str:
-    """``text`` with every Markdown character escaped, for the elements that render Markdown (titles, captions,
-    messages, help): a run name, file name or message shows as typed, never as a link, image, colour or HTML."""
-    return MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
+    """``text`` for the elements that render Markdown (titles, captions, messages, help), shown as typed: Markdown
+    characters escaped, and anything Markdown would make a link of (an address, an e-mail) as inline code, so a run
+    name or file name never becomes a link, an image, a colour or HTML."""
+    text, pieces, done = str(text), [], 0
+    for match in LINK_LIKE.finditer(text):
+        pieces += [MARKDOWN_SYNTAX.sub(r"\\\1", text[done:match.start()]), code_span(match.group())]
+        done = match.end()
+    return "".join(pieces) + MARKDOWN_SYNTAX.sub(r"\\\1", text[done:])
 
 
 # --- the data set -----------------------------------------------------------------------------------------------
@@ -168,7 +182,8 @@ def image_grid(images, captions: list[str], zoom: int = 3) -> None:
 
 
 def flash(kind: str, text: str) -> None:
-    """Keep a message to show on the next run (``kind``: success, warning or error), e.g. from a button callback."""
+    """Keep a message (shown as text, never as Markdown) to show on the next run (``kind``: success, warning or
+    error), e.g. from a button callback."""
     st.session_state[FLASH_KEY] = (kind, text)
 
 
@@ -176,4 +191,4 @@ def show_flash() -> None:
     """Show, once, the message kept by ``flash``."""
     if FLASH_KEY in st.session_state:
         kind, text = st.session_state.pop(FLASH_KEY)
-        getattr(st, kind)(text)
+        getattr(st, kind)(plain(text))

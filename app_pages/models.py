@@ -10,7 +10,7 @@ import streamlit as st
 
 from mnist_core.charts import comparison_chart
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
-from app_pages.common import TRAIN_HINT, flash, run_label, show_flash
+from app_pages.common import TRAIN_HINT, flash, plain, run_label, show_flash
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
 COMPARED_ON_START = 2
@@ -109,14 +109,14 @@ def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
             st.download_button("Download .keras", registry.export(run_id), file_name=f"{run_id}.keras",
                                mime="application/octet-stream", on_click="ignore")
         except (RegistryError, OSError) as error:
-            st.error(f"The model file cannot be read: {error}")
+            st.error(plain(f"The model file cannot be read: {error}"))
     with delete:
         is_default = run_id == DEFAULT_ID
         if st.button("Delete", disabled=is_default,
                      help="The default model cannot be deleted." if is_default else "Asks for confirmation first."):
             st.session_state[DELETE_KEY] = run_id
     if st.session_state.get(DELETE_KEY) == run_id:
-        st.warning(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed.")
+        st.warning(plain(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed."))
         confirm, cancel = st.columns([1, 5])
         confirm.button("Confirm delete", type="primary", on_click=delete_run, args=(run_id,))
         cancel.button("Cancel", on_click=st.session_state.pop, args=(DELETE_KEY, None))
@@ -151,13 +151,13 @@ def models_page() -> None:
     registry = Registry()
     runs = registry.list_runs()
     for warning in registry.warnings:
-        st.warning(f"A folder in the registry ({registry.root}) is not a usable run and was {warning}")
+        st.warning(plain(f"A folder in the registry ({registry.root}) is not a usable run and was {warning}"))
     if not runs:
         st.info(f"No saved runs in {registry.root} yet. {TRAIN_HINT}")
     else:
         default_id = registry.default_id()
-        st.caption(f"{len(runs)} run(s) in {registry.root}. Default model: "
-                   + (run_label(registry.record(default_id)) if default_id else "none installed") + ".")
+        st.caption(plain(f"{len(runs)} run(s) in {registry.root}. Default model: "
+                         + (run_label(registry.record(default_id)) if default_id else "none installed") + "."))
         runs_table(runs)
         comparison(runs)
         run_actions(registry, runs)

@@ -7,87 +7,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from e2e_helpers import SCREENSHOTS, wait_for_app_idle, whole_page_viewport
+from e2e_server import VIEWPORT, RequestLog, StreamlitServer, start_streamlit, stop_process_group
 
-PROJECT = Path(__file__).resolve().parents[2]
-HEALTH_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
-VIEWPORT = {"width": 1400, "height": 1000}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-LOG_TAIL_LINES = 150
-# Addresses a page may use without leaving the machine: its own server, and in-page data/blob URLs.
-LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 _server_for_reports: "StreamlitServer | None" = None
 
 
 # --- the server -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class StreamlitServer:
-    """A running ``streamlit run app.py`` and where to reach it."""
-
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-    models_dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            return f"(no server log: {error})"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200 and response.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """Terminate the server's own process group (it was started in a new session), then kill it if it lingers."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
@@ -98,34 +31,12 @@ def app_server(tmp_path_factory) -> StreamlitServer:
     if not mnist_path or not Path(mnist_path).exists():
         pytest.fail("Set MNIST_PATH to the real mnist.npz for the browser tests (CI uses ../shared/data/mnist.npz).")
     folder = tmp_path_factory.mktemp("e2e")
-    models_dir = folder / "models"
-    models_dir.mkdir()
-    log_path = folder / "streamlit.log"
-    port = free_port()
-    env = os.environ | {"MNIST_PATH": mnist_path, "DIGIT_LAB_MODELS": str(models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
-                        "PYTHONUNBUFFERED": "1"}
-    # no --server.address: the project's .streamlit/config.toml must bind it to localhost by itself
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true",
-               # no reloading on file changes: nothing is edited during a test run, and watching the checkout
-               # (with .venv) floods inotify and costs CPU on a small machine
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    server = StreamlitServer(process, port, log_path, models_dir)
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while not healthy(server.url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process_group(process)
-            pytest.fail(f"The Streamlit server did not answer {server.url}/_stcore/health with 'ok' within "
-                        f"{HEALTH_TIMEOUT_S:.0f} s (exit code {process.returncode}). Its log ({log_path}):\n"
-                        f"{server.log_tail()}", pytrace=False)
-        time.sleep(0.25)
+    server = start_streamlit(folder, os.environ | {"MNIST_PATH": mnist_path,
+                                                  "DIGIT_LAB_MODELS": str(folder / "models")})
     _server_for_reports = server
     yield server
     _server_for_reports = None
-    stop_process_group(process)
+    stop_process_group(server.process)
 
 
 # --- the browser ------------------------------------------------------------------------------------------------
@@ -152,24 +63,6 @@ def browser():
     yield chromium
     chromium.close()
     playwright.stop()
-
-
-@dataclass
-class RequestLog:
-    """Every request (and web socket) a page opened, to prove none of them leaves the app's own address."""
-
-    origin: str
-    urls: list[str] = field(default_factory=list)
-
-    def outside(self) -> list[str]:
-        own = (self.origin + "/", self.origin.replace("http://", "ws://", 1) + "/")
-        return [url for url in self.urls if not url.startswith(own) and not url.startswith(LOCAL_SCHEMES)]
-
-    def assert_all_local(self) -> None:
-        assert self.urls, "no request was recorded at all: the request log is not wired to the page"
-        outside = self.outside()
-        assert not outside, (f"the page made {len(outside)} request(s) outside {self.origin}: "
-                             + ", ".join(sorted(set(outside))[:20]))
 
 
 def screenshot_name(node_name: str) -> str:
