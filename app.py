@@ -15,6 +15,7 @@ PAGES = [
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
     st.Page("app_pages/errors.py", title="Errors", icon=":material/error_outline:", url_path="errors"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("app_pages/my_digits.py", title="My digits", icon=":material/person_edit:", url_path="my_digits"),
     st.Page("app_pages/insight.py", title="Insight", icon=":material/insights:", url_path="insight"),
     st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/tune:", url_path="sweeps"),
     st.Page("app_pages/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),

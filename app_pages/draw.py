@@ -101,6 +101,25 @@ def network_view(predictor, image: np.ndarray) -> None:
             st.caption(f"the {len(values)} activations of the first hidden dense layer ({name})")
 
 
+def file_under_my_digits(registry: Registry, image: np.ndarray, original, predicted: int) -> None:
+    """"That was a N": file this input under its true digit in My digits, with the original drawing (canvas pixels)
+    or picture (file bytes) kept beside it."""
+    from mnist_core.drawing import open_image
+    from mnist_core.my_digits import MyDigits, MyDigitsError
+
+    digit_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
+    digit = digit_column.selectbox("True digit", range(10), index=predicted,
+                                   help="what you meant to draw; the prediction is preselected")
+    if button_column.button(f"That was a {digit}: add to My digits", icon=":material/person_add:"):
+        try:
+            MyDigits(registry).add(digit, image, open_image(original) if isinstance(original, bytes) else original)
+        except (MyDigitsError, ImageInputError) as error:
+            st.error(f"Not added to My digits: {error}")
+            return
+        st.success(f"Added to My digits as a {digit}.")
+        st.page_link("app_pages/my_digits.py", label="See My digits", icon=":material/person_edit:")
+
+
 def draw_page() -> None:
     """Canvas and upload on the left; the picked model's prediction and the comparison on the right."""
     st.title("Draw")
@@ -116,7 +135,9 @@ def draw_page() -> None:
         predictor = predictor_for(registry, run_id) if run_id is not None else None
         if image is None or predictor is None:
             return
-        prediction(predictor.probabilities(image))
+        probabilities = predictor.probabilities(image)
+        prediction(probabilities)
+        file_under_my_digits(registry, image, drawing if picture is None else picture, int(probabilities.argmax()))
         comparison(registry, listing, run_id, image)
     network_view(predictor, image)
 

@@ -16,6 +16,8 @@ PAGE_LINKS = [
     ("app_pages/models.py", "Models", ":material/inventory_2:", "compare, rename, delete, download and upload models"),
     ("app_pages/errors.py", "Errors", ":material/error_outline:", "confusion matrix and the digits a model gets wrong"),
     ("app_pages/draw.py", "Draw", ":material/draw:", "draw a digit and see what the network sees"),
+    ("app_pages/my_digits.py", "My digits", ":material/person_edit:",
+     "file your own drawings, see how models read your hand, fine-tune one on it"),
     ("app_pages/insight.py", "Insight", ":material/insights:",
      "what a model learned: embedding map, robustness lab, weights, calibration"),
     ("app_pages/sweeps.py", "Sweeps", ":material/tune:",

@@ -31,8 +31,6 @@ MINE_SHARE = 0.25  # share of each epoch's images that are (repeated, augmented)
 MAX_REPEATS = 40  # a drawing is repeated at most this many times per epoch
 ROTATION = 10 / 360  # random turn of a repeated drawing: ±10° (keras RandomRotation factor, a share of a circle)
 SHIFT = 2 / 28  # random shift: ±2 pixels
-MIN_TRAINING_ITEMS = 5
-MIN_DIGITS = 2
 
 
 class FinetuneError(ConfigError):
@@ -56,17 +54,14 @@ def finetune_request(registry: Registry, base_id: str, epochs: int = FINETUNE_CO
 def training_items(digits: MyDigits) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train images, train labels, held-out images, held-out labels); refuses sets too small to learn from."""
     try:
+        problem = digits.finetune_problem()
         trained, held = digits.split()
         x_mine, y_mine = digits.arrays(trained)
         x_held, y_held = digits.arrays(held)
     except (MyDigitsError, OSError, ValueError) as error:
         raise FinetuneError(f"My digits cannot be read: {error}") from None
-    if len(y_mine) < MIN_TRAINING_ITEMS:
-        raise FinetuneError(f"My digits has {len(y_mine)} drawing(s) to train on ({len(y_held)} more are held out); "
-                            f"add at least {MIN_TRAINING_ITEMS} first (about 10 per digit works well).")
-    if len(np.unique(y_mine)) < MIN_DIGITS:
-        raise FinetuneError(f"My digits holds only the digit {int(y_mine[0])} to train on: a model trained on one "
-                            "digit learns to say that digit. Add drawings of at least one other digit.")
+    if problem:
+        raise FinetuneError(problem)
     return x_mine, y_mine, x_held, y_held
 
 

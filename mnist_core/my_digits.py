@@ -37,6 +37,8 @@ MAX_ITEMS = 10_000  # a set (or an imported file) larger than this is refused
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 ITEM_ID = re.compile(r"[a-f0-9]{12}")
 EXPORT_KEYS = {"images", "labels", "ids"}
+MIN_TRAINING_ITEMS = 5  # a fine-tune needs at least this many drawings to train on
+MIN_DIGITS = 2  # of at least this many different digits
 
 
 class MyDigitsError(ValueError):
@@ -159,6 +161,18 @@ class MyDigits:
         """(training items, held-out items)."""
         items = self.items()
         return [item for item in items if not item.held_out], [item for item in items if item.held_out]
+
+    def finetune_problem(self) -> str | None:
+        """Why the set cannot be fine-tuned on yet (too few drawings to train on, one digit only), or None."""
+        trained, held = self.split()
+        if len(trained) < MIN_TRAINING_ITEMS:
+            return (f"My digits has {len(trained)} drawing(s) to train on ({len(held)} more are held out); add at "
+                    f"least {MIN_TRAINING_ITEMS} first (about 10 per digit works well).")
+        labels = {item.label for item in trained}
+        if len(labels) < MIN_DIGITS:
+            return (f"My digits holds only the digit {labels.pop()} to train on: a model trained on one digit learns "
+                    "to say that digit. Add drawings of at least one other digit.")
+        return None
 
     # --- writing ------------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Locator, Page, expect
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"  # tests/screenshots (git-ignored)
 APP_TIMEOUT_MS = 90_000  # first visits import TensorFlow or load a model on a busy 2-core machine
-PAGE_TITLES = ["Home", "Data", "Train", "Models", "Errors", "Draw", "Insight", "Sweeps", "Kaggle"]
+PAGE_TITLES = ["Home", "Data", "Train", "Models", "Errors", "Draw", "My digits", "Insight", "Sweeps", "Kaggle"]
 UNEXPECTED_ERROR_TEXT = "Something went wrong on this page that Digit Lab did not expect"
 IDLE_SCRIPT = """() => {
     const app = document.querySelector('[data-testid="stApp"]');

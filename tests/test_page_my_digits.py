@@ -1,0 +1,92 @@
+"""The My digits page and the Draw page's "That was a N" button in Streamlit's AppTest, with real MNIST, a small
+CNN trained for real as the default model, the real job runner and drawings of the test hand (tests/stroke_hand.py)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from app_pages.common import plain
+from mnist_core.drawing import to_mnist
+from mnist_core.my_digits import MyDigits
+from mnist_core.registry import DEFAULT_ID
+from stroke_hand import hand
+from test_pages import (assert_rendered, canvas_state, data_set, empty_registry, model_registry,  # noqa: F401
+                        open_page, texts, widget)
+
+FINETUNE_TIMEOUT_S = 180
+
+
+@pytest.fixture()
+def filled(model_registry):
+    """Three drawings per digit of the test hand in My digits."""
+    collection = MyDigits(model_registry)
+    canvases, labels = hand(3, seed=21)
+    for canvas, label in zip(canvases, labels):
+        collection.add(int(label), to_mnist(canvas), canvas)
+    return collection
+
+
+def test_an_empty_set_explains_how_to_fill_it_and_cannot_be_fine_tuned(data_set, model_registry):
+    app = open_page("my_digits")
+    assert_rendered(app)
+    assert any("No drawings yet" in text for text in texts(app.info))
+    assert any("add at least 5 first" in text for text in texts(app.warning))
+    assert widget(app.button, "Fine-tune").disabled
+
+
+def test_the_set_and_the_default_models_scores_agree_with_an_independent_count(data_set, filled, small_cnn_model):
+    from mnist_core.evaluation import evaluate
+
+    app = open_page("my_digits")
+    assert_rendered(app)
+    counts = app.dataframe[0].value
+    assert counts.loc[0, "total"] == 30 and counts.loc[0, "7"] == 3
+    assert counts.loc[1, "total"] == filled.counts()["held_out"]
+    images, labels = filled.arrays()
+    expected = evaluate(small_cnn_model, images, labels)
+    scores = app.dataframe[1].value
+    assert scores.loc[0, "my digits"] == pytest.approx(expected.accuracy)
+    assert scores.loc[0, "7"] == pytest.approx((expected.predicted[labels == 7] == 7).mean())
+
+
+def test_removing_drawings(data_set, filled):
+    app = open_page("my_digits")
+    doomed = [item.id for item in filled.items()[:2]]
+    widget(app.multiselect, "Drawings to remove").set_value(doomed)
+    app.run()
+    widget(app.button, "Remove").click().run()
+    assert_rendered(app)
+    assert len(filled.items()) == 28 and not {item.id for item in filled.items()} & set(doomed)
+
+
+def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_set, filled, model_registry):
+    app = open_page("my_digits")
+    widget(app.number_input, "Epochs").set_value(1)
+    widget(app.button, "Fine-tune").click().run()
+    deadline = time.monotonic() + FINETUNE_TIMEOUT_S
+    while not any("MNIST test" == metric.label for metric in app.metric) and time.monotonic() < deadline:
+        time.sleep(1)
+        app.run()
+    assert_rendered(app)
+    tuned = [record for record in model_registry.list_runs() if record.parent == DEFAULT_ID]
+    assert len(tuned) == 1
+    assert widget(app.metric, "MNIST test").value == f"{tuned[0].finetune['test_accuracy_after']:.2%}"
+    assert any(plain(tuned[0].id) in text for text in texts(app.caption))
+
+
+def test_draw_page_files_a_drawing_under_its_true_digit(data_set, model_registry):
+    canvases, labels = hand(1, seed=22)
+    canvas = canvases[7]
+    app = open_page("draw", {"draw_canvas": canvas_state(canvas)})
+    assert_rendered(app)
+    widget(app.selectbox, "True digit").set_value(7)
+    app.run()
+    widget(app.button, "That was a 7: add to My digits").click().run()
+    assert_rendered(app)
+    (item,) = MyDigits(model_registry).items()
+    assert item.label == 7
+    np.testing.assert_allclose(MyDigits(model_registry).image(item.id), to_mnist(canvas), atol=1e-6)
+    assert any("Added to My digits as a 7" in text for text in texts(app.success))
