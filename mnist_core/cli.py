@@ -20,7 +20,8 @@ from . import insight_cli
 from . import sweep_cli
 from . import my_digits_cli
 from .presets import PRESETS, get_preset
-from .registry import DEFAULT_ID, Registry, RegistryError
+from .registry import DEFAULT_ID, Registry, RegistryError, default_run_name
+from .statuses import FAILED
 
 EXPECTED_ERRORS = (ConfigError, SpecError, DataSetError, RegistryError, ImageInputError, ValueError, OSError)
 
@@ -57,9 +58,9 @@ def config_from_args(args, base: TrainConfig) -> TrainConfig:
     return base.replace(**changes)
 
 
-def command_train(args) -> int:
-    from .jobs import RunRequest, execute_run  # TensorFlow only for the commands that need it
-    from keras.utils import Progbar
+def train_request(args):
+    """The run that ``train --preset`` or ``train --spec`` asks for."""
+    from .jobs import RunRequest
 
     if args.spec:
         try:
@@ -70,8 +71,22 @@ def command_train(args) -> int:
     else:
         preset = get_preset(args.preset)
         spec, architecture, base = preset.spec, preset.name, preset.config
-    config = config_from_args(args, base)
+    return RunRequest(args.name or default_run_name(architecture), architecture, spec, config_from_args(args, base))
+
+
+def command_train(args) -> int:
+    from .jobs import execute_run, resume_run  # TensorFlow only for the commands that need it
+    from keras.utils import Progbar
+
+    if args.resume:
+        given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None] + (
+            ["name"] if args.name else [])
+        if given:
+            raise ConfigError(f"--resume goes on with the run's own name and settings; leave out {', '.join(given)}.")
+    else:
+        request = train_request(args)
     data = dataset(args)
+    registry = Registry(args.models)
     bar = {}
 
     def show(event) -> None:
@@ -82,14 +97,16 @@ def command_train(args) -> int:
             bar[event.epoch] = Progbar(event.steps_per_epoch, stateful_metrics=list(event.metrics))
         bar[event.epoch].update(event.step, values=list(event.metrics.items()))
 
-    request = RunRequest(args.name or architecture, architecture, spec, config)
-    record = execute_run(request, data, Registry(args.models), on_event=show)
+    if args.resume:
+        record = resume_run(args.resume, data, registry, on_event=show)
+    else:
+        record = execute_run(request, data, registry, on_event=show)
     payload = {"run_id": record.id, "status": record.status, "reason": record.reason,
                "test_accuracy": record.test_accuracy, "test_loss": record.test_loss, "seconds": record.seconds}
     accuracy = "-" if record.test_accuracy is None else f"{record.test_accuracy:.4f}"
     emit(args, payload, f"{record.status}: {record.reason}\nrun {record.id}: test accuracy {accuracy}, "
                         f"{record.seconds:.1f} s of training")
-    if record.status == "failed":  # saved for inspection, but a script must see that training failed
+    if record.status == FAILED:  # saved for inspection, but a script must see that training failed
         print(f"error: the run failed (saved as {record.id}): {record.reason}", file=sys.stderr)
         return 1
     return 0
@@ -140,10 +157,11 @@ def command_predict(args) -> int:
 
 def command_list(args) -> None:
     registry = Registry(args.models)
-    rows = [record.summary_row() for record in registry.list_runs()]
+    runs = registry.list_runs()  # before list_interrupted, which adds its warnings
+    rows = [record.summary_row() for record in registry.list_interrupted() + runs]
     for warning in registry.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<9} "
+    lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<11} "
              f"{'-' if row['test_accuracy'] is None else format(row['test_accuracy'], '.4f')}" for row in rows]
     emit(args, rows, "\n".join(lines) or f"no runs in {registry.root}")
 
@@ -194,6 +212,8 @@ def parser() -> argparse.ArgumentParser:
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", choices=list(PRESETS))
     source.add_argument("--spec", help="JSON file with a list of layers")
+    source.add_argument("--resume", metavar="RUN_ID",
+                        help="go on with an interrupted run after its last finished epoch (see `list`)")
     train.add_argument("--name", help="display name of the run")
     train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--learning-rate", dest="learning_rate", type=float)
@@ -222,13 +242,13 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("list", parents=[common], help="list saved runs")
     commands.add_parser("download", parents=[common],
                         help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
-    insight_cli.add_parsers(commands, common)
-    sweep_cli.add_parsers(commands, common)
-    my_digits_cli.add_parsers(commands, common)
     model_import = commands.add_parser("import", parents=[common],
                                        help="check a .keras model file and add it as a run (exit 2 when refused)")
     model_import.add_argument("file", metavar="FILE.keras")
     model_import.add_argument("--name", help="display name of the run (default: the file's name)")
+    insight_cli.add_parsers(commands, common)
+    sweep_cli.add_parsers(commands, common)
+    my_digits_cli.add_parsers(commands, common)
     return top
 
 

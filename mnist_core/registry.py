@@ -113,6 +113,11 @@ def clean_name(name: str) -> str:
     return printable[:MAX_NAME_LENGTH] or "run"
 
 
+def default_run_name(architecture: str, when: datetime | None = None) -> str:
+    """A name that tells runs of one architecture apart when the user gives none: "fast-cnn 11-22 14:03:07"."""
+    return f"{architecture} {(when or datetime.now()):%m-%d %H:%M:%S}"
+
+
 def slug(name: str) -> str:
     """A safe folder-name stem: ASCII letters, digits, '-', '_' only; never '..' or a path."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()

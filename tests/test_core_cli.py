@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -81,3 +83,48 @@ def test_kaggle_writes_a_submission(trained, mnist, tmp_path):
 def test_errors_go_to_stderr_with_a_nonzero_exit(args, message, tmp_path):
     done = cli(*args, models=tmp_path)
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal_record(tmp_path):
+    models = tmp_path / "models"
+    env = os.environ | {"DIGIT_LAB_MODELS": str(models)}
+    training = subprocess.Popen(
+        [sys.executable, "-m", "mnist_core", "train", "--preset", "dense32-rmsprop", "--subset-size", "1000",
+         "--epochs", "6", "--batch-size", "32", "--name", "killed", "--json"],
+        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(json.loads(path.read_text())["epochs"] for path in models.glob(".partial-*/partial.json")):
+            assert training.poll() is None and time.monotonic() < deadline, "no epoch was checkpointed"
+            time.sleep(0.05)
+    finally:
+        training.send_signal(signal.SIGKILL)
+        training.wait()
+
+    listed = json.loads(cli("list", "--json", models=models).stdout)
+    (interrupted,) = [row for row in listed if row["status"] == "interrupted"]
+    assert interrupted["name"] == "killed" and 1 <= interrupted["epochs"] < 6
+
+    done = cli("train", "--resume", interrupted["id"], "--json", models=models)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["run_id"] == interrupted["id"] and payload["status"] == "finished"
+    assert f"resumed after epoch {interrupted['epochs']}" in payload["reason"]
+    record = json.loads((models / interrupted["id"] / "run.json").read_text())
+    assert [row["epoch"] for row in record["epochs"]] == list(range(1, 7))
+    steps = [row["step"] for row in record["batches"]]
+    steps_per_epoch = max(row["step"] for row in record["batches"] if row["epoch"] == 1)
+    assert steps == sorted(set(steps)) and steps[-1] == 6 * steps_per_epoch  # every batch, each once
+    assert record["test_accuracy"] == payload["test_accuracy"] > 0.7
+    relisted = json.loads(cli("list", "--json", models=models).stdout)
+    assert [row["status"] for row in relisted if row["id"] == interrupted["id"]] == ["finished"]
+    assert not list(models.glob(".partial-*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "--resume", "nothing-here"), "no interrupted run 'nothing-here'"),
+    (("train", "--resume", "x", "--epochs", "3"), "leave out epochs"),
+])
+def test_resume_refuses_unknown_runs_and_new_settings(args, message, tmp_path):
+    done = cli(*args, models=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
