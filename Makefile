@@ -6,12 +6,13 @@ PYTHON  := $(VENV)/bin/python
 PORT    ?= 8501
 export MNIST_PATH
 
-.PHONY: run test test-fast browser bench default-model clean
+.PHONY: run test test-fast lint browser bench default-model clean
 
-$(VENV)/.app-installed: requirements.txt
+$(VENV)/.app-installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
@@ -28,14 +29,20 @@ browser: $(VENV)/.dev-installed
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else $(PYTHON) -m playwright install chromium; fi; }
 
-test: $(VENV)/.dev-installed browser
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.dev-installed browser lint
 	$(PYTHON) -m pytest
 
 test-fast: $(VENV)/.dev-installed
 	$(PYTHON) -m pytest -m "not e2e"
 
+# Figures go to mnist_core/measured.json and bench/RESULTS.md; run on a quiet machine (load < 0.5, nothing else).
 bench: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_training.py
+	$(PYTHON) bench/bench_presets.py --seeds 1 2 3 fast-cnn
+	$(PYTHON) bench/bench_app.py
 
 # Re-train the shipped default model (about 10 minutes on 2 CPU cores) into models/default.
 default-model: $(VENV)/.app-installed
