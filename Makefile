@@ -6,7 +6,7 @@ PYTHON  := $(VENV)/bin/python
 PORT    ?= 8501
 export MNIST_PATH
 
-.PHONY: run test test-fast lint browser bench default-model clean
+.PHONY: run test test-fast lint browser bench bench-presets default-model clean
 
 $(VENV)/.app-installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,8 +41,11 @@ test-fast: $(VENV)/.dev-installed
 # Figures go to mnist_core/measured.json and bench/RESULTS.md; run on a quiet machine (load < 0.5, nothing else).
 bench: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_training.py
-	$(PYTHON) bench/bench_presets.py --seeds 1 2 3 fast-cnn
 	$(PYTHON) bench/bench_app.py
+
+# Every preset with its own settings (the slow ones take many minutes); same quiet-machine rule.
+bench-presets: $(VENV)/.dev-installed
+	$(PYTHON) bench/bench_presets.py
 
 # Re-train the shipped default model (about 10 minutes on 2 CPU cores) into models/default.
 default-model: $(VENV)/.app-installed
