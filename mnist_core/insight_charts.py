@@ -26,7 +26,7 @@ def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     if with_model:
         encoding["shape"] = alt.Shape("wrong:N", title="misclassified",
                                       scale=alt.Scale(domain=[False, True], range=["circle", "cross"]))
-        encoding["size"] = alt.Size("wrong:N", legend=None,
+        encoding["size"] = alt.Size("wrong:N", title="misclassified",
                                     scale=alt.Scale(domain=[False, True], range=[POINT_SIZE, WRONG_SIZE]))
     return alt.Chart(frame).mark_point(filled=True).encode(**encoding).add_params(point).properties(
         title=title, width=MAP_SIZE, height=MAP_SIZE)
@@ -34,13 +34,16 @@ def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
 
 def robustness_chart(frame: pd.DataFrame, transform: str, unit: str) -> alt.Chart:
     """Accuracy (y) against severity (x) of one transform, one line per model (``frame``: model, severity,
-    accuracy rows of that transform)."""
+    accuracy rows of that transform). Only the width follows the container: with the whole chart fitted to a
+    height, the legend of long run names left the plot a few pixels high."""
+    severities = sorted(float(value) for value in frame["severity"].unique())
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("severity:Q", title=unit),
+        x=alt.X("severity:Q", title=unit, axis=alt.Axis(values=severities)),
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        color=alt.Color("model:N", title="model", legend=alt.Legend(orient="bottom", labelLimit=400)),
+        color=alt.Color("model:N", title="model", scale=alt.Scale(scheme="category10"),
+                        legend=alt.Legend(orient="bottom", labelLimit=400)),
         tooltip=["model:N", alt.Tooltip("severity:Q", format="g"), alt.Tooltip("accuracy:Q", format=".2%")],
-    ).properties(title=transform, height=CURVE_HEIGHT)
+    ).properties(title=transform, height=CURVE_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def reliability_chart(table: pd.DataFrame, title: str) -> alt.Chart:

@@ -35,6 +35,8 @@ def test_robustness_chart_draws_one_line_per_model():
     spec = robustness_chart(frame, "rotate", "degrees").to_dict()
     assert spec["encoding"]["color"]["field"] == "model" and spec["encoding"]["x"]["title"] == "degrees"
     assert spec["encoding"]["y"]["scale"]["domain"] == [0, 1] and spec["title"] == "rotate"
+    assert spec["encoding"]["x"]["axis"]["values"] == [0, 20]  # a tick at each severity tried
+    assert spec["autosize"]["type"] == "fit-x"  # the plot keeps its height whatever the legend takes
 
 
 def test_reliability_chart_has_bins_and_the_diagonal():
