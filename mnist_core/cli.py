@@ -121,11 +121,11 @@ def chosen_run(registry: Registry, run_id: str | None) -> str:
 
 
 def command_evaluate(args) -> None:
-    from .evaluation import evaluate
-
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
-    data = dataset(args)
+    data = dataset(args)  # a data set that cannot be used is refused before TensorFlow loads
+    from .evaluation import evaluate
+
     result = evaluate(registry.load_model(run_id), data.x_test, data.y_test)
     record = registry.record(run_id)
     payload = {"run_id": run_id, "test_accuracy": result.accuracy, "test_loss": result.loss,

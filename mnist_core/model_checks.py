@@ -147,8 +147,10 @@ def described(item: dict) -> str:
     inner = item.get("config")
     if class_name == "function":
         return f"a reference to the function {str(module)[:80]}.{str(inner)[:80]}"
-    if class_name in ("__lambda__", "Lambda"):
+    if class_name == "Lambda":
         return "a Lambda layer (Python code)"
+    if class_name == "__lambda__":
+        return "a Python lambda (code)"
     if class_name.startswith("__") and class_name.endswith("__"):
         return f"a {class_name} value"
     if module is None:

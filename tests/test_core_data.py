@@ -1,6 +1,7 @@
 """Loading MNIST from every accepted source, in the documented order, and the splits cut from it."""
 
 import gzip
+import io
 import struct
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mnist_core.data import (ENV_VAR, KAGGLE_HOLDOUT, DataSetError, load_mnist, read_dataset, read_kaggle_test,
-                             stratified_subset, submission_csv, validation_split)
+                             read_uploaded_dataset, stratified_subset, submission_csv, validation_split)
 
 
 def write_idx(path, array, gz=False):
@@ -96,3 +97,69 @@ def test_validation_split_is_disjoint_complete_and_deterministic():
     assert len(held) == 200 and len(fit) == 800
     assert sorted(np.concatenate([fit, held]).tolist()) == list(range(1000))
     np.testing.assert_array_equal(held, validation_split(1000, 0.2, seed=5)[1])
+
+
+def npz_declaring(path, x_train_shape, dtype="|u1"):
+    """A Keras-layout .npz whose x_train is a .npy header alone, declaring ``x_train_shape``: nothing behind it."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("x_train.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": dtype, "fortran_order": False,
+                                                          "shape": x_train_shape})
+        for key, array in {"y_train": np.zeros(30, np.uint8), "x_test": np.zeros((10, 28, 28), np.uint8),
+                           "y_test": np.arange(10)}.items():
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array(member, array)
+    return path
+
+
+@pytest.mark.parametrize("shape, dtype, message", [
+    ((10 ** 12, 28, 28), "|u1", "x_train declares the shape (1000000000000, 28, 28); at most 500,000 train images"),
+    ((500_001, 784), "|u1", "at most 500,000 train images"),
+    ((70_000, 28, 28, 3), "|u1", "train images have shape (70000, 28, 28, 3); expected (N, 28, 28)"),
+    ((400_000, 28, 28), "<f8", "x_train declares 2,508,800,000 bytes (float64)"),
+], ids=["10^12-images", "too-many-images", "colour", "float64-too-large"])
+def test_npz_arrays_that_cannot_be_mnist_are_refused_from_their_headers(shape, dtype, message, tmp_path):
+    path = npz_declaring(tmp_path / "mnist.npz", shape, dtype)
+    with pytest.raises(DataSetError) as error:
+        read_dataset(path)
+    assert message in str(error.value)
+    with pytest.raises(DataSetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_uploaded_dataset("mnist.npz", path.read_bytes())
+
+
+def test_an_npz_listing_thousands_of_members_is_refused_before_they_are_parsed(tmp_path):
+    import zipfile
+
+    path = tmp_path / "mnist.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(5000):
+            archive.writestr(f"{index}.npy", b"")
+    with pytest.raises(DataSetError, match="far more members than the four arrays"):
+        read_dataset(path)
+
+
+def kaggle_text(rows: int, with_labels: bool = True) -> str:
+    frame = pd.DataFrame(np.arange(rows * 784).reshape(rows, 784) % 256, columns=[f"pixel{i}" for i in range(784)])
+    if with_labels:
+        frame.insert(0, "label", np.arange(rows) % 10)
+    return frame.to_csv(index=False)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+def test_csvs_saved_as_utf16_or_with_a_byte_order_mark_are_read(encoding, tmp_path):
+    text = kaggle_text(5, with_labels=False)
+    expected = read_kaggle_test(io.BytesIO(text.encode()))
+    path = tmp_path / "test.csv"
+    path.write_bytes(text.encode(encoding))
+    np.testing.assert_array_equal(read_kaggle_test(path), expected)
+    np.testing.assert_array_equal(read_kaggle_test(io.BytesIO(text.encode(encoding))), expected)
+
+
+@pytest.mark.parametrize("with_labels", [True, False], ids=["train", "test"])
+def test_a_header_only_csv_is_told_it_has_no_rows(with_labels, tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text(kaggle_text(0, with_labels), encoding="utf-8")
+    with pytest.raises(DataSetError, match="a header but no rows"):
+        read_dataset(path) if with_labels else read_kaggle_test(path)

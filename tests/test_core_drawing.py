@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from helpers import rgba_canvas
-from mnist_core.drawing import EmptyImageError, image_file_to_mnist, to_mnist
+from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.evaluation import ImagePredictor
 
 
@@ -49,3 +49,36 @@ def test_uploaded_png_of_a_digit_is_accepted(test_sample):
 def test_empty_or_nearly_empty_drawings_are_not_guessed_at(canvas):
     with pytest.raises(EmptyImageError):
         to_mnist(canvas)
+
+
+def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def float_digit(test_sample, nan_rows: int = 0) -> Image.Image:
+    """MNIST test digit 0 as a 140×140 float image in [0, 1] (mode F), its top ``nan_rows`` rows NaN."""
+    pixels = Image.fromarray(test_sample[0][0].astype(np.float32) / 255.0).resize((140, 140), Image.Resampling.BILINEAR)
+    values = np.asarray(pixels).copy()
+    values[:nan_rows] = np.nan
+    return Image.fromarray(values)
+
+
+@pytest.mark.parametrize("image, reason", [
+    (Image.fromarray(np.zeros((100, 100), np.uint16)), "every pixel has the shade of its background"),
+    (Image.fromarray(np.full((100, 100), np.nan, np.float32)), "no usable pixels: every one is NaN"),
+    (Image.fromarray(np.pad(np.full((40, 40), 20, np.uint8), 30)), "differ from the background by at most 8%"),
+], ids=["all-black-16-bit-png", "all-nan-float-tiff", "faint-grey-square"])
+def test_an_uploaded_image_without_a_digit_says_why_not_how_to_draw(image, reason):
+    with pytest.raises(ImageInputError) as error:
+        image_file_to_mnist(encoded(image, "TIFF" if image.mode == "F" else "PNG"))
+    assert reason in str(error.value) and "draw a digit" not in str(error.value)
+
+
+def test_nan_pixels_count_as_background_and_keep_the_strokes(test_sample, small_cnn_model):
+    clean = image_file_to_mnist(encoded(float_digit(test_sample), "TIFF"))
+    with_nans = image_file_to_mnist(encoded(float_digit(test_sample, nan_rows=30), "TIFF"))  # above the digit
+    np.testing.assert_allclose(with_nans, clean, atol=1e-6)
+    predictor = ImagePredictor(small_cnn_model)
+    assert predictor.probabilities(with_nans).argmax() == test_sample[1][0] == 7

@@ -1,0 +1,457 @@
+"""Model uploads are checked before Keras sees them (mnist_core/model_checks.py): every model Digit Lab or Keras saves
+for an MNIST classifier passes and loads; a hostile corpus crafted here, one file per class, is refused with its
+message by the app's import and by the CLI, in child processes whose peak memory and writes are measured, while a
+server process keeps predicting a known MNIST digit exactly as before."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import warnings
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from helpers import PROJECT
+from mnist_core.architectures import build_model
+from mnist_core.model_checks import (CONFIG, MAX_PARAMS, METADATA, WEIGHTS, ModelFileError, check_config,
+                                     check_weights, read_members)
+from mnist_core.presets import PRESETS
+from mnist_core.registry import PROJECT_MODELS, DEFAULT_ID, MODEL_FILE, Registry, RegistryError, save_without_optimizer
+
+MB = 1024 * 1024
+BOMB_BYTES = 1024 * MB  # what each bomb would make an unchecked reader allocate: far above every bound below
+EXTRA_PEAK_KB = 150 * 1024  # a refused upload may raise a server's peak memory by at most this much
+MAX_WRITTEN = 64 * 1024  # bytes a refused upload may cause to be written (nothing is extracted or staged)
+CLI_PEAK_KB = 300 * 1024  # a whole CLI process that refuses a file (TensorFlow alone takes more)
+CLI_WRITTEN_BLOCKS = 2048  # 1 MB in 512-byte blocks
+
+
+# --- crafting .keras files -----------------------------------------------------------------------------------------
+
+
+def keras_bytes(model, folder) -> bytes:
+    path = folder / "model.keras"
+    save_without_optimizer(model, path)
+    return path.read_bytes()
+
+
+def members_of(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def zipped(members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression, compresslevel=1) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def edited(content: bytes, edit) -> bytes:
+    """``content`` with its config.json changed by ``edit(config)`` (in place) or replaced by the bytes it returns."""
+    members = members_of(content)
+    config = json.loads(members[CONFIG])
+    replaced = edit(config)
+    members[CONFIG] = replaced if isinstance(replaced, bytes) else json.dumps(config).encode()
+    return zipped(members)
+
+
+def functional_model():
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten(name="flatten")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="dense")(flat))
+
+
+def sequential_model():
+    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax", name="dense")])
+
+
+def side_node(layer: dict):
+    """An edit adding ``layer`` to a Functional model, called on the flattened input but not on the way to the
+    output: Keras rebuilds (and so runs) it anyway."""
+    tensor = {"class_name": "__keras_tensor__",
+              "config": {"shape": [None, 784], "dtype": "float32", "keras_history": ["flatten", 0, 0]}}
+
+    def edit(config):
+        config["config"]["layers"].append(layer | {"name": layer["config"]["name"],
+                                                   "inbound_nodes": [{"args": [tensor], "kwargs": {}}]})
+    return edit
+
+
+def dense_layer(config) -> dict:
+    return next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+
+
+def changed_dense(**changes):
+    """An edit changing the Dense layer's entry (``config`` keys go into its config)."""
+    def edit(config):
+        layer = dense_layer(config)
+        layer["config"].update(changes.pop("config", {}))
+        layer.update(changes)
+    return edit
+
+
+def lambda_model_bytes(folder) -> bytes:
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Lambda(lambda x: x * 1.0),
+                              keras.layers.Dense(10, activation="softmax")])
+    path = folder / "lambda.keras"
+    model.save(path)  # saving is allowed; loading is what must refuse it
+    return path.read_bytes()
+
+
+def weights_zip_bomb(content: bytes) -> bytes:
+    """The weights member padded with zeros to ``BOMB_BYTES``: a few MB on disk, a GiB when read."""
+    members = members_of(content)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr(CONFIG, members[CONFIG])
+        archive.writestr(METADATA, members[METADATA])
+        with archive.open(WEIGHTS, "w") as weights:
+            weights.write(members[WEIGHTS])
+            zeros = bytes(64 * MB)
+            for _ in range(BOMB_BYTES // len(zeros)):
+                weights.write(zeros)
+    return buffer.getvalue()
+
+
+def padded_with_members(content: bytes, count: int = 150) -> bytes:
+    """Many extra members of 1 MB of zeros each: Keras extracts every member of a larger archive to a temporary
+    folder (its asset store) before loading."""
+    return zipped(members_of(content) | {f"assets/pad{index:03}": bytes(MB) for index in range(count)},
+                  zipfile.ZIP_DEFLATED)
+
+
+def h5_dataset_bomb(content: bytes) -> bytes:
+    """One weight array replaced by a gzip-chunked HDF5 dataset declaring ``BOMB_BYTES`` with no chunk written:
+    the weights file stays tiny, and reading it yields a GiB of fill values."""
+    members = members_of(content)
+    raw = io.BytesIO(members[WEIGHTS])
+    with h5py.File(raw, "r+") as weights:
+        names = []
+        weights.visititems(lambda name, entry: names.append(name) if isinstance(entry, h5py.Dataset) else None)
+        del weights[names[0]]
+        weights.create_dataset(names[0], shape=(BOMB_BYTES // 4,), dtype="float32", chunks=(MB,), compression="gzip")
+    members[WEIGHTS] = raw.getvalue()
+    return zipped(members)
+
+
+def many_empty_members(count: int = 5000) -> bytes:
+    return zipped({f"{index:x}": b"" for index in range(count)})
+
+
+def external_link_weights(content: bytes) -> bytes:
+    members = members_of(content)
+    raw = io.BytesIO(members[WEIGHTS])
+    with h5py.File(raw, "r+") as weights:
+        weights["leak"] = h5py.ExternalLink("/etc/passwd.h5", "/")
+    members[WEIGHTS] = raw.getvalue()
+    return zipped(members)
+
+
+# --- crafting data sets ----------------------------------------------------------------------------------------------
+
+
+def npz_with_images(shape, write_data: bool) -> bytes:
+    """A Keras-layout .npz whose x_train header declares ``shape`` (uint8); with ``write_data`` the zeros are really
+    there (deflated), else the header alone."""
+    small = {"y_train": np.zeros(shape[0] if write_data else 30, np.uint8), "x_test": np.zeros((10, 28, 28), np.uint8),
+             "y_test": np.arange(10, dtype=np.uint8)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("x_train.npy", "w") as member:
+            header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 28, 28), np.uint8)) | {"shape": shape}
+            np.lib.format.write_array_header_1_0(member, header)
+            remaining = int(np.prod(shape)) if write_data else 0
+            while remaining:
+                chunk = min(remaining, 64 * MB)
+                member.write(bytes(chunk))
+                remaining -= chunk
+        for key, array in small.items():
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array(member, array)
+    return buffer.getvalue()
+
+
+def header_only_csv() -> bytes:
+    return (",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n").encode()
+
+
+# --- the hostile corpus: one file per class --------------------------------------------------------------------------
+
+SET_EPSILON = {"module": "keras.config", "class_name": "function", "config": "set_epsilon",
+               "registered_name": "set_epsilon"}
+HOSTILE = {  # class: (file name, how to make it from (folder, sequential, functional), what the refusal says)
+    "lambda-layer": ("lambda.keras", lambda d, seq, fun: lambda_model_bytes(d), "a Lambda layer"),
+    "class-outside-keras": ("custom.keras", lambda d, seq, fun: edited(seq, changed_dense(
+        module="mnist_evil.layers", class_name="Payload")), "'Payload' from the module 'mnist_evil.layers'"),
+    "function-in-side-node": ("side-function.keras", lambda d, seq, fun: edited(fun, side_node(
+        {"module": "keras.layers", "class_name": "Activation", "registered_name": None,
+         "config": {"name": "side", "activation": SET_EPSILON}})),
+        "a reference to the function keras.config.set_epsilon"),
+    "op-node": ("op-node.keras", lambda d, seq, fun: edited(fun, side_node(
+        {"module": "keras.src.ops.numpy", "class_name": "Absolute", "registered_name": None,
+         "config": {"name": "absolute"}})), "'Absolute' from the module 'keras.src.ops.numpy'"),
+    "disguised-class": ("disguised.keras", lambda d, seq, fun: edited(seq, changed_dense(registered_name="Lambda")),
+                        "registered as 'Lambda'"),
+    "python-lambda-activation": ("lambda-activation.keras", lambda d, seq, fun: edited(seq, changed_dense(
+        config={"activation": {"class_name": "__lambda__", "config": {"code": "", "defaults": None,
+                                                                      "closure": None}}})), "a Python lambda"),
+    "deep-nesting": ("deep.keras", lambda d, seq, fun: edited(seq, lambda config: b"[" * 100_000 + b"]" * 100_000),
+                     "nested too deeply"),
+    "oversized-layer": ("oversized.keras", lambda d, seq, fun: edited(seq, changed_dense(config={"units": 10 ** 8})),
+                        f"at most {MAX_PARAMS:,}"),
+    "weights-zip-bomb": ("weights-bomb.keras", lambda d, seq, fun: weights_zip_bomb(seq),
+                         f"{WEIGHTS} declares"),
+    "padding-members": ("padding.keras", lambda d, seq, fun: padded_with_members(seq),
+                        "150 unexpected member(s)"),
+    "h5-dataset-bomb": ("h5-bomb.keras", lambda d, seq, fun: h5_dataset_bomb(seq), "declares arrays of"),
+    "npz-header-10^12-images": ("huge-header.npz", lambda d, seq, fun: npz_with_images((10 ** 12, 28, 28), False),
+                                "x_train declares the shape (1000000000000, 28, 28)"),
+    "npz-deflated-gigabyte": ("deflated.npz", lambda d, seq, fun: npz_with_images((BOMB_BYTES // 784, 28, 28), True),
+                              f"x_train declares the shape ({BOMB_BYTES // 784}, 28, 28)"),
+    "csv-header-only": ("header-only.csv", lambda d, seq, fun: header_only_csv(), "a header but no rows"),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict:
+    """The hostile files on disk, by class, and one good model file to import last."""
+    folder = tmp_path_factory.mktemp("hostile")
+    sequential, functional = keras_bytes(sequential_model(), folder), keras_bytes(functional_model(), folder)
+    paths = {}
+    for kind, (name, make, _) in HOSTILE.items():
+        paths[kind] = folder / name
+        paths[kind].write_bytes(make(folder, sequential, functional))
+    paths["good"] = folder / "good.keras"
+    paths["good"].write_bytes(keras_bytes(build_model(PRESETS["fast-cnn"].spec), folder))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def server_child(corpus, mnist_path, tmp_path_factory) -> dict:
+    """Every hostile file, then the good one, through the app's imports in one server-like child process."""
+    root, temporary = tmp_path_factory.mktemp("models"), tmp_path_factory.mktemp("child-tmp")
+    files = [str(corpus[kind]) for kind in HOSTILE] + [str(corpus["good"])]
+    done = subprocess.run([sys.executable, str(PROJECT / "tests" / "import_child.py"), str(root), mnist_path, *files],
+                          capture_output=True, text=True, timeout=300, env=os.environ | {"TMPDIR": str(temporary)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not list(temporary.iterdir())  # nothing extracted or left behind
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    return {"baseline": lines[0], **{kind: line for kind, line in zip([*HOSTILE, "good"], lines[1:])}}
+
+
+def test_the_bombs_in_the_corpus_really_hold_what_they_claim(corpus):
+    """Without the checks each would cost a GiB: the deflated members really expand to it, the HDF5 array really
+    declares it, the padding members are really there."""
+    with zipfile.ZipFile(corpus["weights-zip-bomb"]) as archive:
+        assert archive.getinfo(WEIGHTS).file_size > BOMB_BYTES and archive.testzip() is None
+    with zipfile.ZipFile(corpus["npz-deflated-gigabyte"]) as archive:
+        assert archive.getinfo("x_train.npy").file_size > BOMB_BYTES - MB
+    with zipfile.ZipFile(corpus["padding-members"]) as archive:
+        assert sum(info.file_size for info in archive.infolist()) > 150 * MB
+    with zipfile.ZipFile(corpus["h5-dataset-bomb"]) as archive, h5py.File(io.BytesIO(archive.read(WEIGHTS))) as h5:
+        sizes = []
+        h5.visititems(lambda name, entry: sizes.append(entry.nbytes) if isinstance(entry, h5py.Dataset) else None)
+        assert max(sizes) >= BOMB_BYTES and archive.getinfo(WEIGHTS).file_size < MB
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_upload_is_refused_with_its_message_and_the_server_is_unharmed(kind, server_child):
+    baseline, result = server_child["baseline"], server_child[kind]
+    assert result["outcome"].startswith("refused: "), result["outcome"]
+    assert HOSTILE[kind][2] in result["outcome"], result["outcome"]
+    assert result["peak_kb"] - baseline["peak_kb"] <= EXTRA_PEAK_KB, (kind, result["peak_kb"], baseline["peak_kb"])
+    assert result["written"] <= MAX_WRITTEN, (kind, result["written"])
+    assert result["same_prediction"] and result["digit"] == baseline["digit"] == 7  # MNIST test image 0 is a 7
+    assert result["settings"] == baseline["settings"]
+    assert result["runs"] == baseline["runs"] == [DEFAULT_ID]
+
+
+def test_a_good_model_imported_after_the_hostile_ones_is_accepted(server_child):
+    good = server_child["good"]
+    assert good["outcome"].startswith("accepted as "), good["outcome"]
+    assert len(good["runs"]) == 2 and good["same_prediction"]
+
+
+def run_cli(args: list[str], models) -> dict:
+    """One real ``python -m mnist_core`` process, with its peak memory and block writes (from its rusage)."""
+    wrapper = ("import json, resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(json.dumps({'rc': done.returncode, 'out': done.stdout, 'err': done.stderr,"
+               " 'peak_kb': usage.ru_maxrss, 'blocks': usage.ru_oublock}))")
+    env = os.environ | {"DIGIT_LAB_MODELS": str(models), "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(models)}
+    done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "mnist_core", *args],
+                          capture_output=True, text=True, cwd=PROJECT, env=env, timeout=300)
+    return json.loads(done.stdout)
+
+
+def cli_arguments(kind: str, path) -> list[str]:
+    return ["import", str(path)] if str(path).endswith(".keras") else ["evaluate", "--data", str(path)]
+
+
+@pytest.fixture(scope="module")
+def cli_results(corpus, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("cli-models")
+    with ThreadPoolExecutor(2) as pool:
+        results = pool.map(lambda kind: run_cli(cli_arguments(kind, corpus[kind]), root), HOSTILE)
+        return {"root": root, **dict(zip(HOSTILE, results))}
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_the_cli_refuses_each_hostile_file_in_one_line_with_exit_2(kind, cli_results):
+    result = cli_results[kind]
+    assert result["rc"] == 2, result
+    assert "Traceback" not in result["err"], result["err"]
+    assert result["err"].startswith("error: ") and HOSTILE[kind][2] in result["err"], result["err"]
+    assert result["peak_kb"] <= CLI_PEAK_KB, (kind, result["peak_kb"])  # refused before TensorFlow is imported
+    assert result["blocks"] <= CLI_WRITTEN_BLOCKS, (kind, result["blocks"])
+    assert [path.name for path in cli_results["root"].iterdir() if not path.name.startswith(".")] == []
+
+
+def test_the_cli_imports_a_good_model_like_the_app(corpus, tmp_path):
+    result = run_cli(["import", str(corpus["good"]), "--name", "vetted fast-cnn", "--json"], tmp_path)
+    assert result["rc"] == 0, result["err"]
+    payload = json.loads(result["out"])
+    record = Registry(tmp_path).record(payload["run_id"])
+    assert record.name == "vetted fast-cnn" and record.architecture == "uploaded" and payload["params"] == 80202
+
+
+# --- what passes: every model Digit Lab builds, and Keras's own saves of plausible MNIST classifiers ------------------
+
+
+def wide_functional_model():
+    """A Functional model using every allowlisted layer kind, initializers, a regularizer and a constraint."""
+    layers = keras.layers
+    inputs = keras.Input((784,))
+    x = layers.Rescaling(1 / 255.0)(layers.Reshape((28, 28, 1))(inputs))
+    for augmentation in (layers.RandomZoom(0.1), layers.RandomContrast(0.1), layers.RandomRotation(0.05),
+                         layers.RandomTranslation(0.1, 0.1), layers.GaussianNoise(0.1)):
+        x = augmentation(x)
+    a = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(
+        8, 3, padding="same", kernel_initializer="he_normal", kernel_regularizer=keras.regularizers.L2(1e-4),
+        kernel_constraint=keras.constraints.MaxNorm(3))(x)))
+    b = layers.Conv2D(8, 1, padding="same", activation="elu")(x)
+    x = layers.Concatenate()([layers.Add()([a, b]), a])
+    x = layers.LayerNormalization()(layers.MaxPooling2D()(layers.SpatialDropout2D(0.1)(layers.AveragePooling2D(2)(x))))
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Activation("gelu")(layers.LeakyReLU()(layers.Dense(32, kernel_regularizer="l2")(x)))
+    return keras.Model(inputs, layers.Softmax()(layers.Dense(10)(layers.Dropout(0.2)(x))))
+
+
+def nested_compiled_model():
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.Sequential([keras.layers.Dense(10, activation="softmax")])])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_passes_the_checks_imports_and_loads_again(preset, registry, tmp_path, test_sample):
+    model = build_model(PRESETS[preset].spec)
+    record = registry.import_model(preset, keras_bytes(model, tmp_path))
+    loaded = registry.load_model(record.id)  # what the checks accepted loads again from the registry
+    images = test_sample[0][:4].astype("float32") / 255.0
+    images = images.reshape(4, *model.input_shape[1:])
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [wide_functional_model, nested_compiled_model, functional_model],
+                         ids=["every-allowed-layer", "nested-and-compiled", "functional"])
+def test_plausible_keras_models_pass_and_import(make, registry, tmp_path):
+    model = make()
+    path = tmp_path / "saved-by-keras.keras"
+    model.save(path)  # Keras's own save, with its compile_config when compiled
+    record = registry.import_model("plausible", path.read_bytes())
+    assert registry.load_model(record.id).count_params() == model.count_params()
+
+
+def test_the_shipped_default_model_passes_the_checks():
+    members = read_members((PROJECT_MODELS / DEFAULT_ID / MODEL_FILE).read_bytes())
+    check_config(members[CONFIG])
+    check_weights(members[WEIGHTS])
+
+
+# --- what is refused, case by case (no child process needed) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bases")
+    return keras_bytes(sequential_model(), folder), keras_bytes(functional_model(), folder)
+
+
+CONFIG_CASES = {  # (edit of the Sequential model's config, what the refusal says)
+    "unknown-activation-name": (changed_dense(config={"activation": "set_epsilon"}), "the activation 'set_epsilon'"),
+    "unknown-initializer-name": (changed_dense(config={"kernel_initializer": "stft"}), "the initializer 'stft'"),
+    "function-as-initializer": (changed_dense(config={"kernel_initializer": SET_EPSILON}), "keras.config.set_epsilon"),
+    "layer-without-module": (changed_dense(module=None), "'Dense' without a module"),
+    "keras-internal-module": (changed_dense(module="keras.src.layers.core.dense"), "'keras.src.layers.core.dense'"),
+    "odd-dtype-policy": (changed_dense(config={"dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                                         "config": {"name": "int8_from_float32"}}}),
+                         "dtype policy 'int8_from_float32'"),
+    "nested-compile-config": (changed_dense(compile_config={"loss": SET_EPSILON}), "training settings"),
+    "no-build-config": (changed_dense(build_config=None), "no saved input shape"),
+    "tensor-value": (changed_dense(config={"use_bias": {"class_name": "__tensor__", "config": {"value": 1}}}),
+                     "a __tensor__ value"),
+    "not-a-model": (lambda config: b'["a list"]', "not a Sequential or Functional model"),
+    "not-json": (lambda config: b"{nope", "not valid JSON"),
+    "too-deep-but-parsable": (lambda config: json.dumps(config | {"x": json.loads("[" * 70 + "]" * 70)}).encode(),
+                              "nested deeper than 64"),
+    "too-many-layers": (lambda config: config["config"]["layers"].extend(
+        [{"module": "keras.layers", "class_name": "Dropout", "config": {"name": f"d{i}", "rate": 0.1}}
+         for i in range(400)]), "layers; at most 300"),
+}
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES)
+def test_configs_outside_the_allowlist_are_refused_naming_what_was_found(case, bases, registry):
+    edit, message = CONFIG_CASES[case]
+    content = edited(bases[0], edit)
+    with pytest.raises(ModelFileError) as error:
+        check_config(members_of(content)[CONFIG])
+    assert message in str(error.value)
+    with pytest.raises(RegistryError) as error:
+        registry.import_model("hostile", content)
+    assert message in str(error.value)
+    assert [record.id for record in registry.list_runs()] == [DEFAULT_ID]
+
+
+ARCHIVE_CASES = {
+    "duplicate-member": (lambda seq: duplicated_config(seq), "same member twice"),
+    "missing-weights": (lambda seq: zipped({CONFIG: members_of(seq)[CONFIG]}), f"lacks {WEIGHTS}"),
+    "many-empty-members": (lambda seq: many_empty_members(), "member list is far longer"),
+    "too-large-file": (lambda seq: bytes(60 * MB), "larger than"),
+    "compression-ratio": (lambda seq: zipped(members_of(seq) | {CONFIG: b" " * (900 * 1024) + members_of(seq)[CONFIG]},
+                                             zipfile.ZIP_DEFLATED), "zip bomb"),
+    "external-link-in-weights": (external_link_weights, "a link (leak)"),
+}
+
+
+def duplicated_config(content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    members = members_of(content)
+    with zipfile.ZipFile(buffer, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate it is asked to write
+        for name, data in [*members.items(), (CONFIG, members[CONFIG])]:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ARCHIVE_CASES)
+def test_archives_outside_the_bounds_are_refused_before_reading(case, bases, registry):
+    make, message = ARCHIVE_CASES[case]
+    with pytest.raises(RegistryError) as error:
+        registry.import_model("hostile", make(bases[0]))
+    assert message in str(error.value)
+    assert [record.id for record in registry.list_runs()] == [DEFAULT_ID]
