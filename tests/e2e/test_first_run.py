@@ -90,7 +90,8 @@ def test_hostile_names_stay_text_on_every_page(page, app_server, requests_seen, 
         for title, ready in (("Errors", "Test accuracy"), ("Draw", "Draw a digit"), ("Kaggle", "Upload")):
             open_app(page, app_server.url, f"{title.lower()}?run={run_id}", ready_text=ready)
             picker = page.get_by_role("combobox", name="Model", exact=True)
-            expect(picker).to_have_value(re.compile(re.escape(HOSTILE_NAME)))  # the model picker, opened on that run, shows it as typed
+            # the model picker, opened on that run by the link, shows the name as typed
+            expect(picker).to_have_value(re.compile(re.escape(HOSTILE_NAME)))
             expect(page.locator('img[src*="127.0.0.2"], a[href*="127.0.0.2"]')).to_have_count(0)
             assert_no_exception(page)
         go_to(page, "Train", "Training settings")

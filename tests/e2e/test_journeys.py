@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e_helpers import (APP_TIMEOUT_MS, assert_navigation, assert_no_exception, caption_number, chart, choose,
-                         dataframe_row, error_alert, go_to, line_points, metric, open_app, options_of, screenshot,
-                         set_number, set_text, symbol_count, upload, wait_for_app_idle, wait_for_number_above,
-                         x_axis_end)
+                         dataframe_row, draw_stroke, error_alert, go_to, line_points, metric, open_app, options_of,
+                         screenshot, set_number, set_text, symbol_count, upload, wait_for_app_idle,
+                         wait_for_number_above, x_axis_end)
 from mnist_core.charts import MAX_BATCH_POINTS
 
 pytestmark = pytest.mark.e2e
@@ -308,18 +308,6 @@ def test_errors_confusion_cell_filters_grid(page, app_server, requests_seen):
 
 
 # --- 5. Draw ----------------------------------------------------------------------------------------------------
-
-
-def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
-    """One stroke through ``points`` (fractions of the canvas), mouse down to mouse up, then wait for the rerun."""
-    def at(point):
-        return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
-
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*at(point), steps=20)
-    page.mouse.up()
 
 
 def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
