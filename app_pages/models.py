@@ -13,6 +13,7 @@ from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 from app_pages.common import TRAIN_HINT, flash, plain, run_label, show_flash
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
+RUN_KEY, KEPT_RUN_KEY = "models.run", "models.run.kept"  # the run picked in "Run", by id; kept across pages
 COMPARED_ON_START = 2
 
 
@@ -93,17 +94,29 @@ def delete_run(run_id: str) -> None:
         flash("success", f"Deleted run {run_id}.")
 
 
-def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
-    """Rename, download or delete (after a confirmation) the run picked in "Run"."""
-    st.subheader("Manage a run")
+def picked_run(runs: list[RunRecord]) -> RunRecord:
+    """The "Run" picker, keyed by run id: it keeps the user's run while others save, rename or delete theirs (and
+    when the user comes back from another page); the newest run until one is picked, or once the picked is gone."""
     labels = {record.id: run_label(record) for record in runs}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get)
-    record = next(record for record in runs if record.id == run_id)
+    if st.session_state.get(RUN_KEY) not in labels:
+        kept = st.session_state.get(KEPT_RUN_KEY)
+        st.session_state[RUN_KEY] = kept if kept in labels else next(iter(labels))
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key=RUN_KEY)
+    st.session_state[KEPT_RUN_KEY] = run_id
+    return next(record for record in runs if record.id == run_id)
+
+
+def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
+    """Rename, download or delete (after a confirmation naming the run, acting on that run only) the run picked."""
+    st.subheader("Manage a run")
+    record = picked_run(runs)
+    run_id = record.id
     name, download, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     with name:
         name_key = f"models.name.{run_id}"
         typed = st.text_input("New name", value=record.name, key=name_key, max_chars=120)
-        st.button("Rename", on_click=rename_run, args=(run_id, name_key), disabled=typed.strip() == record.name)
+        st.button("Rename", key=f"models.rename.{run_id}", on_click=rename_run, args=(run_id, name_key),
+                  disabled=typed.strip() == record.name)
     with download:
         try:
             st.download_button("Download .keras", registry.export(run_id), file_name=f"{run_id}.keras",
@@ -112,14 +125,16 @@ def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
             st.error(plain(f"The model file cannot be read: {error}"))
     with delete:
         is_default = run_id == DEFAULT_ID
-        if st.button("Delete", disabled=is_default,
-                     help="The default model cannot be deleted." if is_default else "Asks for confirmation first."):
-            st.session_state[DELETE_KEY] = run_id
-    if st.session_state.get(DELETE_KEY) == run_id:
+        st.button("Delete", key=f"models.delete.{run_id}", disabled=is_default, on_click=st.session_state.__setitem__,
+                  args=(DELETE_KEY, run_id),
+                  help="The default model cannot be deleted." if is_default else "Asks for confirmation first.")
+    if st.session_state.get(DELETE_KEY) == run_id:  # the question names the run its answer acts on
         st.warning(plain(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed."))
         confirm, cancel = st.columns([1, 5])
-        confirm.button("Confirm delete", type="primary", on_click=delete_run, args=(run_id,))
-        cancel.button("Cancel", on_click=st.session_state.pop, args=(DELETE_KEY, None))
+        confirm.button("Confirm delete", key=f"models.confirm_delete.{run_id}", type="primary", on_click=delete_run,
+                       args=(run_id,))
+        cancel.button("Cancel", key=f"models.cancel_delete.{run_id}", on_click=st.session_state.pop,
+                      args=(DELETE_KEY, None))
 
 
 def import_upload() -> None:

@@ -274,6 +274,40 @@ def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_regis
     assert not widget(app.button, "Train").disabled
 
 
+# --- Models -----------------------------------------------------------------------------------------------------
+
+
+def test_models_page_keeps_the_users_run_and_typed_name_when_another_session_saves_one(data_set, model_registry,
+                                                                                       small_dense_model):
+    mine = save_run(model_registry, small_dense_model, name="mine")
+    app = open_page("models")
+    widget(app.selectbox, "Run").set_value(mine.id).run()
+    widget(app.text_input, "New name").input("renamed by me").run()
+    save_run(model_registry, small_dense_model, name="theirs")  # another session saves a run: the newest now
+    app.run()
+    assert_rendered(app)
+    assert widget(app.selectbox, "Run").value == mine.id
+    assert widget(app.text_input, "New name").value == "renamed by me"
+    widget(app.button, "Rename").click().run()
+    assert model_registry.record(mine.id).name == "renamed by me"
+
+
+def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set, model_registry, small_dense_model):
+    mine = save_run(model_registry, small_dense_model, name="mine")
+    app = open_page("models")
+    widget(app.selectbox, "Run").set_value(mine.id).run()
+    widget(app.button, "Delete").click().run()
+    theirs = save_run(model_registry, small_dense_model, name="theirs")  # saved by someone else meanwhile
+    app.run()
+    (question,) = [text.replace("\\", "") for text in texts(app.warning) if text.startswith("Delete")]  # unescaped
+    assert "mine" in question and mine.id in question and theirs.id not in question
+    widget(app.button, "Confirm delete").click().run()
+    left = {record.id for record in model_registry.list_runs()}
+    assert mine.id not in left and theirs.id in left
+    assert any(f"Deleted run {mine.id}" in text.replace("\\", "") for text in texts(app.success)), texts(app.success)
+    assert widget(app.selectbox, "Run").value != mine.id
+
+
 # --- Errors -----------------------------------------------------------------------------------------------------
 
 
