@@ -2,7 +2,8 @@
 localhost port (as the unprivileged ``postgres`` user when the tests run as root, since PostgreSQL refuses to run
 as root), and ``pg_ctl stop -m fast`` at the end. Needs Debian's ``postgresql`` package (``.ci/run`` installs it).
 
-Use it by importing the fixture into a test module: ``from postgres_fixture import postgres_url``.
+Use it by importing the fixture into a test module: ``from postgres_fixture import postgres_url``; outside pytest
+(the sweep benchmark), ``with private_postgres() as url: ...``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,16 @@ DATABASE_USER = "digitlab"
 START_TIMEOUT_S = 60
 
 
+class PostgresError(RuntimeError):
+    """The private server could not be set up (not installed, initdb or pg_ctl failed); says why."""
+
+
 def postgres_bin() -> Path:
     """The newest ``/usr/lib/postgresql/*/bin`` holding ``initdb`` and ``pg_ctl``."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(Path(path).parts[-3]))
     if not found:
-        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
-                    "`apt-get install postgresql` (.ci/run does this as root).", pytrace=False)
+        raise PostgresError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
+                            "`apt-get install postgresql` (.ci/run does this as root).")
     return Path(found[-1]).parent
 
 
@@ -49,25 +55,40 @@ def run_quietly(command: list[str], log: Path) -> None:
         finished = subprocess.run(as_server_user(command), stdout=output, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, timeout=START_TIMEOUT_S)
     if finished.returncode != 0:
-        pytest.fail(f"{' '.join(command[:2])} failed ({finished.returncode}):\n{log.read_text(errors='replace')}",
-                    pytrace=False)
+        raise PostgresError(f"{Path(command[0]).name} failed ({finished.returncode}):\n"
+                            f"{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """The SQLAlchemy URL (psycopg 3) of a fresh PostgreSQL server that lives as long as the test module."""
+@contextmanager
+def private_postgres():
+    """A fresh PostgreSQL server for the block; yields its SQLAlchemy URL (psycopg 3); stopped and removed after."""
     binaries = postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="digitlab-pg-"))
     if os.geteuid() == 0:
         account = pwd.getpwnam(SERVER_USER)
         os.chown(folder, account.pw_uid, account.pw_gid)
     data, log, port = folder / "data", folder / "tools.log", free_port()
-    run_quietly([str(binaries / "initdb"), "-D", str(data), "-U", DATABASE_USER, "-A", "trust", "--no-sync"], log)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run_quietly([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-o", options,
-                 "-w", "-t", str(START_TIMEOUT_S), "start"], log)
+    try:
+        run_quietly([str(binaries / "initdb"), "-D", str(data), "-U", DATABASE_USER, "-A", "trust", "--no-sync"],
+                    log)
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        run_quietly([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-o", options,
+                     "-w", "-t", str(START_TIMEOUT_S), "start"], log)
+    except PostgresError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         yield f"postgresql+psycopg://{DATABASE_USER}@127.0.0.1:{port}/postgres"
     finally:
         run_quietly([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], log)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """The URL of a private PostgreSQL server that lives as long as the test module."""
+    try:
+        with private_postgres() as url:
+            yield url
+    except PostgresError as error:
+        pytest.fail(str(error), pytrace=False)

@@ -163,6 +163,20 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry
     assert set(saved) == {row.number for row in rows if row.state == "complete"}
 
 
+def test_a_diverging_trial_fails_with_the_reason_is_not_saved_and_not_retried(registry, mnist):
+    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
+
+    space = {"template": "dense", "params": {  # deep relu MLP, SGD at 10: NaN within a few batches
+        "dense_blocks": 4, "dense_units": 256, "optimizer": "sgd", "learning_rate": 10.0, "batch_size": 64,
+        "epochs": 1, "subset_size": 2000, "validation_split": 0.1}}
+    storage = open_storage(default_storage_url(registry))
+    create_sweep("diverges", space, 1, storage)
+    assert work("diverges", storage, mnist, registry) == 1
+    [row] = trial_rows(load_study("diverges", storage))
+    assert row.state == "fail" and "loss became nan" in row.reason and row.run_id is None
+    assert sweep_runs(registry, "diverges") == {}
+
+
 def test_a_run_saved_by_a_trial_that_then_failed_is_removed(registry, small_dense_model):
     import optuna
 
