@@ -195,3 +195,15 @@ def screenshot(page: Page, name: str) -> None:
     whole_page_viewport(page)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
+    """One stroke through ``points`` (fractions of the canvas), mouse down to mouse up, then wait for the rerun."""
+    def at(point):
+        return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+
+    page.mouse.move(*at(points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*at(point), steps=20)
+    page.mouse.up()
