@@ -1,0 +1,152 @@
+"""What a user of the app feels, in headless Chromium against a real server (started here, as the browser tests do):
+training in the app against the CLI (same preset, same data), press Train → test accuracy on screen, mouse released
+→ prediction on the Draw page, and the Errors page for a model just trained. Prints each figure and its ratio to its
+goal and records them (``bench/results.py``). Timings are never asserted in tests; run this on a quiet machine.
+
+Run:  MNIST_PATH=/path/to/mnist.npz PYTHONPATH=tests/e2e python bench/bench_app.py [--draws 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from e2e_helpers import draw_stroke, metric
+from e2e_server import PROJECT, VIEWPORT, start_streamlit, stop_process_group
+from playwright.sync_api import expect, sync_playwright
+from results import record
+
+PRESET = "fast-cnn"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+TIMEOUT_MS = 180_000
+# In-page clock: when the mouse was released, and when the Prediction metric first showed the expected digit.
+WATCH_PREDICTION = """expected => new Promise(resolve => {
+  window.__released = null;
+  document.addEventListener('mouseup', () => { window.__released = performance.now(); }, {capture: true, once: true});
+  const shown = () => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+      m.innerText.startsWith('Prediction') && m.querySelector('[data-testid="stMetricValue"]')?.innerText === expected);
+  const observer = new MutationObserver(() => {
+    if (window.__released === null || !shown()) return;
+    observer.disconnect();
+    resolve(performance.now() - window.__released);
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+})"""
+
+
+def cli_training_seconds() -> float:
+    """Seconds of training the CLI reports for the preset on all images, in a fresh registry."""
+    with tempfile.TemporaryDirectory() as models:
+        done = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--preset", PRESET, "--json"],
+                              cwd=PROJECT, env=os.environ | {"DIGIT_LAB_MODELS": models}, capture_output=True,
+                              text=True, check=True)
+    return json.loads(done.stdout)["seconds"]
+
+
+def saved_run(models_dir: Path, before: set[str]) -> str:
+    """The id of the first run saved in ``models_dir`` that was not among ``before``."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        new = [name for name in set(os.listdir(models_dir)) - before
+               if not name.startswith(".") and (models_dir / name / "run.json").exists()]
+        if new:
+            return new[0]
+        time.sleep(0.2)
+    raise TimeoutError("the run was not saved in time")
+
+
+def train_in_app(page, server, watched: bool) -> tuple[float, float, str]:
+    """Press Train on the preset; returns (seconds of training the run reports, seconds from the press to the test
+    accuracy on screen, run id). Unwatched: the page goes Home at once and the run's record is read when saved."""
+    page.goto(f"{server.url}/train")
+    expect(page.get_by_text("Training settings")).to_be_visible(timeout=TIMEOUT_MS)
+    before = set(os.listdir(server.models_dir))
+    pressed = time.perf_counter()
+    page.get_by_role("button", name="Train", exact=True).click()
+    if watched:
+        expect(metric(page, "Test accuracy")).to_be_visible(timeout=TIMEOUT_MS)
+        on_screen = time.perf_counter() - pressed
+    else:
+        page.goto(server.url)
+        on_screen = float("nan")
+    run_id = saved_run(server.models_dir, before)
+    record_ = json.loads((server.models_dir / run_id / "run.json").read_text(encoding="utf-8"))
+    return record_["seconds"], on_screen, run_id
+
+
+def draw_latencies(page, server, count: int) -> list[float]:
+    """Milliseconds from mouse release to the new prediction on screen, alternating a "1" and a "7"."""
+    page.goto(f"{server.url}/draw")
+    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
+    expect(canvas).to_be_visible(timeout=TIMEOUT_MS)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    latencies = []
+    for attempt in range(count):
+        page.locator('button[aria-label="Reset canvas & history"]').click()
+        expect(metric(page, "Prediction")).to_have_count(0, timeout=TIMEOUT_MS)
+        digit = "1" if attempt % 2 == 0 else "7"
+        if digit == "7":  # the top bar first (its prediction is not timed), then the stroke that makes it a 7
+            draw_stroke(page, box, [(0.25, 0.2), (0.75, 0.2)])
+            expect(metric(page, "Prediction")).to_be_visible(timeout=TIMEOUT_MS)
+            page.wait_for_timeout(300)
+        watcher = page.evaluate_handle(WATCH_PREDICTION, digit)
+        draw_stroke(page, box, [(0.5, 0.15), (0.5, 0.85)] if digit == "1" else [(0.75, 0.2), (0.4, 0.85)])
+        latencies.append(page.evaluate("promise => promise", watcher))
+        page.wait_for_timeout(300)
+    return latencies
+
+
+def errors_page_seconds(page, server, run_id: str) -> float:
+    """Seconds from opening the Errors page on a run to its test accuracy and confusion matrix on screen."""
+    started = time.perf_counter()
+    page.goto(f"{server.url}/errors?run={run_id}")
+    expect(metric(page, "Test accuracy")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible(timeout=TIMEOUT_MS)
+    return time.perf_counter() - started
+
+
+def show(name: str, value: float, unit: str, goal: float | None) -> None:
+    ratio = f"  ratio to goal {value / goal:.2f}" if goal else ""
+    print(f"{name:<55} {value:8.2f} {unit}{ratio}", flush=True)
+    record("app", name, {"value": round(value, 3), "unit": unit, "goal": goal})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--draws", type=int, default=20, help="timed drawings on the Draw page")
+    args = parser.parse_args()
+    cli = cli_training_seconds()
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        server = start_streamlit(Path(folder), os.environ | {"DIGIT_LAB_MODELS": str(Path(folder) / "models")})
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            unwatched, _, _ = train_in_app(page, server, watched=False)
+            watched, on_screen, run_id = train_in_app(page, server, watched=True)
+            errors = errors_page_seconds(page, server, run_id)
+            errors_again = errors_page_seconds(page, server, run_id)
+            draws = draw_latencies(page, server, args.draws)
+        finally:
+            browser.close()
+            stop_process_group(server.process)
+    show(f"{PRESET} training, CLI", cli, "s", None)
+    show(f"{PRESET} training in the app, watched / CLI", watched / cli, "×", 1.10)
+    show(f"{PRESET} training in the app, not watched / CLI", unwatched / cli, "×", 1.10)
+    show("press Train → test accuracy on screen", on_screen, "s", 8.0)
+    show("Errors page for a model just trained (first visit)", errors, "s", 1.5)
+    show("Errors page for a model just trained (second visit)", errors_again, "s", 1.5)
+    show("Draw: mouse released → prediction, median", statistics.median(draws), "ms", 150)
+    show("Draw: mouse released → prediction, p95", sorted(draws)[int(0.95 * (len(draws) - 1))], "ms", 250)
+
+
+if __name__ == "__main__":
+    main()
