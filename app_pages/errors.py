@@ -22,8 +22,8 @@ TRUE_KEY, PREDICTED_KEY, PAGE_KEY, CELL_KEY = "errors.true", "errors.predicted",
 
 
 @st.cache_resource(max_entries=4, show_spinner="Predicting the test images…")
-def test_evaluation(key: tuple, data_source: str, _model, _data: MnistData):
-    """The model's predictions on the test set, computed once per model file version and data set."""
+def cached_evaluation(key: tuple, data_fingerprint: str, _model, _data: MnistData):
+    """The model's predictions on the test set, computed once per model file version and data set contents."""
     from mnist_core.evaluation import evaluate
 
     return evaluate(_model, _data.x_test, _data.y_test)
@@ -35,7 +35,7 @@ def evaluation_of(registry: Registry, run_id: str, data: MnistData):
     if model is None:
         return None
     try:
-        return test_evaluation(model_key(registry, run_id), data.source, model, data)
+        return cached_evaluation(model_key(registry, run_id), data.fingerprint, model, data)
     except (RegistryError, OSError) as error:
         st.error(f"The model {run_id!r} disappeared while it was being tested: {error}")
         return None

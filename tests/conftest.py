@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+@pytest.fixture(autouse=True)
+def fresh_streamlit_caches():
+    """AppTest runs share Streamlit's process-wide caches: every test starts with no cached model, runner or data."""
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_resource.clear()
+        st.cache_data.clear()
 
 
 @pytest.fixture(scope="session")

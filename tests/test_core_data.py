@@ -163,3 +163,14 @@ def test_a_header_only_csv_is_told_it_has_no_rows(with_labels, tmp_path):
     path.write_text(kaggle_text(0, with_labels), encoding="utf-8")
     with pytest.raises(DataSetError, match="a header but no rows"):
         read_dataset(path) if with_labels else read_kaggle_test(path)
+
+
+def test_fingerprint_follows_the_contents_not_the_name(mnist):
+    from mnist_core.data import make_data
+
+    same = make_data(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, "uploaded .npz")
+    changed_test = mnist.x_test.copy()
+    changed_test[0, 0, 0] ^= 1
+    other = make_data(mnist.x_train, mnist.y_train, changed_test, mnist.y_test, "uploaded .npz")
+    assert same.fingerprint == mnist.fingerprint
+    assert other.fingerprint != same.fingerprint
