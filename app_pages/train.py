@@ -16,7 +16,7 @@ from mnist_core.data import DataSetError
 from mnist_core.presets import PRESETS, SPEED_PRESET
 from mnist_core.measured import preset_expectation
 from mnist_core.registry import Registry, RegistryError, RunRecord, default_run_name
-from mnist_core.statuses import ACTIVE, QUEUED
+from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 from app_pages.common import RUN_PARAM, flash, job_runner, load_dataset, plain, show_flash
 
 CUSTOM = "custom"
@@ -336,9 +336,9 @@ def training_curves(view) -> None:
 
 def run_outcome(view) -> None:
     """How a run ended, its test metrics and where it was saved."""
-    if view.status == "finished":
+    if view.status == FINISHED:
         st.success(f"Finished: {plain(view.reason)}")
-    elif view.status == "stopped":
+    elif view.status == STOPPED:
         st.warning(f"Stopped: {plain(view.reason)}")
     else:
         st.error(f"Failed: {plain(view.reason)}")

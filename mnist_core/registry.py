@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
-from .statuses import INTERRUPTED
+from .statuses import INTERRUPTED, UPLOADED
 
 MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -556,6 +556,6 @@ class Registry:
             check_serialized_model(model)
         except ModelFileError as error:
             raise RegistryError(f"{error} (found in the model as Keras rebuilt it)") from None
-        record = RunRecord(id="", name=name, architecture="uploaded", spec=None, config=None, status="uploaded",
+        record = RunRecord(id="", name=name, architecture="uploaded", spec=None, config=None, status=UPLOADED,
                            created="", params=int(model.count_params()), reason="uploaded .keras file")
         return self.save_run(model, record)

@@ -28,3 +28,22 @@ def rgba_canvas(digit: np.ndarray, size: int = 280) -> np.ndarray:
     canvas[..., :3] = 255
     canvas[..., 3] = ink
     return canvas
+
+
+def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
+    """The id of a run whose process 'died' in epoch 2: epoch 1 is checkpointed in ``registry``, its lock released
+    (what a killed process leaves; tests/test_core_cli.py kills a real one)."""
+    import threading
+
+    from mnist_core.training import History, prepare_data, train
+
+    partial = registry.start_partial(name, "custom", spec, config.to_dict(), 0)
+    stop = threading.Event()
+
+    def on_event(event):
+        if event.kind == "batch" and event.epoch == 2:
+            stop.set()
+
+    train(spec, config, prepare_data(mnist, config), on_event, stop, History(), partial)
+    partial.release()
+    return partial.run_id

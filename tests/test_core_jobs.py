@@ -1,16 +1,14 @@
 """Runs end to end and the job runner: checkpoints in the registry while a run trains, resumption of an interrupted
 run, one history shared by the live view and the saved run, and only the last few jobs' history kept in memory."""
 
-import threading
-
 import pytest
 
+from helpers import interrupted_run
 from mnist_core.architectures import SpecError
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import LIVE_JOBS_KEPT, JobRunner, RunRequest, execute_run, resume_request
 from mnist_core.registry import DEFAULT_ID
 from mnist_core.statuses import FINISHED, INTERRUPTED, QUEUED
-from mnist_core.training import History, prepare_data, train
 
 DENSE = [{"type": "Dense", "units": 32}]
 TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
@@ -18,20 +16,6 @@ TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size
 
 def own_runs(registry):
     return [record for record in registry.list_runs() if record.id != DEFAULT_ID]
-
-
-def interrupted_after_one_epoch(mnist, registry, config):
-    """A run whose process 'died' during epoch 2: its epoch-1 checkpoint is in the registry, its lock released."""
-    partial = registry.start_partial("cut", "custom", DENSE, config.to_dict(), 0)
-    stop = threading.Event()
-
-    def on_event(event):
-        if event.kind == "batch" and event.epoch == 2:
-            stop.set()
-
-    train(DENSE, config, prepare_data(mnist, config), on_event, stop, History(), partial)
-    partial.release()
-    return partial.run_id
 
 
 def test_a_run_leaves_only_its_saved_record_behind(mnist, registry):
@@ -50,7 +34,7 @@ def test_a_network_that_cannot_be_built_leaves_nothing(mnist, registry):
 
 def test_an_interrupted_run_resumed_by_the_runner_ends_as_a_normal_run(mnist, registry):
     config = TINY.replace(epochs=3)
-    run_id = interrupted_after_one_epoch(mnist, registry, config)
+    run_id = interrupted_run(mnist, registry, DENSE, config)
     (interrupted,) = registry.list_interrupted()
     assert interrupted.status == INTERRUPTED and len(interrupted.epochs) == 1
     runner = JobRunner(registry, lambda: mnist)

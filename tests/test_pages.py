@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from app_pages.common import plain
-from helpers import PROJECT, rgba_canvas, save_run
+from helpers import PROJECT, interrupted_run, rgba_canvas, save_run
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
@@ -272,6 +272,37 @@ def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_regis
     app.button(key=f"train.remove{app.session_state['train.layers'][-1]['uid']}").click().run()
     assert not app.error, texts(app.error)
     assert not widget(app.button, "Train").disabled
+
+
+def test_train_page_resumes_an_interrupted_run_to_a_normal_record(mnist, data_set, empty_registry):
+    from mnist_core.config import TrainConfig
+
+    config = TrainConfig(epochs=3, subset_size=1000, batch_size=64, validation_split=0.1, seed=2)
+    run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 16}], config, name="after a crash")
+    app = open_page("train")  # a server that has just restarted: no job, one interrupted run
+    assert "No run yet on this server: press Train to start one." in texts(app.caption)
+    (line,) = [text for text in texts(app.text) if run_id in text]
+    assert line.startswith("after a crash") and "1 of 3 epochs done" in line
+    app.button(key=f"train.resume.{run_id}").click().run()
+    rerun_until(app, "Finished:", "success")
+    assert not [text for text in texts(app.text) if run_id in text]  # no longer interrupted
+    (saved,) = empty_registry.list_runs()
+    assert saved.id == run_id and saved.status == "finished" and [row["epoch"] for row in saved.epochs] == [1, 2, 3]
+    assert metric_value(app, "Test accuracy").endswith("%")
+
+
+def test_train_page_discards_an_interrupted_run_only_after_a_confirmation_naming_it(mnist, data_set, empty_registry):
+    from mnist_core.config import TrainConfig
+
+    config = TrainConfig(epochs=2, subset_size=600, batch_size=64, validation_split=0.0, seed=2)
+    run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 8}], config, name="unwanted")
+    app = open_page("train")
+    app.button(key=f"train.discard.{run_id}").click().run()
+    assert any("unwanted" in text and run_id in text.replace("\\", "") for text in texts(app.warning))
+    assert [record.id for record in empty_registry.list_interrupted()] == [run_id]  # not yet
+    app.button(key=f"train.discard_confirm.{run_id}").click().run()
+    assert_rendered(app)
+    assert empty_registry.list_interrupted() == [] and not [text for text in texts(app.text) if run_id in text]
 
 
 # --- Models -----------------------------------------------------------------------------------------------------
