@@ -120,17 +120,14 @@ def file_under_my_digits(registry: Registry, image: np.ndarray, original, predic
         st.page_link("app_pages/my_digits.py", label="See My digits", icon=":material/person_edit:")
 
 
-def draw_page() -> None:
-    """Canvas and upload on the left; the picked model's prediction and the comparison on the right."""
-    st.title("Draw")
-    registry = Registry()
+def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id: str | None) -> None:
+    """Canvas and upload on the left, the prediction on the right, what the network sees below. A fragment: a stroke
+    reruns this part only, and the prediction is drawn before anything else that depends on the drawing."""
     canvas_column, result_column = st.columns([1, 1], gap="large")
     with canvas_column:
         drawing = drawn_image()
         picture = picture_upload()
     with result_column:
-        listing = registry.list_runs()  # once per rerun: the picker and the comparison share it
-        run_id = model_picker(listing)
         image = model_input(drawing, picture)
         predictor = predictor_for(registry, run_id) if run_id is not None else None
         if image is None or predictor is None:
@@ -140,6 +137,15 @@ def draw_page() -> None:
         file_under_my_digits(registry, image, drawing if picture is None else picture, int(probabilities.argmax()))
         comparison(registry, listing, run_id, image)
     network_view(predictor, image)
+
+
+def draw_page() -> None:
+    """The model picker, then the drawing and its prediction (rerun on their own as the user draws)."""
+    st.title("Draw")
+    registry = Registry()
+    listing = registry.list_runs()  # once per page run: the picker and the comparison share it
+    run_id = model_picker(listing)
+    st.fragment(drawing_and_prediction)(registry, listing, run_id)
 
 
 draw_page()
