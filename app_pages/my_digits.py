@@ -10,7 +10,7 @@ from mnist_core.charts import progress_label
 from mnist_core.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError
 from mnist_core.pictures import enlarge
 from mnist_core.registry import DEFAULT_ID, Registry, RunRecord
-from app_pages.common import job_runner, model_for, model_picker, plain, run_label
+from app_pages.common import flash, job_runner, model_for, model_picker, plain, run_label, show_flash
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
 STATUS_REFRESH_S = 1.0
@@ -50,9 +50,9 @@ def remove_control(collection: MyDigits, items) -> None:
     doomed = st.multiselect("Drawings to remove", list(labels), format_func=labels.get, key=REMOVE_KEY)
     if st.button("Remove", disabled=not doomed, icon=":material/delete:"):
         try:
-            st.success(f"Removed {collection.remove(doomed)} drawing(s).")
+            flash("success", f"Removed {collection.remove(doomed)} drawing(s).")
         except MyDigitsError as error:
-            st.error(plain(error))
+            flash("error", str(error))
         st.session_state.pop(REMOVE_KEY, None)
         st.rerun()
 
@@ -71,11 +71,13 @@ def export_import(collection: MyDigits, count: int) -> None:
     except MyDigitsError as error:
         st.error(f"That file was not imported: {plain(error)}")
         return
-    st.success(f"Imported {added} drawing(s); {skipped} already in My digits were skipped.")
+    flash("success", f"Imported {added} drawing(s); {skipped} already in My digits were skipped.")
+    st.rerun()  # counts and grids above were drawn before the import
 
 
 def set_view(collection: MyDigits) -> int:
     """The set: counts, grids, remove, export and import; returns the number of drawings."""
+    show_flash()
     counts = set_summary(collection)
     items = collection.items()
     if not items:
@@ -134,8 +136,8 @@ def measure_view(registry: Registry, collection: MyDigits, listing: list[RunReco
             rows.append({"model": runs[run_id].name, "MNIST test": runs[run_id].test_accuracy, **row})
             misreads.append((runs[run_id].name, probabilities))
     percent = st.column_config.NumberColumn(format="percent")
-    st.dataframe(rows, hide_index=True, column_config={key: percent for key in rows[0] if key != "model"}
-                 if rows else None)
+    columns = {key: percent for key in rows[0] if key != "model"} if rows else {}
+    st.dataframe(rows, hide_index=True, column_config=columns | {"model": st.column_config.TextColumn(width="medium")})
     for name, probabilities in misreads:
         with st.expander(f"Misread by {name}", expanded=len(misreads) == 1):
             misread(images, labels, probabilities)
@@ -149,10 +151,14 @@ def finetune_form(registry: Registry, collection: MyDigits, listing: list[RunRec
     problem = collection.finetune_problem()
     if problem:
         st.warning(plain(problem))
+    trained, held = collection.split()
+    st.caption(f"A fine-tune starts from the model's weights and trains its dense layers on {len(trained)} of your "
+               f"drawings (repeated, slightly shifted and turned) mixed with a few thousand MNIST images; the {len(held)} "
+               "held-out drawings are never trained on and measure the result, with MNIST test.")
     base_id = model_picker(listing)
     epochs = st.number_input("Epochs", min_value=1, max_value=MAX_EPOCHS, value=DEFAULT_EPOCHS,
-                             help="passes over a mix of 3,000 MNIST images and your training drawings, repeated "
-                                  "and slightly shifted and turned to make up a quarter of it")
+                             help="passes over the mix of MNIST images and your training drawings (repeated "
+                                  "and slightly shifted and turned to make up a quarter of it)")
     if st.button("Fine-tune", type="primary", disabled=bool(problem) or base_id is None, icon=":material/tune:"):
         from mnist_core.finetune import finetune_request
 
@@ -167,7 +173,7 @@ def before_after(record: RunRecord) -> None:
         mine.metric("My held-out digits", "none held out", border=True)
     else:
         mine.metric(f"My held-out digits ({figures['held_out']})", f"{figures['mine_accuracy_after']:.1%}",
-                    f"{figures['mine_accuracy_after'] - figures['mine_accuracy_before']:+.1%} from "
+                    f"{(figures['mine_accuracy_after'] - figures['mine_accuracy_before']) * 100:+.1f} points from "
                     f"{figures['mine_accuracy_before']:.1%}", border=True)
     test.metric("MNIST test", f"{figures['test_accuracy_after']:.2%}",
                 f"{(figures['test_accuracy_after'] - figures['test_accuracy_before']) * 100:+.2f} points from "
