@@ -12,7 +12,8 @@ from mnist_core.charts import CONFUSION_SELECTION, confusion_chart, probability_
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import dataset_or_warning, image_grid, model_for, model_key, model_picker, predictor_for
+from app_pages.common import (cached_model, dataset_or_warning, image_grid, model_key, model_picker, plain,
+                              predictor_for)
 
 ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
@@ -22,22 +23,24 @@ TRUE_KEY, PREDICTED_KEY, PAGE_KEY, CELL_KEY = "errors.true", "errors.predicted",
 
 
 @st.cache_resource(max_entries=4, show_spinner="Predicting the test images…")
-def cached_evaluation(key: tuple, data_fingerprint: str, _model, _data: MnistData):
-    """The model's predictions on the test set, computed once per model file version and data set contents."""
-    from mnist_core.evaluation import evaluate
+def cached_evaluation(key: tuple, data_fingerprint: str, _registry: Registry, _data: MnistData):
+    """The run's ``Evaluation`` on the test set: from the probabilities saved with the run when it was tested on this
+    test split, else predicted once per model file version and data set contents."""
+    from mnist_core.evaluation import Evaluation, evaluate
 
-    return evaluate(_model, _data.x_test, _data.y_test)
+    _root, run_id, _modified = key
+    saved = _registry.test_probabilities(run_id, _data.test_fingerprint)
+    if saved is not None:
+        return Evaluation(saved, _data.y_test)
+    return evaluate(cached_model(*key), _data.x_test, _data.y_test)
 
 
 def evaluation_of(registry: Registry, run_id: str, data: MnistData):
     """The picked model's test-set ``Evaluation``, or None after saying why there is none."""
-    model = model_for(registry, run_id)
-    if model is None:
-        return None
     try:
-        return cached_evaluation(model_key(registry, run_id), data.fingerprint, model, data)
+        return cached_evaluation(model_key(registry, run_id), data.fingerprint, registry, data)
     except (RegistryError, OSError) as error:
-        st.error(f"The model {run_id!r} disappeared while it was being tested: {error}")
+        st.error(plain(f"The model {run_id!r} cannot be tested: {error}"))
         return None
 
 

@@ -49,6 +49,14 @@ class DataSetError(Exception):
     """A data set could not be found or is not MNIST-shaped; the message says what was tried and how to fix it."""
 
 
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short digest of the arrays' contents."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True, repr=False)
 class MnistData:
     """Train and test images (uint8, N×28×28) and labels (int64, 0..9), and where they came from."""
@@ -66,10 +74,12 @@ class MnistData:
     def fingerprint(self) -> str:
         """A digest of the contents (not the source's name, which every upload shares): a cache key for results
         computed from this data set."""
-        digest = hashlib.blake2b(digest_size=16)
-        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
-            digest.update(np.ascontiguousarray(array).data)
-        return digest.hexdigest()
+        return fingerprint(self.x_train, self.y_train, self.x_test, self.y_test)
+
+    @cached_property
+    def test_fingerprint(self) -> str:
+        """A digest of the test split alone: what test-set predictions saved with a run were computed on."""
+        return fingerprint(self.x_test, self.y_test)
 
 
 # --- reading one source ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple
 
 from .architectures import SpecError, count_params
 from .config import ConfigError, TrainConfig
-from .data import DataSetError, MnistData
+from .data import DataSetError, MnistData, fingerprint
 from .evaluation import evaluate
 from .registry import PartialRun, Registry, RegistryError, RunRecord
 from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
@@ -82,16 +82,17 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
     history.epochs[:0], history.batches[:0] = partial.values["epochs"], partial.values["batches"]
     try:
         result = train(request.spec, request.config, prepared, on_event, stop_event, history, partial)
-        accuracy = loss = None
+        accuracy = loss = predictions = None
         if result.status != FAILED:
             evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
             accuracy, loss = evaluation.accuracy, evaluation.loss
+            predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
         record = RunRecord(
             id="", name=request.name, architecture=request.architecture, spec=request.spec,
             config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
             params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
             test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
-        saved = registry.save_run(result.model, record, run_id=partial.run_id)
+        saved = registry.save_run(result.model, record, run_id=partial.run_id, test_predictions=predictions)
     except (SpecError, ConfigError):
         partial.remove()  # it could never train
         raise

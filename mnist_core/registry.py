@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
 from .statuses import INTERRUPTED, UPLOADED
 
@@ -31,6 +33,7 @@ MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ID = "default"
 MODEL_FILE, RECORD_FILE = "model.keras", "run.json"
+PREDICTIONS_FILE = "test_predictions.npz"  # the test-set probabilities computed when the run was tested
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
 PARTIAL_PREFIX, PARTIAL_FILE, LOCK_FILE = ".partial-", "partial.json", "owner.lock"  # a run still in training
@@ -421,8 +424,11 @@ class Registry:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{slug(name)}-{uuid.uuid4().hex[:4]}"
 
-    def save_run(self, model, record: RunRecord, run_id: str | None = None) -> RunRecord:
-        """Save model and record as a new run folder atomically; fills in id, name, created and versions."""
+    def save_run(self, model, record: RunRecord, run_id: str | None = None,
+                 test_predictions: tuple[np.ndarray, str] | None = None) -> RunRecord:
+        """Save model and record as a new run folder atomically; fills in id, name, created and versions.
+        ``test_predictions`` (probabilities, fingerprint of the test split) are kept so that the Errors page needs
+        no second pass over the test set."""
         record.name = clean_name(record.name)
         record.id = self.new_id(record.name) if run_id is None or run_id == "" else run_id
         check_run_id(record.id)
@@ -432,6 +438,10 @@ class Registry:
         temporary.mkdir()
         try:
             save_without_optimizer(model, temporary / MODEL_FILE)
+            if test_predictions is not None:
+                probabilities, test_fingerprint = test_predictions
+                np.savez_compressed(temporary / PREDICTIONS_FILE, probabilities=probabilities.astype(np.float32),
+                                    test_fingerprint=np.array(test_fingerprint))
             write_json_atomic(temporary / RECORD_FILE, asdict(record))
             fsync_path(temporary / MODEL_FILE)
             os.rename(temporary, self.root / record.id)
@@ -443,6 +453,20 @@ class Registry:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
         return record
+
+    def test_probabilities(self, run_id: str, test_fingerprint: str) -> np.ndarray | None:
+        """The test-set probabilities saved with the run if they were computed on the test split with this
+        fingerprint, else None (none saved, another data set, or an unreadable file)."""
+        try:
+            with np.load(self.run_dir(run_id) / PREDICTIONS_FILE, allow_pickle=False) as saved:
+                if str(saved["test_fingerprint"]) != test_fingerprint:
+                    return None
+                probabilities = saved["probabilities"]
+        except (RegistryError, OSError, KeyError, ValueError, zipfile.BadZipFile):
+            return None
+        if probabilities.ndim != 2 or probabilities.shape[1] != 10 or not np.isfinite(probabilities).all():
+            return None
+        return probabilities.astype(np.float64)
 
     def rename(self, run_id: str, name: str) -> RunRecord:
         """Change a run's display name (its folder and id stay)."""

@@ -136,3 +136,22 @@ def save_run_as(registry, model, run_id):
     record = RunRecord(id="", name="run", architecture="custom", spec=[], config={}, status="finished", created="",
                        params=int(model.count_params()))
     return registry.save_run(model, record, run_id=run_id)
+
+
+def test_saved_test_probabilities_come_back_only_for_the_same_test_split(registry, small_dense_model, mnist):
+    from mnist_core.data import fingerprint
+    from mnist_core.evaluation import evaluate
+    from mnist_core.registry import RunRecord
+
+    images, labels = mnist.x_test[:300], mnist.y_test[:300]
+    evaluation = evaluate(small_dense_model, images, labels)
+    record = RunRecord(id="", name="with predictions", architecture="custom", spec=[], config={}, status="finished",
+                       created="")
+    saved = registry.save_run(small_dense_model, record, test_predictions=(evaluation.probabilities,
+                                                                           fingerprint(images, labels)))
+    back = registry.test_probabilities(saved.id, fingerprint(images, labels))
+    np.testing.assert_allclose(back, evaluation.probabilities, rtol=1e-6, atol=1e-7)  # stored as float32
+    assert registry.test_probabilities(saved.id, fingerprint(mnist.x_test[:299], mnist.y_test[:299])) is None
+    plain_run = registry.save_run(small_dense_model, RunRecord(id="", name="none", architecture="custom", spec=[],
+                                                               config={}, status="finished", created=""))
+    assert registry.test_probabilities(plain_run.id, fingerprint(images, labels)) is None

@@ -342,6 +342,22 @@ def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set,
 # --- Errors -----------------------------------------------------------------------------------------------------
 
 
+def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, empty_registry, small_cnn_model):
+    from mnist_core.registry import RunRecord
+
+    everything_a_three = np.zeros((len(mnist.y_test), 10))
+    everything_a_three[:, 3] = 1.0  # not what the model predicts: only the saved file can say this
+    record = RunRecord(id="", name="saved predictions", architecture="custom", spec=[], config={},
+                       status="finished", created="")
+    saved = empty_registry.save_run(small_cnn_model, record,
+                                    test_predictions=(everything_a_three, mnist.test_fingerprint))
+    app = open_page("errors", {"errors.true": "All"})
+    widget(app.selectbox, "Model").set_value(saved.id).run()
+    assert_rendered(app)
+    expected = (mnist.y_test == 3).mean()
+    assert metric_value(app, "Test accuracy") == f"{expected:.2%}"
+
+
 def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, model_registry, small_cnn_model):
     from mnist_core.evaluation import evaluate
 
