@@ -11,8 +11,9 @@ import streamlit as st
 from mnist_core.registry import Registry
 from mnist_core.search_spaces import BUILT_IN_SPACES, SpaceError, parse_space, space_rows
 from mnist_core.sweep_charts import best_so_far_chart, importance_chart, parallel_chart
-from mnist_core.sweeps import (STORAGE_ENV, SweepError, SweepRunner, create_sweep, default_storage_url, list_sweeps,
-                               load_study, open_storage, param_importances, redacted, summarize, trial_rows)
+from mnist_core.sweeps import (STORAGE_ENV, STORAGE_ERRORS, SweepRunner, create_sweep, default_storage_url,
+                               list_sweeps, load_study, open_storage, param_importances, redacted, summarize,
+                               trial_rows)
 from app_pages.common import RUN_PARAM, data_source, plain
 
 REFRESH_S = 2.0
@@ -81,7 +82,7 @@ def start_sweep(name: str, space: dict, trials: int, storage_url: str, runner: S
     try:
         create_sweep(name, space, trials, cached_storage(storage_url))
         runner.start(name.strip(), storage_url)
-    except SweepError as error:
+    except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
     st.session_state[WATCHED_KEY] = name.strip()
@@ -92,7 +93,7 @@ def sweep_picker(storage_url: str) -> str | None:
     """The sweep to watch among those in the storage (the one just started preselected), or None with a hint."""
     try:
         names = [summary.name for summary in list_sweeps(cached_storage(storage_url))]
-    except SweepError as error:
+    except STORAGE_ERRORS as error:
         st.error(plain(error))
         return None
     if not names:
@@ -122,6 +123,10 @@ def sweep_status(runner: SweepRunner, storage_url: str, name: str, summary) -> N
         stopping = current.stop_event.is_set()
         st.info("Stopping after the current trial…" if stopping else
                 f"Running here: {current.trials_run} trial(s) done by this server so far.")
+        event = current.latest_event
+        if event is not None:
+            st.progress(event.fraction_done, text=f"current trial: epoch {event.epoch} of {event.epochs}, "
+                                                  f"batch {event.step} of {event.steps_per_epoch}")
         st.button("Stop", disabled=stopping, on_click=runner.stop)
     elif current is not None and current.name == name and current.error:
         st.error(plain(f"The sweep stopped with an error: {current.error}"))
@@ -138,17 +143,21 @@ def trials_table(rows: list[dict]) -> None:
                                 "seconds": st.column_config.NumberColumn(format="%.1f")})
 
 
-def best_run(rows: list[dict]) -> None:
-    """The best trial's saved run, with links to the Models and Errors pages."""
+def trial_runs(rows: list[dict]) -> None:
+    """The best trial's saved run, and any completed trial's, with links to the Models and Errors pages."""
     best = next((row for row in rows if row["best"]), None)
     if best is None or not best["run_id"]:
         return
     st.caption(plain(f"Best: trial {best['number']} (validation accuracy {best['value']:.2%}), saved as run "
                      f"{best['run_id']}."))
-    models, errors = st.columns(2)
-    models.page_link("app_pages/models.py", label="Compare it on the Models page", icon=":material/inventory_2:")
-    errors.page_link("app_pages/errors.py", label="Open the best run on the Errors page",
-                     icon=":material/error_outline:", query_params={RUN_PARAM: best["run_id"]})
+    saved = {row["run_id"]: f"trial {row['number']} · {row['value']:.2%}{' (best)' if row['best'] else ''}"
+             for row in rows if row["run_id"]}
+    picker, models, errors = st.columns([2, 1, 1], vertical_alignment="bottom")
+    run_id = picker.selectbox("Trial run", list(saved), index=list(saved).index(best["run_id"]),
+                              format_func=saved.get, key="sweeps_trial_run")
+    models.page_link("app_pages/models.py", label="Compare on the Models page", icon=":material/inventory_2:")
+    errors.page_link("app_pages/errors.py", label="Open it on the Errors page", icon=":material/error_outline:",
+                     query_params={RUN_PARAM: run_id})
 
 
 def sweep_charts(study, rows: list[dict]) -> None:
@@ -170,7 +179,7 @@ def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) ->
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
         study = load_study(name, cached_storage(storage_url))
-    except SweepError as error:
+    except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
     summary = summarize(study)
@@ -180,7 +189,7 @@ def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) ->
     sweep_status(runner, storage_url, name, summary)
     if rows:
         trials_table(rows)
-    best_run(rows)
+    trial_runs(rows)
     sweep_charts(study, rows)
 
 
@@ -199,7 +208,7 @@ def sweeps_page() -> None:
     try:
         active = running_here(runner, storage_url, name) or not summarize(
             load_study(name, cached_storage(storage_url))).done
-    except SweepError as error:
+    except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
     st.fragment(watch, run_every=REFRESH_S if active else None)(runner, storage_url, name, active)

@@ -9,8 +9,8 @@ import sys
 
 from .registry import Registry
 from .search_spaces import BUILT_IN_SPACES, load_space
-from .sweeps import (SweepError, create_sweep, default_storage_url, list_sweeps, load_study, open_storage,
-                     redacted, summarize, trial_rows, work)
+from .sweeps import (STORAGE_ERRORS, SweepError, create_sweep, default_storage_url, list_sweeps, load_study,
+                     open_storage, redacted, summarize, trial_rows, work)
 
 
 def add_parsers(commands, common) -> None:
@@ -93,7 +93,7 @@ def command_sweep(args) -> int:
     """Run the chosen subcommand; a sweep-level failure (wrong name, unreachable storage) exits with code 2."""
     try:
         SUBCOMMANDS[args.sweep_command](args)
-    except SweepError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except STORAGE_ERRORS as error:
+        print(f"error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import optuna
+from sqlalchemy.exc import SQLAlchemyError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
@@ -38,7 +39,7 @@ SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 10
 SPACE_ATTR, TRIALS_ATTR = "space", "trials"
 RUN_ATTR, WORKER_ATTR, REASON_ATTR = "run_id", "worker", "reason"
-ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)  # queues a failed trial again, same parameters
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -46,6 +47,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 class SweepError(Exception):
     """A sweep that cannot be created, found or worked on (bad name, unreachable storage, ...); says why."""
+
+
+STORAGE_ERRORS = (SweepError, SQLAlchemyError)  # what reading or writing a study can raise: a message, not a bug
 
 
 class TrialDiverged(Exception):
@@ -74,14 +78,12 @@ def redacted(url: str) -> str:
 def open_storage(url: str) -> RDBStorage:
     """Optuna's RDB storage at ``url`` with heartbeats and retry of trials whose worker died; ``SweepError`` with
     a clear message when the URL is wrong or the server cannot be reached."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     connect_args = ({"timeout": SQLITE_BUSY_TIMEOUT_S} if url.startswith("sqlite") else
                     {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {})
     try:
         return RDBStorage(url, engine_kwargs={"connect_args": connect_args}, heartbeat_interval=HEARTBEAT_S,
                           grace_period=GRACE_S,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+                          heartbeat_stale_trial_callback=RETRY)
     except (SQLAlchemyError, ImportError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SweepError(f"cannot open the sweep storage {redacted(url)}: {first_line[:300]}") from None
@@ -329,8 +331,9 @@ def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: i
             except BaseException as error:  # any failure ends the trial as failed, never half-saved
                 trial.set_user_attr(REASON_ATTR, str(error)[:500] or type(error).__name__)
                 frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-                if not isinstance(error, Exception):
-                    raise  # KeyboardInterrupt, SystemExit: stop the worker after recording the failure
+                if not isinstance(error, Exception):  # Ctrl-C, SystemExit: the trial goes back in the queue
+                    RETRY(study, frozen)
+                    raise
                 if not isinstance(error, TrialDiverged):
                     warnings.warn(f"sweep {name!r} trial {trial.number} failed: {error}", stacklevel=1)
         ran += 1

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from helpers import PROJECT, save_run
+from helpers import PROJECT
 from postgres_fixture import postgres_url  # noqa: F401  (a fixture)
 
 QUICK_TRIALS = 4
@@ -28,7 +28,8 @@ WORKER_TIMEOUT_S = 240
 def cli(*args: str, models, timeout: float = WORKER_TIMEOUT_S) -> subprocess.CompletedProcess:
     """``python -m mnist_core ARGS --models MODELS`` in a fresh process."""
     return subprocess.run([sys.executable, "-m", "mnist_core", *args, "--models", str(models)], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
+                          capture_output=True, text=True, timeout=timeout,
+                          env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def start_worker(name: str, storage: str, models) -> subprocess.Popen:
@@ -113,22 +114,32 @@ def test_unreachable_storage_gives_a_clear_message_without_the_password():
 # --- SQLite, the default ----------------------------------------------------------------------------------------
 
 
-def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path):
-    created = cli("sweep", "create", "quick-demo", "--space", "quick", "--trials", str(QUICK_TRIALS), models=registry.root)
-    assert created.returncode == 0, created.stderr
-    assert (registry.root / "sweeps.db").is_file()
-    duplicate = cli("sweep", "create", "quick-demo", "--space", "quick", "--trials", "2", models=registry.root)
-    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m mnist_core ARGS`` in this process: exit code, stdout, stderr."""
+    from mnist_core.cli import main
 
-    first = cli("sweep", "work", "quick-demo", "--trials", "2", "--json", models=registry.root)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path, capsys):
+    models = ["--models", str(registry.root)]
+    code, _, err = run_cli(capsys, "sweep", "create", "quick-demo", "--space", "quick", "--trials",
+                           str(QUICK_TRIALS), *models)
+    assert code == 0, err
+    assert (registry.root / "sweeps.db").is_file()
+    code, _, err = run_cli(capsys, "sweep", "create", "quick-demo", "--space", "quick", "--trials", "2", *models)
+    assert code == 2 and "already exists" in err
+
+    first = cli("sweep", "work", "quick-demo", "--trials", "2", "--json", models=registry.root)  # its own process
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["trials_run"] == 2 and not json.loads(first.stdout)["done"]
-    second = cli("sweep", "work", "quick-demo", "--json", models=registry.root)  # a restarted worker resumes
-    assert second.returncode == 0, second.stderr
-    assert json.loads(second.stdout)["trials_run"] == QUICK_TRIALS - 2 and json.loads(second.stdout)["done"]
+    code, out, err = run_cli(capsys, "sweep", "work", "quick-demo", "--json", *models)  # another one resumes
+    assert code == 0, err
+    assert json.loads(out)["trials_run"] == QUICK_TRIALS - 2 and json.loads(out)["done"]
 
-    shown = cli("sweep", "show", "quick-demo", "--json", models=registry.root)
-    trials = json.loads(shown.stdout)
+    trials = json.loads(run_cli(capsys, "sweep", "show", "quick-demo", "--json", *models)[1])
     assert [trial["number"] for trial in trials] == list(range(QUICK_TRIALS))
     assert {trial["state"] for trial in trials} == {"complete"}
     runs = sweep_runs(registry, "quick-demo")
@@ -141,9 +152,11 @@ def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, 
         assert record.spec[0]["units"] == trial["params"]["dense_units"]
     best = max(trials, key=lambda trial: trial["value"])
     assert [trial["number"] for trial in trials if trial["best"]] == [best["number"]]
-    listed = json.loads(cli("sweep", "list", "--json", models=registry.root).stdout)
+    listed = json.loads(run_cli(capsys, "sweep", "list", "--json", *models)[1])
     assert listed == [{"name": "quick-demo", "planned": QUICK_TRIALS, "running": 0, "complete": QUICK_TRIALS,
                        "pruned": 0, "fail": 0, "waiting": 0, "best_value": best["value"], "done": True}]
+    code, _, err = run_cli(capsys, "sweep", "show", "no-such-sweep", *models)
+    assert code == 2 and "no sweep named 'no-such-sweep'" in err
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry, mnist):
@@ -208,7 +221,7 @@ def finished_worker(process: subprocess.Popen) -> dict:
     return json.loads(out)
 
 
-def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist_path):
+def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist_path):  # noqa: F811
     from mnist_core.search_spaces import load_space
     from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
 
@@ -225,7 +238,7 @@ def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist
     assert sweep_runs(registry, "shared") == {row.number: [row.run_id] for row in rows}  # each saved once
 
 
-def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, registry, mnist_path):
+def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, registry, mnist_path):  # noqa: F811
     from mnist_core.search_spaces import load_space
     from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
 
