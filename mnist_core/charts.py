@@ -25,13 +25,9 @@ CONFUSION_SELECTION = "cell"  # name of the click selection on the confusion hea
 
 
 def smooth(values, weight: float = SMOOTHING) -> np.ndarray:
-    """Debiased exponential moving average (as TensorBoard draws it): the first points are not pulled towards 0."""
-    values = np.asarray(values, dtype=np.float64)
-    smoothed, average = np.empty_like(values), 0.0
-    for position, value in enumerate(values):
-        average = weight * average + (1 - weight) * value
-        smoothed[position] = average / (1 - weight ** (position + 1))
-    return smoothed
+    """Debiased exponential moving average, as TensorBoard draws it (pandas' ``ewm`` with ``adjust=True``): the
+    first points are not pulled towards 0."""
+    return pd.Series(values, dtype="float64").ewm(alpha=1 - weight, adjust=True).mean().to_numpy()
 
 
 def smoothing_weight(count: int) -> float:

@@ -113,8 +113,7 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     mask = ink > INK_THRESHOLD
     if not mask.any():
         raise EmptyImageError("nothing is drawn: draw a digit (or upload an image with a visible digit).")
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    left, top, right, bottom = Image.fromarray(mask).getbbox()
     if max(bottom - top, right - left) < MIN_EXTENT * max(height, width):
         raise EmptyImageError("only a speck is drawn: draw a whole digit, larger.")
     crop = ink[top:bottom, left:right]

@@ -87,3 +87,12 @@ def test_few_batches_are_not_smoothed_many_are():
     assert charts.smoothing_weight(5) == 0.0
     assert charts.smoothing_weight(20) == pytest.approx(0.5)
     assert charts.smoothing_weight(10_000) == charts.SMOOTHING
+
+
+def test_smoothing_equals_tensorboards_debiased_average_written_out():
+    values, weight = np.random.default_rng(0).normal(size=50), 0.8
+    average, expected = 0.0, []
+    for position, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        expected.append(average / (1 - weight ** (position + 1)))
+    np.testing.assert_allclose(charts.smooth(values, weight), expected)
