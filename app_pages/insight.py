@@ -164,8 +164,8 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
         probabilities = test_probabilities(key, data.source, model, data)[indices]
     frame = map_frame(coordinates, indices, data.y_test[indices], probabilities)
     title = f"{projection} of {representation.layer} · {len(frame):,} test images"
-    st.caption("Colour: true digit. Crosses: misclassified. Hover for details; click a point to see the image "
-               "(double-click clears).")
+    marks = "Crosses: misclassified. " if probabilities is not None else "Raw pixels, no model: compare with a model's map. "
+    st.caption(f"Colour: true digit. {marks}Hover for details; click a point to see the image (double-click clears).")
     event = st.altair_chart(embedding_chart(frame, title), on_select="rerun", selection_mode=POINT_SELECTION,
                             key=f"{POINT_KEY}.{space}.{projection}.{sample}")
     points = event.selection.get(POINT_SELECTION) or []
