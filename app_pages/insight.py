@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages.common import dataset_or_warning, model_for, model_key, model_picker, run_label
 from mnist_core.background import BackgroundTask
 from mnist_core.data import MnistData
 from mnist_core.pictures import enlarge
 from mnist_core.registry import Registry, RegistryError, RunRecord
-from app_pages.common import dataset_or_warning, model_for, model_key, model_picker, run_label
 
 VIEWS = ("Embedding map", "Robustness lab", "Weights", "Confidence")
 MAP_SAMPLES = (1000, 2000, 5000, 10000)
@@ -164,7 +164,8 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
         probabilities = test_probabilities(key, data.source, model, data)[indices]
     frame = map_frame(coordinates, indices, data.y_test[indices], probabilities)
     title = f"{projection} of {representation.layer} · {len(frame):,} test images"
-    marks = "Crosses: misclassified. " if probabilities is not None else "Raw pixels, no model: compare with a model's map. "
+    marks = ("Crosses: misclassified. " if probabilities is not None else
+             "Raw pixels, no model: compare with a model's map. ")
     st.caption(f"Colour: true digit. {marks}Hover for details; click a point to see the image (double-click clears).")
     event = st.altair_chart(embedding_chart(frame, title), on_select="rerun", selection_mode=POINT_SELECTION,
                             key=f"{POINT_KEY}.{space}.{projection}.{sample}")
@@ -219,7 +220,7 @@ def curves_and_examples(results: pd.DataFrame, data: MnistData, example: int) ->
 
     names = list(dict.fromkeys(results["transform"]))
     for start in range(0, len(names), CHARTS_PER_ROW):
-        for column, name in zip(st.columns(CHARTS_PER_ROW), names[start:start + CHARTS_PER_ROW]):
+        for column, name in zip(st.columns(CHARTS_PER_ROW), names[start:start + CHARTS_PER_ROW], strict=False):
             transform = TRANSFORMS[name]
             with column:
                 st.altair_chart(robustness_chart(results[results["transform"] == name], name, transform.unit),
@@ -291,8 +292,13 @@ def weights_view(registry: Registry, run_id: str) -> None:
 def calibration_of(registry: Registry, record: RunRecord, data: MnistData, temperature_scaling: bool) -> None:
     """One model's reliability diagram and ECE on the test set, and, when asked and possible, after temperature
     scaling fitted on its validation split."""
-    from mnist_core.calibration import expected_calibration_error, fit_temperature, held_out_split, \
-        reliability_table, with_temperature
+    from mnist_core.calibration import (
+        expected_calibration_error,
+        fit_temperature,
+        held_out_split,
+        reliability_table,
+        with_temperature,
+    )
     from mnist_core.evaluation import predict_probabilities
     from mnist_core.insight_charts import reliability_chart
 

@@ -14,15 +14,21 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from results import record  # noqa: E402
+
 from mnist_core.calibration import expected_calibration_error, fit_temperature, reliability_table  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.embedding import model_representation, pca_2d, pixel_representation, sample_indices, \
-    tsne_2d  # noqa: E402
+from mnist_core.embedding import (
+    model_representation,
+    pca_2d,
+    pixel_representation,
+    sample_indices,
+    tsne_2d,  # noqa: E402
+)
 from mnist_core.evaluation import predict_probabilities  # noqa: E402
 from mnist_core.registry import DEFAULT_ID, Registry  # noqa: E402
 from mnist_core.robustness import robustness_curves  # noqa: E402
 from mnist_core.weights import diverging_rgb, first_layer_weights  # noqa: E402
-from results import record  # noqa: E402
 
 ROBUSTNESS_GOAL_S = 20.0
 ROBUSTNESS_SAMPLE = 2000
@@ -30,9 +36,10 @@ MAP_SAMPLES = (2000, 10_000)
 VALIDATION_IMAGES = 5000  # temperature fitted on this many training images (a stand-in for a validation split)
 
 
-def seconds(work) -> tuple[float, object]:
+def seconds(work, *args) -> tuple[float, object]:
+    """Seconds taken by ``work(*args)``, and its result."""
     started = time.perf_counter()
-    result = work()
+    result = work(*args)
     return time.perf_counter() - started, result
 
 
@@ -59,11 +66,11 @@ def bench_model(name: str, model, data, quick: bool) -> None:
     report(f"robustness lab, {name}, all transforms, {sample} images", took, quick, ROBUSTNESS_GOAL_S)
     for points in (300,) if quick else MAP_SAMPLES:
         chosen = sample_indices(data.y_test, points)
-        took, representation = seconds(lambda: model_representation(model, data.x_test[chosen]))
+        took, representation = seconds(model_representation, model, data.x_test[chosen])
         report(f"embedding, {name}: last hidden layer of {points} images", took, quick)
-        took, _ = seconds(lambda: pca_2d(representation.features))
+        took, _ = seconds(pca_2d, representation.features)
         report(f"embedding, {name}: PCA of {points} points", took, quick)
-        took, _ = seconds(lambda: tsne_2d(representation.features))
+        took, _ = seconds(tsne_2d, representation.features)
         report(f"embedding, {name}: t-SNE (openTSNE) of {points} points", took, quick)
     took, _ = seconds(lambda: [diverging_rgb(picture) for picture in first_layer_weights(model).pictures])
     report(f"weights, {name}: first-layer pictures", took, quick)
@@ -93,9 +100,9 @@ def main() -> None:
     for points in (300,) if args.quick else MAP_SAMPLES:
         chosen = sample_indices(data.y_test, points)
         pixels = pixel_representation(data.x_test[chosen]).features
-        took, _ = seconds(lambda: pca_2d(pixels))
+        took, _ = seconds(pca_2d, pixels)
         report(f"embedding, raw pixels: PCA of {points} points", took, args.quick)
-        took, _ = seconds(lambda: tsne_2d(pixels))
+        took, _ = seconds(tsne_2d, pixels)
         report(f"embedding, raw pixels: t-SNE (openTSNE) of {points} points", took, args.quick)
     for name, model in models.items():
         bench_model(name, model, data, args.quick)

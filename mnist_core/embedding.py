@@ -3,8 +3,8 @@ by PCA (instant) or t-SNE (openTSNE, FFT-accelerated, with progress), to see how
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -118,5 +118,5 @@ def map_frame(coordinates: np.ndarray, indices: np.ndarray, labels: np.ndarray,
         frame["predicted"] = predicted
         frame["confidence"] = probabilities[np.arange(len(predicted)), predicted]
         frame["wrong"] = predicted != frame["true"].to_numpy()
-        frame["top3"] = [", ".join(f"{d}: {p[d]:.1%}" for d in row) for p, row in zip(probabilities, top3)]
+        frame["top3"] = [", ".join(f"{d}: {p[d]:.1%}" for d in row) for p, row in zip(probabilities, top3, strict=True)]
     return frame

@@ -78,11 +78,15 @@ def command_embedding(args) -> None:
 
 
 def command_calibration(args) -> None:
-    from .calibration import expected_calibration_error, fit_temperature, held_out_split, reliability_table, \
-        with_temperature
-    from .evaluation import predict_probabilities
-
+    from .calibration import (
+        expected_calibration_error,
+        fit_temperature,
+        held_out_split,
+        reliability_table,
+        with_temperature,
+    )
     from .cli import dataset
+    from .evaluation import predict_probabilities
 
     run_id, record, model = chosen_model(args)
     data = dataset(args)

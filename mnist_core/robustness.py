@@ -4,8 +4,8 @@ image in every transform, so that point is the model's plain accuracy on the ima
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

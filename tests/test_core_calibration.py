@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from mnist_core.calibration import expected_calibration_error, fit_temperature, held_out_split, reliability_table, \
-    with_temperature
+from mnist_core.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    held_out_split,
+    reliability_table,
+    with_temperature,
+)
 
 
 def toy(confidences_and_hits: list[tuple[float, int, int]]):

@@ -4,8 +4,16 @@ own weights applied by hand, logits against the model's probabilities, t-SNE kee
 import numpy as np
 import pytest
 
-from mnist_core.embedding import LOGITS_LAYER, PIXELS_LAYER, map_frame, model_representation, pca_2d, \
-    pixel_representation, sample_indices, tsne_2d
+from mnist_core.embedding import (
+    LOGITS_LAYER,
+    PIXELS_LAYER,
+    map_frame,
+    model_representation,
+    pca_2d,
+    pixel_representation,
+    sample_indices,
+    tsne_2d,
+)
 
 
 def test_pca_matches_numpy_svd_up_to_sign(mnist):

@@ -5,8 +5,20 @@ sweep equal to the model's plain accuracy from ``evaluate``."""
 import numpy as np
 import pytest
 
-from mnist_core.robustness import TRANSFORMS, as_unit_floats, blur, example_strip, noise, occlusion, \
-    robustness_curves, rotate, scale, shift, thickness, transforms_named
+from mnist_core.robustness import (
+    TRANSFORMS,
+    as_unit_floats,
+    blur,
+    example_strip,
+    noise,
+    occlusion,
+    robustness_curves,
+    rotate,
+    scale,
+    shift,
+    thickness,
+    transforms_named,
+)
 
 
 @pytest.fixture(scope="module")

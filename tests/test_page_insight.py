@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import pytest
-
 from helpers import PROJECT
 
 RUN_TIMEOUT_S = 120
@@ -95,7 +93,7 @@ def test_robustness_lab_sweeps_two_models_and_starts_at_their_accuracy(models, m
     table = app.dataframe[0].value
     assert len(table.columns) == 2  # one column (one curve) per model
     indices = sample_indices(mnist.y_test, 500)
-    for column, run_id in zip(table.columns, ["default", "linear"]):
+    for column, run_id in zip(table.columns, ["default", "linear"], strict=True):
         assert column.endswith(f"({run_id})")
         model = models.load_model(run_id)
         plain = evaluate(model, mnist.x_test[indices], mnist.y_test[indices]).accuracy

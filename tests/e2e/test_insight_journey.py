@@ -12,11 +12,17 @@ import sys
 import time
 
 import pytest
-from playwright.sync_api import expect
-
-from e2e_helpers import APP_TIMEOUT_MS, assert_no_exception, chart, open_app, screenshot, symbol_count, \
-    wait_for_app_idle
+from e2e_helpers import (
+    APP_TIMEOUT_MS,
+    assert_no_exception,
+    chart,
+    open_app,
+    screenshot,
+    symbol_count,
+    wait_for_app_idle,
+)
 from e2e_server import PROJECT
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
