@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -96,6 +97,20 @@ def test_a_fine_tune_starts_from_the_given_weights_and_trains_only_the_classifie
             changed = any(not np.allclose(a, b) for a, b in zip(base[layer.name], after[layer.name]))
             assert changed == isinstance(layer, keras.layers.Dense), layer.name
     assert all(layer.trainable for layer in tuned.layers)  # saved ready to be trained again
+
+
+def test_stop_ends_a_fine_tune_after_the_current_batch_and_saves_it(registry, mnist, small_cnn_run):
+    fill(registry, 3, seed=9)
+    runner = JobRunner(registry, lambda: mnist)
+    job_id = runner.submit(finetune_request(registry, small_cnn_run, epochs=50))
+    deadline = time.monotonic() + 120
+    while runner.view(job_id).latest is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.stop(job_id)
+    view = runner.wait(job_id, timeout=120)
+    assert view.status == "stopped" and "stopped on request during epoch" in view.reason
+    assert len(view.record.epochs) < 50 and view.record.parent == small_cnn_run
+    assert view.record.finetune["test_accuracy_after"] == view.record.test_accuracy
 
 
 def test_a_set_with_too_few_drawings_or_one_digit_is_refused(registry, mnist, small_cnn_run):

@@ -79,6 +79,7 @@ def test_a_label_outside_0_to_9_is_refused_and_nothing_is_added(digits, drawings
     (np.ones((20, 20), np.float32), "28×28"),
     (np.full((28, 28), np.nan, np.float32), "between 0 and 1"),
     (np.full((28, 28), 2.0, np.float32), "between 0 and 1"),
+    (np.pad(np.ones((20, 18), np.float32), ((4, 4), (5, 5))), "does not look like a digit"),
 ])
 def test_an_unusable_image_array_is_refused(digits, image, message):
     with pytest.raises(MyDigitsError, match=message):
@@ -93,10 +94,14 @@ def test_image_files_are_read_as_the_drawing_pipeline_reads_them(digits, drawing
     assert item.label == 7 and digits.drawing_path(item.id).is_file()
 
 
+def noise_photo() -> bytes:
+    return png_file((np.random.default_rng(0).random((280, 280)) * 255).astype(np.uint8))
+
+
 @pytest.mark.parametrize("bad, message", [(b"not an image at all", "not an image"),
-                                          (None, "nothing is drawn")])
+                                          (png_file(np.zeros((280, 280, 4), np.uint8)), "nothing is drawn"),
+                                          (noise_photo(), "does not look like a digit")])
 def test_one_bad_file_refuses_the_whole_batch_naming_it(digits, drawings, bad, message):
-    bad = bad if bad is not None else png_file(np.zeros((280, 280, 4), np.uint8))
     with pytest.raises(MyDigitsError, match=f"bad.png: .*{message}"):
         digits.add_image_files(2, [("good.png", png_file(drawings[0][4])), ("bad.png", bad)])
     assert digits.items() == []
