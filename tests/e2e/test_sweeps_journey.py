@@ -62,7 +62,8 @@ def test_create_watch_and_open_the_best_run(page, app_server, requests_seen):
 
     best = BEST_RUN.search(page.get_by_text(BEST_RUN).first.inner_text())
     assert best, "no best run named on the page"
-    page.get_by_role("link", name="Open the best run on the Errors page").click()
+    expect(page.get_by_role("combobox", name="Trial run", exact=True)).to_have_value(re.compile(r"\(best\)$"))
+    page.get_by_role("link", name="Open it on the Errors page").click()
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
         re.compile(re.escape(best.group(1))), timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
