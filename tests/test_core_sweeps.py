@@ -176,6 +176,29 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry
     assert set(saved) == {row.number for row in rows if row.state == "complete"}
 
 
+def test_the_background_runner_stops_after_the_current_trial_and_runs_one_sweep_at_a_time(registry, mnist):
+    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps import (SweepError, SweepRunner, create_sweep, default_storage_url, load_study,
+                                   open_storage, summarize)
+
+    url = default_storage_url(registry)
+    create_sweep("background", load_space("quick"), 6, open_storage(url))
+    runner = SweepRunner(registry, lambda: mnist)
+    sweep = runner.start("background", url)
+    with pytest.raises(SweepError, match="still running here"):
+        runner.start("background", url)
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    while sweep.trials_run < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.stop()  # during the second trial, or just before it
+    sweep.thread.join(WORKER_TIMEOUT_S)
+    assert sweep.finished and not sweep.error
+    counts = summarize(load_study("background", open_storage(url))).counts
+    assert counts["complete"] == sweep.trials_run in (1, 2)  # the trial under way was finished, none after it
+    assert (counts["running"], counts["fail"], counts["waiting"]) == (0, 0, 6 - sweep.trials_run)
+    assert len(sweep_runs(registry, "background")) == sweep.trials_run
+
+
 def test_a_diverging_trial_fails_with_the_reason_is_not_saved_and_not_retried(registry, mnist):
     from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
 
