@@ -4,6 +4,7 @@ PostgreSQL server that workers on other machines fill: trials, best so far, para
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -36,14 +37,20 @@ def cached_storage(url: str):
     return open_storage(url)
 
 
-def storage_picker(registry: Registry) -> str:
-    """The storage URL of the studies to create and watch: this registry's SQLite file unless another is typed."""
+def storage_picker(registry: Registry) -> str | None:
+    """The storage URL of the studies to create and watch: this registry's SQLite file unless another is typed
+    (an existing SQLite file or a server); None after a message when the typed file does not exist."""
     default = default_storage_url(registry)
     url = st.text_input("Study storage (database URL)", value=default,
                         help="sqlite:///path/to/file.db, or postgresql+psycopg://user:password@host:port/database "
                              f"where workers on other machines run `python -m mnist_core sweep work NAME --storage "
                              f"URL`. The default comes from ${STORAGE_ENV} or the registry folder.")
-    return url.strip() or default
+    url = url.strip() or default
+    if url != default and url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+        st.error(plain(f"No SQLite file at {url}: this page opens existing study files (or a PostgreSQL server); "
+                       "new sweeps go to the default storage."))
+        return None
+    return url
 
 
 def space_editor() -> dict | None:
@@ -200,6 +207,8 @@ def sweeps_page() -> None:
     registry = Registry()
     runner = sweep_runner(str(registry.root))
     storage_url = storage_picker(registry)
+    if storage_url is None:
+        return
     new_sweep(storage_url, runner)
     st.subheader("Watch a sweep")
     name = sweep_picker(storage_url)

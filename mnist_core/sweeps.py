@@ -222,7 +222,10 @@ def heartbeat(storage: RDBStorage, trial_id: int):
 
     def beat() -> None:
         while not done.wait(HEARTBEAT_S):
-            storage.record_heartbeat(trial_id)
+            try:
+                storage.record_heartbeat(trial_id)
+            except SQLAlchemyError:  # a glitch in the connection: the next beat tries again
+                continue
 
     beater = threading.Thread(target=beat, name=f"sweep-heartbeat-{trial_id}", daemon=True)
     beater.start()
@@ -306,6 +309,15 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
     return study.tell(trial, value)
 
 
+def fail_trial(study: optuna.Study, trial: optuna.Trial, error: BaseException) -> optuna.trial.FrozenTrial:
+    """Record ``error`` as the trial's failure, unless it has ended already (another worker took it for dead)."""
+    try:
+        trial.set_user_attr(REASON_ATTR, str(error)[:500] or type(error).__name__)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+    return study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
 def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: int | None = None,
          stop_event: threading.Event | None = None, on_event: Callable | None = None,
          on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> int:
@@ -329,8 +341,7 @@ def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: i
             try:
                 frozen = run_trial(study, trial, data, registry, on_event)
             except BaseException as error:  # any failure ends the trial as failed, never half-saved
-                trial.set_user_attr(REASON_ATTR, str(error)[:500] or type(error).__name__)
-                frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                frozen = fail_trial(study, trial, error)
                 if not isinstance(error, Exception):  # Ctrl-C, SystemExit: the trial goes back in the queue
                     RETRY(study, frozen)
                     raise
