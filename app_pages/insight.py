@@ -177,7 +177,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
 # --- robustness lab -----------------------------------------------------------------------------------------------
 
 
-def lab_settings(runs: list[RunRecord], run_id: str) -> tuple[list[str], list[str], int, int]:
+def lab_settings(runs: list[RunRecord], run_id: str, test_count: int) -> tuple[list[str], list[str], int, int]:
     """The "Models", "Transforms", "Test images" and "Example image" choices."""
     from mnist_core.robustness import TRANSFORMS
 
@@ -189,7 +189,7 @@ def lab_settings(runs: list[RunRecord], run_id: str) -> tuple[list[str], list[st
     sample = sample_column.selectbox("Test images", ROBUSTNESS_SAMPLES,
                                      index=ROBUSTNESS_SAMPLES.index(DEFAULT_ROBUSTNESS_SAMPLE),
                                      format_func=lambda n: f"{n:,} (stratified sample)", key="insight.sample")
-    example = example_column.number_input("Example image", min_value=0, max_value=9999, value=0, step=1,
+    example = example_column.number_input("Example image", min_value=0, max_value=test_count - 1, value=0, step=1,
                                           help="The test image shown transformed under each chart.")
     return models, transforms, sample, int(example)
 
@@ -232,7 +232,7 @@ def curves_and_examples(results: pd.DataFrame, data: MnistData, example: int) ->
 
 def robustness_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData) -> None:
     """Accuracy of the chosen models under each transform as severity grows."""
-    models, transforms, sample, example = lab_settings(runs, run_id)
+    models, transforms, sample, example = lab_settings(runs, run_id, len(data.y_test))
     if not models or not transforms:
         st.info("Pick at least one model and one transform.")
         return

@@ -38,7 +38,7 @@ def robustness_chart(frame: pd.DataFrame, transform: str, unit: str) -> alt.Char
     height, the legend of long run names left the plot a few pixels high."""
     severities = sorted(float(value) for value in frame["severity"].unique())
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("severity:Q", title=unit, axis=alt.Axis(values=severities)),
+        x=alt.X("severity:Q", title=unit, axis=alt.Axis(values=severities, format=".3~g")),
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.Color("model:N", title="model", scale=alt.Scale(scheme="category10"),
                         legend=alt.Legend(orient="bottom", labelLimit=400)),
