@@ -17,7 +17,7 @@ import pytest
 from app_pages.common import plain
 from helpers import PROJECT, interrupted_run, rgba_canvas, save_run
 
-PAGES = ["home", "data", "train", "models", "errors", "draw", "kaggle"]
+PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
 NEEDS_A_MODEL = {"errors", "draw", "kaggle"}
 UNEXPECTED_ERROR = "Something went wrong on this page"
