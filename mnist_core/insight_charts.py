@@ -14,8 +14,11 @@ POINT_SIZE, WRONG_SIZE = 18, 60
 
 def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     """Scatter of ``embedding.map_frame`` rows coloured by true digit; with a model's predictions the misclassified
-    points are crosses; hovering shows index, true, predicted and confidence; a click selects one point by index."""
+    points are crosses, drawn last so none hides under the others; hovering shows index, true, predicted and
+    confidence; a click selects one point by index."""
     with_model = "predicted" in frame.columns
+    if with_model:
+        frame = frame.sort_values("wrong", kind="stable")
     point = alt.selection_point(name=POINT_SELECTION, fields=["index"], on="click", clear="dblclick")
     tooltip = ["index:Q", "true:N"] + (["predicted:N", alt.Tooltip("confidence:Q", format=".1%")] if with_model else [])
     encoding = dict(

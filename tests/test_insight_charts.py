@@ -9,8 +9,8 @@ from mnist_core.insight_charts import POINT_SELECTION, embedding_chart, reliabil
 
 
 def test_map_selects_by_index_and_marks_errors_with_crosses():
-    probabilities = np.eye(10)[[3, 5, 7]] * 0.9 + 0.01
-    frame = map_frame(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), np.array([11, 22, 33]), np.array([3, 5, 1]),
+    probabilities = np.eye(10)[[7, 3, 5]] * 0.9 + 0.01
+    frame = map_frame(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), np.array([11, 22, 33]), np.array([1, 3, 5]),
                       probabilities)
     spec = embedding_chart(frame, "PCA of dense").to_dict()
     selection = next(param for param in spec["params"] if param["name"] == POINT_SELECTION)
@@ -20,7 +20,7 @@ def test_map_selects_by_index_and_marks_errors_with_crosses():
     assert encoding["shape"]["field"] == "wrong" and encoding["shape"]["scale"]["range"] == ["circle", "cross"]
     assert [item["field"] for item in encoding["tooltip"]] == ["index", "true", "predicted", "confidence"]
     values = next(iter(spec["datasets"].values()))
-    assert [row["wrong"] for row in values] == [False, False, True]
+    assert [(row["index"], row["wrong"]) for row in values] == [(22, False), (33, False), (11, True)]  # errors on top
 
 
 def test_pixel_map_has_no_prediction_fields():
