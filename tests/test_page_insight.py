@@ -75,6 +75,21 @@ def test_map_of_the_default_model_and_logits_for_softmax_regression(models):
     assert charts(app)[0]["title"].startswith("PCA of logits")
 
 
+def test_tsne_map_is_computed_in_the_background_then_drawn(models):
+    app = open_insight()
+    app.selectbox(key="insight.points").set_value(1000)
+    app.radio(key="insight.projection").set_value("t-SNE").run()
+    assert_rendered(app)
+    deadline = time.monotonic() + SWEEP_TIMEOUT_S
+    while not charts(app) and time.monotonic() < deadline:  # the first runs show the progress bar only
+        time.sleep(1)
+        app.run()
+    assert_rendered(app)
+    title = charts(app)[0]["title"]
+    assert title.startswith("t-SNE of dense") and title.endswith("· 1,000 test images"), title
+    assert any(caption.value.startswith("t-SNE took") for caption in app.caption)
+
+
 def test_robustness_lab_sweeps_two_models_and_starts_at_their_accuracy(models, mnist):
     from mnist_core.embedding import sample_indices
     from mnist_core.evaluation import evaluate
