@@ -305,7 +305,12 @@ def watched_job(runner) -> int | None:
     if st.session_state.get(JOB_KEY) not in labels:
         by_interest = sorted(briefs, key=lambda brief: ACTIVE.index(brief.status) if brief.status in ACTIVE else 2)
         st.session_state[JOB_KEY] = by_interest[0].id
-    return st.selectbox("Run to watch", list(labels), format_func=labels.get, key=JOB_KEY)
+    ids = list(labels)
+    # Not keyed: a keyed selectbox keeps its identity when only its labels change, and the browser then goes on
+    # showing the old label of the chosen run; unkeyed, new labels make a new widget, started on the kept choice.
+    st.session_state[JOB_KEY] = st.selectbox("Run to watch", ids, index=ids.index(st.session_state[JOB_KEY]),
+                                             format_func=labels.get)
+    return st.session_state[JOB_KEY]
 
 
 def run_status(view) -> None:
