@@ -269,5 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resumable = " (a training run is kept up to its last finished epoch: `list` shows it, `train --resume " \
+                    "RUN_ID` goes on with it)" if args.command == "train" else ""
+        print(f"interrupted{resumable}", file=sys.stderr)
         return 130
