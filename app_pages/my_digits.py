@@ -13,6 +13,7 @@ from mnist_core.registry import DEFAULT_ID, Registry, RunRecord
 from app_pages.common import flash, job_runner, model_for, model_picker, plain, run_label, show_flash
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
+TILE_PX = 28 * ZOOM  # every tile the same width, whatever its caption
 STATUS_REFRESH_S = 1.0
 ACTIVE = ("running", "queued")  # job states as mnist_core.jobs names them (that module loads TensorFlow)
 JOB_KEY, IMPORTED_KEY, REMOVE_KEY = "mine.job", "mine.imported", "mine.remove"
@@ -41,7 +42,8 @@ def digit_grids(collection: MyDigits, items) -> None:
         if chosen:
             st.markdown(f"**{digit}** · {len(chosen)}")
             st.image([enlarge(collection.image(item.id), ZOOM) for item in chosen],
-                     caption=[f"{item.id[:6]}{' · held out' if item.held_out else ''}" for item in chosen])
+                     caption=[f"{item.id[:6]}{' · held out' if item.held_out else ''}" for item in chosen],
+                     width=TILE_PX)
 
 
 def remove_control(collection: MyDigits, items) -> None:
@@ -113,7 +115,8 @@ def misread(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -
         st.caption("Reads every one of your drawings right.")
         return
     st.image([enlarge(images[i], ZOOM) for i in wrong],
-             caption=[f"{labels[i]} → {predicted[i]} ({probabilities[i, predicted[i]]:.0%})" for i in wrong])
+             caption=[f"{labels[i]} → {predicted[i]} ({probabilities[i, predicted[i]]:.0%})" for i in wrong],
+             width=TILE_PX)
 
 
 def measure_view(registry: Registry, collection: MyDigits, listing: list[RunRecord]) -> None:
