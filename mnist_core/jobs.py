@@ -224,12 +224,6 @@ class JobRunner:
         except RegistryError:
             return None
 
-    def views(self) -> list[JobView]:
-        """Every job, newest first."""
-        with self._lock:
-            ids = sorted(self._jobs, reverse=True)
-        return [self.view(job_id) for job_id in ids]
-
     def wait(self, job_id: int, timeout: float | None = None) -> JobView:
         """Block until the job has ended (for the CLI and tests), or until ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
