@@ -79,7 +79,7 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
     remove its work folder. A network that cannot be built leaves nothing behind; any other failure (or this process
     dying) leaves the run interrupted, to be resumed."""
     history = history or History()
-    history.epochs[:0], history.batches[:0] = partial.values["epochs"], partial.values["batches"]
+    history.start_after(partial.values["epochs"], partial.values["batches"])
     try:
         result = train(request.spec, request.config, prepared, on_event, stop_event, history, partial)
         accuracy = loss = predictions = None

@@ -59,6 +59,11 @@ class History:
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epochs)}, batches={len(self.batches)})"
 
+    def start_after(self, epochs: list[dict], batches: list[dict]) -> None:
+        """Put the rows of the epochs done before (a resumed run) ahead of the rows to come."""
+        with self.lock:
+            self.epochs[:0], self.batches[:0] = epochs, batches
+
     def add_batch(self, row: dict) -> None:
         """A batch's row, in step order (Keras may report batches a little out of order)."""
         with self.lock:
