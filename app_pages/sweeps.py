@@ -161,7 +161,7 @@ def trial_runs(rows: list[dict]) -> None:
              for row in rows if row["run_id"]}
     picker, models, errors = st.columns([2, 1, 1], vertical_alignment="bottom")
     run_id = picker.selectbox("Trial run", list(saved), index=list(saved).index(best["run_id"]),
-                              format_func=saved.get, key="sweeps_trial_run")
+                              format_func=saved.get)  # no key: when the best changes, the picker follows it
     models.page_link("app_pages/models.py", label="Compare on the Models page", icon=":material/inventory_2:")
     errors.page_link("app_pages/errors.py", label="Open it on the Errors page", icon=":material/error_outline:",
                      query_params={RUN_PARAM: run_id})
