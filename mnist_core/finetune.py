@@ -22,7 +22,7 @@ from .evaluation import evaluate
 from .jobs import RunRequest
 from .my_digits import MyDigits, MyDigitsError
 from .registry import Registry, RunRecord
-from .training import FAILED, FINISHED, STOPPED, ProgressEvent, ProgressReporter, compile_model, make_dataset
+from .training import FINISHED, ProgressEvent, compile_model, make_dataset, watch
 
 FINETUNE_CONFIG = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=2, validation_split=0.0,
                               seed=7)
@@ -118,20 +118,18 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     x_mix, y_mix = training_mix(data, x_mine, y_mine, config.seed)
     before = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     steps = math.ceil(len(y_mix) / config.batch_size)
-    reporter = ProgressReporter(on_event, stop_event or threading.Event(), config.epochs, steps, config.batch_size,
-                                len(y_mix))
+    run = watch(on_event, stop_event, config.epochs, steps, config.batch_size, len(y_mix))
     with classifier_only(model):
         compile_model(model, config, steps * config.epochs)
         model.fit(make_dataset(x_mix, y_mix, config.batch_size, model, shuffle_seed=config.seed),
-                  epochs=config.epochs, callbacks=[reporter], verbose=0)
-    status, reason = ((FAILED, reporter.failure) if reporter.failure else (STOPPED, reporter.stop_reason)
-                      if reporter.stop_reason else (FINISHED, lineage(base.name, base_id, len(y_mine), len(y_held))))
+                  epochs=config.epochs, callbacks=run.callbacks, verbose=0)
+    status, reason = run.outcome() or (FINISHED, lineage(base.name, base_id, len(y_mine), len(y_held)))
     after = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     seconds = time.perf_counter() - started
     record = RunRecord(
         id="", name=request.name, architecture=base.architecture, spec=base.spec, config=config.to_dict(),
-        status=status, created="", reason=reason, params=int(model.count_params()), epochs=reporter.epoch_rows,
-        batches=reporter.batch_rows, test_accuracy=after["test"].accuracy, test_loss=after["test"].loss,
+        status=status, created="", reason=reason, params=int(model.count_params()),
+        epochs=run.reporter.epoch_rows, batches=run.reporter.batch_rows, test_accuracy=after["test"].accuracy, test_loss=after["test"].loss,
         seconds=seconds, parent=base_id,
         finetune={"base_name": base.name, "trained_on": len(y_mine), "held_out": len(y_held),
                   "mnist_images": min(MNIST_IMAGES, len(data.y_train)), "images_per_epoch": len(y_mix),

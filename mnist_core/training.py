@@ -149,26 +149,18 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
     return dataset.with_options(options)
 
 
-class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to ``peak`` over the first quarter of training, then cosine decay to zero."""
+WARMUP_FRACTION = 0.25  # one-cycle: linear warm-up over the first quarter of training, then cosine decay to zero
 
-    WARMUP = 0.25
 
-    def __init__(self, peak: float, total_steps: int):
-        self.peak, self.total_steps = peak, max(1, total_steps)
-
-    def __call__(self, step):
-        progress = tf.cast(step, tf.float32) / float(self.total_steps)
-        rising = self.peak * progress / self.WARMUP
-        falling = self.peak * 0.5 * (1 + tf.cos(math.pi * tf.minimum((progress - self.WARMUP) / (1 - self.WARMUP), 1.0)))
-        return tf.where(progress < self.WARMUP, rising, falling)
-
-    def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps}
+def one_cycle(peak: float, total_steps: int):
+    """The one-cycle schedule as Keras's ``CosineDecay`` with a linear warm-up from 0 to ``peak``."""
+    warmup = int(total_steps * WARMUP_FRACTION)
+    return keras.optimizers.schedules.CosineDecay(0.0, max(1, total_steps - warmup), alpha=0.0,
+                                                  warmup_target=peak, warmup_steps=warmup)
 
 
 def make_optimizer(config: TrainConfig, total_steps: int):
-    rate = OneCycle(config.learning_rate, total_steps) if config.lr_schedule == "one-cycle" else config.learning_rate
+    rate = one_cycle(config.learning_rate, total_steps) if config.lr_schedule == "one-cycle" else config.learning_rate
     return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
         config.optimizer](learning_rate=rate)
 
@@ -187,7 +179,7 @@ def distribution_strategy():
 
 
 class ProgressReporter(keras.callbacks.Callback):
-    """Turns Keras callbacks into ``ProgressEvent``s, honours ``stop_event`` and stops on a non-finite loss.
+    """Turns Keras callbacks into history rows and ``ProgressEvent``s.
 
     ``async_safe`` lets Keras run the batch hook on its callback thread pool, so the training loop never waits for
     it (this keeps the reporting cost near zero); a lock serialises the hooks and late arrivals are not re-emitted.
@@ -196,16 +188,13 @@ class ProgressReporter(keras.callbacks.Callback):
 
     async_safe = True
 
-    def __init__(self, on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event,
-                 epochs: int, steps_per_epoch: int, batch_size: int, samples_per_epoch: int,
-                 history: History | None = None):
+    def __init__(self, on_event: Callable[[ProgressEvent], None] | None, epochs: int, steps_per_epoch: int,
+                 batch_size: int, samples_per_epoch: int, history: History | None = None):
         super().__init__()
-        self.on_event, self.stop_event, self.history = on_event, stop_event, history or History()
+        self.on_event, self.history = on_event, history or History()
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.batch_size, self.samples_per_epoch = batch_size, samples_per_epoch
         self.first_step = len(self.history.epochs) * steps_per_epoch  # steps done before this process (resumed)
-        self.stop_reason = ""
-        self.failure = ""
         self.started = self.epoch_started = 0.0
         self.epoch = 0
         self.last_step = 0  # global step of the newest batch event emitted
@@ -237,12 +226,6 @@ class ProgressReporter(keras.callbacks.Callback):
             self.on_event(ProgressEvent(kind, self.epoch, self.epochs, step, self.steps_per_epoch, metrics,
                                         speed, elapsed, eta))
 
-    def check_loss(self, loss: float | None, where: str) -> None:
-        if loss is not None and not math.isfinite(loss) and not self.failure:  # keep where it first happened
-            self.failure = (f"loss became {loss} at {where}: training diverged. "
-                            "Lower the learning rate (or use Adam) and try again.")
-            self.model.stop_training = True
-
     def on_train_batch_end(self, batch, logs=None):
         step = batch + 1
         metrics = {key: float(value) for key, value in (logs or {}).items()}
@@ -252,32 +235,104 @@ class ProgressReporter(keras.callbacks.Callback):
             if global_step > self.last_step:
                 self.last_step = global_step
                 self.emit("batch", step, metrics, min(step * self.batch_size, self.samples_per_epoch))
-            self.check_loss(metrics.get("loss"), f"epoch {self.epoch}, batch {step}")
-            if self.stop_event.is_set() and not self.failure and not self.stop_reason:
-                self.stop_reason = f"stopped on request during epoch {self.epoch}, after batch {step}."
-                self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
         row = {"epoch": epoch + 1, **metrics, "seconds": time.perf_counter() - self.epoch_started}
         self.history.add_epoch(row)
         self.emit("epoch", self.steps_per_epoch, metrics, self.samples_per_epoch)
-        self.check_loss(metrics.get("loss"), f"the end of epoch {epoch + 1}")
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Ends training after the current batch once ``stop_event`` is set, keeping when (the run's reason)."""
+
+    async_safe = True
+
+    def __init__(self, stop_event: threading.Event):
+        super().__init__()
+        self.stop_event, self.reason, self.epoch, self.lock = stop_event, "", 0, threading.Lock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        with self.lock:
+            if self.stop_event.is_set() and not self.reason:
+                self.reason = f"stopped on request during epoch {self.epoch}, after batch {batch + 1}."
+                self.model.stop_training = True
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Ends training when the loss becomes NaN or infinite, keeping where it first did (the run's failure reason).
+    Not Keras's ``TerminateOnNaN``: it prints to stdout, which breaks the CLI's ``--json``, and keeps no reason."""
+
+    async_safe = True
+
+    def __init__(self):
+        super().__init__()
+        self.failure, self.epoch, self.lock = "", 0, threading.Lock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def check(self, logs: dict | None, where: str) -> None:
+        loss = (logs or {}).get("loss")
+        with self.lock:
+            if loss is not None and not math.isfinite(float(loss)) and not self.failure:
+                self.failure = (f"loss became {float(loss)} at {where}: training diverged. "
+                                "Lower the learning rate (or use Adam) and try again.")
+                self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check(logs, f"epoch {self.epoch}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check(logs, f"the end of epoch {epoch + 1}")
+
+
+@dataclass
+class Watch:
+    """The callbacks every training uses, one job each: report progress, stop on request, stop on divergence."""
+
+    reporter: ProgressReporter
+    stopper: StopOnRequest
+    guard: StopOnDivergence
+
+    @property
+    def callbacks(self) -> list:
+        return [self.reporter, self.stopper, self.guard]
+
+    @property
+    def cut_short(self) -> bool:
+        return bool(self.stopper.reason or self.guard.failure)
+
+    def outcome(self) -> tuple[str, str] | None:
+        """(status, reason) of a run that failed or was stopped; None when it ran its course."""
+        if self.guard.failure:
+            return FAILED, self.guard.failure
+        return (STOPPED, self.stopper.reason) if self.stopper.reason else None
+
+
+def watch(on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event | None, epochs: int,
+          steps_per_epoch: int, batch_size: int, samples_per_epoch: int, history: History | None = None) -> Watch:
+    """The progress reporter, the stop button and the divergence guard of one training."""
+    return Watch(ProgressReporter(on_event, epochs, steps_per_epoch, batch_size, samples_per_epoch, history),
+                 StopOnRequest(stop_event or threading.Event()), StopOnDivergence())
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model, its optimizer state and the history at each epoch end into the run's work folder, so a
     run whose process dies loses at most the epoch under way. An epoch cut short (stop, diverged) is not saved."""
 
-    def __init__(self, partial: PartialRun, reporter: ProgressReporter, history: History):
+    def __init__(self, partial: PartialRun, run: Watch, history: History):
         super().__init__()
-        self.partial, self.reporter, self.history = partial, reporter, history
+        self.partial, self.run, self.history = partial, run, history
         self.seconds_before = partial.values["seconds"]
 
     def on_epoch_end(self, epoch, logs=None):
-        if not (self.reporter.stop_reason or self.reporter.failure):
+        if not self.run.cut_short:
             epochs, batches = self.history.snapshot()
-            seconds = self.seconds_before + time.perf_counter() - self.reporter.started
+            seconds = self.seconds_before + time.perf_counter() - self.run.reporter.started
             self.partial.save_epoch(self.model, epochs, batches, seconds)
 
 
@@ -312,9 +367,8 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
         initial_epoch = restore(model, partial) if partial is not None else 0
     train_set = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot, config.seed)
     val_set = (make_dataset(data.x_val, data.y_val, 1024, model, one_hot) if len(data.y_val) else None)
-    reporter = ProgressReporter(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size,
-                                len(data.y_train), history)
-    callbacks = [reporter] + ([EpochCheckpoint(partial, reporter, history)] if partial is not None else [])
+    run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train), history)
+    callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history)] if partial is not None else [])
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
@@ -324,10 +378,8 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
               callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles
     seconds = time.perf_counter() - started + (partial.values["seconds"] if partial is not None else 0.0)
     epochs, batches = history.snapshot()
-    if reporter.failure:
-        status, reason = FAILED, reporter.failure
-    elif reporter.stop_reason:
-        status, reason = STOPPED, reporter.stop_reason
+    if run.outcome() is not None:
+        status, reason = run.outcome()
     elif len(epochs) < config.epochs:
         status, reason = FINISHED, f"early stopping after epoch {len(epochs)} (no improvement for {config.patience})."
     else:
