@@ -172,6 +172,24 @@ def job_runner(registry: Registry) -> JobRunner:
     return shared_job_runner(str(registry.root))
 
 
+# --- widget state ---------------------------------------------------------------------------------------------
+
+
+def kept_widget(widget, key: str, default, *args, **kwargs):
+    """``widget(*args, key=key, **kwargs)``, showing the value it had when the user left the page (Streamlit forgets
+    the state of widgets a page does not show), ``default`` the first time; returns the widget's value."""
+    st.session_state.setdefault(key, st.session_state.get(f"{key}.kept", default))
+    value = widget(*args, key=key, **kwargs)
+    st.session_state[f"{key}.kept"] = value
+    return value
+
+
+def forget_widget(key: str) -> None:
+    """Let a ``kept_widget`` start again from the default it is given next."""
+    st.session_state.pop(key, None)
+    st.session_state.pop(f"{key}.kept", None)
+
+
 # --- small widgets ----------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,57 @@
+"""The Train page's interrupted runs: runs whose server died mid-training, each with Resume and Discard."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.registry import Registry, RegistryError, RunRecord
+from mnist_core.statuses import ACTIVE
+from app_pages.common import flash, job_runner, plain, show_flash
+from app_pages.train_runs import submit
+
+DISCARD_KEY = "train.pending_discard"  # the interrupted run whose discard awaits confirmation
+
+
+def resume(registry: Registry, interrupted: RunRecord) -> None:
+    """"Resume" callback: queue the interrupted run to go on from its last finished epoch, and watch it."""
+    from mnist_core.jobs import resume_request
+
+    submit(registry, resume_request(interrupted))
+
+
+def discard(registry: Registry, run_id: str) -> None:
+    """"Discard for good" callback: delete the interrupted run's checkpoint and history."""
+    st.session_state.pop(DISCARD_KEY, None)
+    try:
+        registry.discard_interrupted(run_id)
+    except RegistryError as error:
+        flash("error", f"Could not discard: {error}")
+
+
+def interrupted_runs(registry: Registry) -> None:
+    """Runs whose server died mid-training (listed once no live process trains them), each with Resume (from its
+    last finished epoch, same settings) and Discard (after a confirmation naming it)."""
+    resuming = {brief.resume_id for brief in job_runner(registry).briefs() if brief.status in ACTIVE}
+    runs = [record for record in registry.list_interrupted() if record.id not in resuming]
+    show_flash()
+    if not runs:
+        return
+    st.subheader("Interrupted runs")
+    st.caption("These runs stopped when their server or machine did. Resume goes on after the last finished epoch.")
+    for record in runs:
+        total = (record.config or {}).get("epochs", "?")
+        with st.container(border=True, horizontal=True, vertical_alignment="center"):
+            st.text(f"{record.name} · {record.architecture} · {len(record.epochs)} of {total} epochs done · "
+                    f"id {record.id}")
+            st.button("Resume", key=f"train.resume.{record.id}", on_click=resume, args=(registry, record),
+                      icon=":material/play_circle:", type="primary")
+            st.button("Discard", key=f"train.discard.{record.id}", on_click=st.session_state.__setitem__,
+                      args=(DISCARD_KEY, record.id))
+        if st.session_state.get(DISCARD_KEY) == record.id:
+            st.warning(plain(f"Discard “{record.name}” ({record.id}) for good? Its checkpoint and history are "
+                             "deleted."))
+            confirm, cancel = st.columns([1, 5])
+            confirm.button("Discard for good", key=f"train.discard_confirm.{record.id}", type="primary",
+                           on_click=discard, args=(registry, record.id))
+            cancel.button("Cancel", key=f"train.discard_cancel.{record.id}", on_click=st.session_state.pop,
+                          args=(DISCARD_KEY, None))

@@ -1,0 +1,142 @@
+"""The Train page's live view: the run this session watches (queue place, progress, Stop, curves, outcome),
+refreshed by fragments while runs are active, from the one job runner every session shares."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.charts import batch_chart, epoch_chart, progress_label
+from mnist_core.registry import Registry
+from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
+from app_pages.common import RUN_PARAM, job_runner, plain
+
+JOB_KEY, SHOWN_KEY, STOPPING_KEY = "train.job", "train.shown_jobs", "train.stopping"
+STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
+
+
+def submit(registry: Registry, request) -> None:
+    """Queue ``request`` on the shared runner and watch it."""
+    st.session_state[JOB_KEY] = job_runner(registry).submit(request)
+
+
+def watched_job(runner) -> int | None:
+    """The run to show: picked in "Run to watch" when the server has several, by default the run this session
+    started, else the one training, else the newest queued, else the newest (so a reload finds it again). The
+    labels carry each run's status as it is now; the live view redraws the page when one changes."""
+    briefs = runner.briefs()
+    st.session_state[SHOWN_KEY] = briefs
+    if len(briefs) <= 1:
+        return briefs[0].id if briefs else None
+    labels = {brief.id: f"{brief.name} · {brief.status} · job {brief.id}" for brief in briefs}
+    if st.session_state.get(JOB_KEY) not in labels:
+        by_interest = sorted(briefs, key=lambda brief: ACTIVE.index(brief.status) if brief.status in ACTIVE else 2)
+        st.session_state[JOB_KEY] = by_interest[0].id
+    ids = list(labels)
+    # Not keyed: a keyed selectbox keeps its identity when only its labels change, and the browser then goes on
+    # showing the old label of the chosen run; unkeyed, new labels make a new widget, started on the kept choice.
+    st.session_state[JOB_KEY] = st.selectbox("Run to watch", ids, index=ids.index(st.session_state[JOB_KEY]),
+                                             format_func=labels.get)
+    return st.session_state[JOB_KEY]
+
+
+def run_status(view) -> None:
+    """Queue position or progress bar of a run that has not ended."""
+    if view.status == QUEUED:
+        st.info(f"Queued: position {view.queue_position} in line")
+    elif view.latest is None:
+        st.progress(0.0, text="Preparing the data and building the model…")
+    elif view.latest.fraction_done >= 1:
+        st.progress(1.0, text="Trained: now testing the model on the test set and saving it…")
+    else:
+        event = view.latest
+        st.progress(event.fraction_done, text=progress_label(event.epoch, event.epochs, event.samples_per_s,
+                                                             event.eta))
+
+
+def training_curves(view) -> None:
+    """Loss and accuracy per batch (raw and smoothed) and per epoch (train and validation, best epoch marked)."""
+    if not view.batches:
+        return
+    for column, metric in zip(st.columns(2), ("loss", "accuracy")):
+        with column:
+            st.altair_chart(batch_chart(view.batches, metric), width="stretch")
+            if view.epochs:
+                st.altair_chart(epoch_chart(view.epochs, metric), width="stretch")
+    st.caption(f"{len(view.batches)} batches recorded")
+
+
+def run_outcome(view) -> None:
+    """How a run ended, its test metrics and where it was saved."""
+    if view.status == FINISHED:
+        st.success(f"Finished: {plain(view.reason)}")
+    elif view.status == STOPPED:
+        st.warning(f"Stopped: {plain(view.reason)}")
+    else:
+        st.error(f"Failed: {plain(view.reason)}")
+    record = view.record
+    if record is None:
+        st.caption("Nothing was saved: the run did not get as far as training.")
+        return
+    if record.test_accuracy is not None:
+        accuracy, loss = st.columns(2)
+        accuracy.metric("Test accuracy", f"{record.test_accuracy:.2%}", border=True)
+        loss.metric("Test loss", f"{record.test_loss:.4f}", border=True)
+    st.caption(plain(f"Saved to the registry as “{record.name}” (id {record.id}), {record.seconds:.1f} s of "
+                     "training."))
+    models, errors = st.columns(2)
+    models.page_link("app_pages/models.py", label="Compare it on the Models page", icon=":material/inventory_2:")
+    errors.page_link("app_pages/errors.py", label="See its mistakes on the Errors page",
+                     icon=":material/error_outline:", query_params={RUN_PARAM: record.id})
+
+
+def request_stop(runner, job_id: int) -> None:
+    """"Stop" callback: ask the runner to stop the run, and remember that it was asked (to say so at once)."""
+    runner.stop(job_id)
+    st.session_state.setdefault(STOPPING_KEY, set()).add(job_id)
+
+
+def stop_requested(job_id: int) -> bool:
+    """Whether this session pressed Stop for the run."""
+    return job_id in st.session_state.get(STOPPING_KEY, set())
+
+
+def job_status(runner, job_id: int) -> None:
+    """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second while
+    a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh)."""
+    if runner.briefs() != st.session_state.get(SHOWN_KEY):
+        st.rerun()
+    view = runner.view(job_id)
+    st.subheader(f"Run: {plain(view.name)}")
+    if view.status in ACTIVE:
+        stopping = stop_requested(job_id)
+        if stopping:
+            st.info("Stopping: the run ends after the current batch; then the model so far is tested and saved.")
+        else:
+            run_status(view)
+        st.button("Stop", on_click=request_stop, args=(runner, job_id), icon=":material/stop:", disabled=stopping,
+                  help="Stop after the current batch; the model so far is tested and saved.")
+    else:
+        run_outcome(view)
+
+
+def job_curves(runner, job_id: int) -> None:
+    """The run's training curves; refreshed less often than the status, since drawing them takes the CPU that
+    training needs, and not at all while a stop is under way (so testing and saving the model is not slowed)."""
+    view = runner.view(job_id)
+    if view.status in ACTIVE and stop_requested(job_id):
+        st.caption(f"{len(view.batches)} batches recorded; the curves are shown again once the run is saved.")
+        return
+    training_curves(view)
+
+
+def live_view(registry: Registry) -> None:
+    """The run this session is watching, refreshed live while it trains."""
+    runner = job_runner(registry)
+    job_id = watched_job(runner)
+    if job_id is None:
+        st.caption("No run yet on this server: press Train to start one.")
+        return
+    any_active = any(brief.status in ACTIVE for brief in st.session_state[SHOWN_KEY])
+    active = runner.view(job_id).status in ACTIVE
+    st.fragment(job_status, run_every=STATUS_REFRESH_S if any_active else None)(runner, job_id)
+    st.fragment(job_curves, run_every=CURVES_REFRESH_S if active else None)(runner, job_id)
