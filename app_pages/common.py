@@ -11,7 +11,7 @@ import streamlit as st
 
 from mnist_core.data import ENV_VAR, DataSetError, MnistData, load_mnist
 from mnist_core.pictures import enlarge
-from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
+from mnist_core.registry import DEFAULT_ID, MODELS_ENV, PROJECT_MODELS, Registry, RegistryError, RunRecord
 
 if TYPE_CHECKING:
     from mnist_core.evaluation import ImagePredictor
@@ -97,6 +97,18 @@ def dataset_or_warning() -> MnistData | None:
 # --- registry and models ----------------------------------------------------------------------------------------
 
 
+@st.cache_resource
+def registry_at(root: str) -> Registry:
+    """One registry object per folder for this server process (opening one creates the folder and clears the
+    temporaries a crash left, which needs doing once, not on every rerun)."""
+    return Registry(root)
+
+
+def shared_registry() -> Registry:
+    """This server's registry: ``$DIGIT_LAB_MODELS``, else the project's ``models/``."""
+    return registry_at(os.environ.get(MODELS_ENV) or str(PROJECT_MODELS))
+
+
 def run_label(record: RunRecord) -> str:
     """How a run is named in pickers: name, test accuracy and id."""
     accuracy = "untested" if record.test_accuracy is None else f"{record.test_accuracy:.2%}"
@@ -125,7 +137,7 @@ def model_key(registry: Registry, run_id: str) -> tuple[str, str, float]:
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def cached_model(root: str, run_id: str, modified: float):
     """A run's Keras model, loaded once per model file version."""
-    return Registry(root).load_model(run_id)
+    return registry_at(root).load_model(run_id)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Preparing the model for single images…")
@@ -141,8 +153,8 @@ def load_or_explain(loader, registry: Registry, run_id: str):
     try:
         return loader(*model_key(registry, run_id))
     except (RegistryError, OSError) as error:
-        st.error(f"The model {plain(repr(run_id))} could not be loaded: {plain(error)}\n\nPick another model, or delete this one on "
-                 "the Models page and train a new one.")
+        st.error(f"The model {plain(repr(run_id))} could not be loaded: {plain(error)}\n\nPick another model, or "
+                 "delete this one on the Models page and train a new one.")
         return None
 
 
@@ -164,7 +176,7 @@ def shared_job_runner(models_root: str) -> JobRunner:
     """The one job runner of this server process for a registry folder, shared by every browser session."""
     from mnist_core.jobs import JobRunner
 
-    return JobRunner(Registry(models_root), data_source().load)
+    return JobRunner(registry_at(models_root), data_source().load)
 
 
 def job_runner(registry: Registry) -> JobRunner:

@@ -10,7 +10,7 @@ from mnist_core.charts import activation_strip, probability_chart
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
 from mnist_core.registry import Registry, RunRecord
-from app_pages.common import model_picker, predictor_for, run_label
+from app_pages.common import model_picker, predictor_for, run_label, shared_registry
 
 CANVAS_SIDE = 280
 ZOOM = 8  # 28×28 pictures shown at 224×224
@@ -142,7 +142,7 @@ def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id:
 def draw_page() -> None:
     """The model picker, then the drawing and its prediction (rerun on their own as the user draws)."""
     st.title("Draw")
-    registry = Registry()
+    registry = shared_registry()
     listing = registry.list_runs()  # once per page run: the picker and the comparison share it
     run_id = model_picker(listing)
     st.fragment(drawing_and_prediction)(registry, listing, run_id)

@@ -13,7 +13,7 @@ from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
 from mnist_core.registry import Registry, RegistryError
 from app_pages.common import (cached_model, dataset_or_warning, image_grid, model_key, model_picker, plain,
-                              predictor_for)
+                              predictor_for, shared_registry)
 
 ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
@@ -142,7 +142,7 @@ def errors_page() -> None:
     """Model picker, headline figures, confusion matrix, per-class scores and the misclassified images."""
     st.title("Errors")
     data = dataset_or_warning()
-    registry = Registry()
+    registry = shared_registry()
     run_id = model_picker(registry.list_runs()) if data is not None else None
     evaluation = evaluation_of(registry, run_id, data) if run_id is not None else None
     if evaluation is None:

@@ -7,8 +7,7 @@ import streamlit as st
 
 from mnist_core.data import ENV_VAR, DataSetError, read_uploaded_dataset
 from mnist_core.download import download_mnist, download_origin
-from mnist_core.registry import Registry
-from app_pages.common import TRAIN_HINT, data_source, load_dataset, plain, run_label
+from app_pages.common import TRAIN_HINT, data_source, load_dataset, plain, run_label, shared_registry
 
 PAGE_LINKS = [
     ("app_pages/data.py", "Data", ":material/grid_view:", "browse the 70,000 handwritten digits by class"),
@@ -54,9 +53,12 @@ def dataset_download() -> None:
                      help=f"From {url} into the Keras cache, checked before it is kept."):
         return
     bar = st.progress(0.0, text="Downloading MNIST…")
+
+    def show(done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0), text=f"Downloading MNIST… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+
     try:
-        download_mnist(lambda done, total: bar.progress(min(done / total, 1.0),
-                                                        text=f"Downloading MNIST… {done / 1e6:.1f} of {total / 1e6:.1f} MB"))
+        download_mnist(show)
     except DataSetError as error:
         bar.empty()
         st.error(plain(error))
@@ -85,7 +87,7 @@ def dataset_status() -> None:
 def models_status() -> None:
     """The best saved model and the default model, or how to get one."""
     st.subheader("Models")
-    registry = Registry()
+    registry = shared_registry()
     best, default_id = registry.best_run(), registry.default_id()
     left, right = st.columns(2)
     with left:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import dataset_or_warning, model_for, model_key, model_picker, run_label
+from app_pages.common import dataset_or_warning, model_for, model_key, model_picker, run_label, shared_registry
 from mnist_core.background import BackgroundTask
 from mnist_core.data import MnistData
 from mnist_core.pictures import enlarge
@@ -343,7 +343,7 @@ def insight_page() -> None:
     """Model picker, the view switch and the chosen view."""
     st.title("Insight")
     data = dataset_or_warning()
-    registry = Registry()
+    registry = shared_registry()
     runs = registry.list_runs() if data is not None else []
     run_id = model_picker(runs) if data is not None else None
     if run_id is None:

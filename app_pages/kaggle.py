@@ -10,7 +10,7 @@ import streamlit as st
 from mnist_core.charts import class_count_chart
 from mnist_core.data import DataSetError, read_kaggle_test, submission_csv
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import image_grid, model_for, model_key, model_picker, plain
+from app_pages.common import image_grid, model_for, model_key, model_picker, plain, shared_registry
 
 PREVIEW_IMAGES = 12
 
@@ -65,7 +65,7 @@ def kaggle_page() -> None:
     st.title("Kaggle submission")
     st.markdown("Upload the [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) test set "
                 "and download a `submission.csv` (`ImageId,Label`) predicted by a saved model.")
-    registry = Registry()
+    registry = shared_registry()
     run_id = model_picker(registry.list_runs())
     uploaded = test_images()
     if run_id is not None and uploaded is not None:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from mnist_core.charts import comparison_chart
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
-from app_pages.common import TRAIN_HINT, flash, plain, run_label, show_flash
+from app_pages.common import TRAIN_HINT, flash, plain, run_label, shared_registry, show_flash
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
 RUN_KEY, KEPT_RUN_KEY = "models.run", "models.run.kept"  # the run picked in "Run", by id; kept across pages
@@ -76,7 +76,7 @@ def metrics_row(record: RunRecord) -> dict:
 def rename_run(run_id: str, name_key: str) -> None:
     """Button callback: give the run the name typed in "New name"."""
     try:
-        record = Registry().rename(run_id, st.session_state[name_key])
+        record = shared_registry().rename(run_id, st.session_state[name_key])
     except RegistryError as error:
         flash("error", f"Could not rename: {error}")
     else:
@@ -87,7 +87,7 @@ def delete_run(run_id: str) -> None:
     """Button callback for "Confirm delete": remove the run for good."""
     st.session_state.pop(DELETE_KEY, None)
     try:
-        Registry().delete(run_id)
+        shared_registry().delete(run_id)
     except (RegistryError, OSError) as error:
         flash("error", f"Could not delete: {error}")
     else:
@@ -144,7 +144,7 @@ def import_upload() -> None:
         return
     st.session_state[IMPORTED_KEY].add(upload.file_id)
     try:
-        record = Registry().import_model(Path(upload.name).stem, upload.getvalue())
+        record = shared_registry().import_model(Path(upload.name).stem, upload.getvalue())
     except RegistryError as error:
         flash("error", f"{upload.name} was refused: {str(error).removeprefix('refused: ')}")
     else:
@@ -165,7 +165,7 @@ def models_page() -> None:
     """Messages, the table, the comparison, the actions and the uploader."""
     st.title("Models")
     show_flash()
-    registry = Registry()
+    registry = shared_registry()
     runs = registry.list_runs()
     for warning in registry.warnings:
         st.warning(plain(f"A folder in the registry ({registry.root}) is not a usable run and was {warning}"))

@@ -10,7 +10,7 @@ from mnist_core.charts import progress_label
 from mnist_core.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError
 from mnist_core.pictures import enlarge
 from mnist_core.registry import DEFAULT_ID, Registry, RunRecord
-from app_pages.common import flash, job_runner, model_for, model_picker, plain, run_label, show_flash
+from app_pages.common import flash, job_runner, model_for, model_picker, plain, run_label, shared_registry, show_flash
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
 TILE_PX = 28 * ZOOM  # every tile the same width, whatever its caption
@@ -232,7 +232,7 @@ def my_digits_page() -> None:
     st.title("My digits")
     st.caption("Find out how a model reads your handwriting and teach it: file drawings from the Draw page, measure "
                "models on them, fine-tune one on MNIST plus your digits.")
-    registry = Registry()
+    registry = shared_registry()
     collection = MyDigits(registry)
     try:
         collection.items()

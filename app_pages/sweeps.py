@@ -15,7 +15,7 @@ from mnist_core.sweep_charts import best_so_far_chart, importance_chart, paralle
 from mnist_core.sweeps import (STORAGE_ENV, STORAGE_ERRORS, SweepRunner, create_sweep, default_storage_url,
                                list_sweeps, load_study, open_storage, param_importances, redacted, summarize,
                                trial_rows)
-from app_pages.common import RUN_PARAM, data_source, plain
+from app_pages.common import RUN_PARAM, data_source, plain, shared_registry
 
 REFRESH_S = 2.0
 DEFAULT_TRIALS = 10
@@ -204,7 +204,7 @@ def sweeps_page() -> None:
     st.title("Sweeps")
     st.markdown("Search for the best settings with **Optuna**: each trial trains a network with settings drawn from "
                 "a search space, is stopped early when it lags behind the others, and is saved as a run.")
-    registry = Registry()
+    registry = shared_registry()
     runner = sweep_runner(str(registry.root))
     storage_url = storage_picker(registry)
     if storage_url is None:

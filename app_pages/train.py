@@ -12,7 +12,7 @@ import streamlit as st
 from mnist_core.measured import preset_expectation
 from mnist_core.presets import PRESETS, SPEED_PRESET
 from mnist_core.registry import Registry, default_run_name
-from app_pages.common import job_runner, kept_widget, plain
+from app_pages.common import job_runner, kept_widget, plain, shared_registry
 from app_pages.train_interrupted import interrupted_runs
 from app_pages.train_layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
 from app_pages.train_runs import live_view, submit
@@ -98,7 +98,7 @@ def train_page() -> None:
     """Preset and layers on the left; settings, the Train button and the network summary on the right; the live
     run below."""
     st.title("Train")
-    registry = Registry()
+    registry = shared_registry()
     network, settings = st.columns([5, 4], gap="large")
     with network:
         choice = preset_picker()
