@@ -73,3 +73,24 @@ def small_cnn_model(mnist):
 def test_sample(mnist):
     """The first 500 test images and labels (fixed, so results are comparable between runs)."""
     return mnist.x_test[:500], mnist.y_test[:500]
+
+
+@pytest.fixture(scope="module")
+def good_template(tmp_path_factory):
+    """Two good runs, saved for real once per module; copied into each test's registry (cheaper than saving again)."""
+    from faults_helpers import save_good_runs
+    from mnist_core.registry import Registry
+
+    template = Registry(tmp_path_factory.mktemp("good-runs"))
+    return template, save_good_runs(template)
+
+
+@pytest.fixture()
+def good(registry, good_template):
+    """Two good runs in the registry before a fault; fault tests check they survive it (assert_runs_intact)."""
+    import shutil
+
+    template, saved = good_template
+    for run_id in saved:
+        shutil.copytree(template.root / run_id, registry.root / run_id)
+    return saved

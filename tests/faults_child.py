@@ -1,4 +1,5 @@
-"""Child processes for tests/test_faults_engine.py (run as ``python tests/faults_child.py MODE ...``).
+"""Child processes for the fault cases in tests/test_core_registry.py and tests/test_core_jobs.py
+(run as ``python tests/faults_child.py MODE ...``).
 
 save-loop ROOT
     Saves, renames and deletes runs in ROOT without end, printing "saved ID" / "renaming ID" / "deleting ID"

@@ -1,17 +1,28 @@
-"""Helpers for tests/test_faults_engine.py: hostile files built for real (PNG bytes, IDX files, Keras models that
-carry code) and the checks that saved runs survived. Nothing here replaces the code under test."""
+"""Helpers for the fault cases in tests/test_core_*.py: hostile files built for real (PNG bytes, IDX files, Keras
+models that carry code), child processes, and the checks that saved runs survived. Nothing here replaces the code
+under test. (The fixtures ``good_template`` and ``good`` are in tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from helpers import PROJECT
+
 MARKER_ENV = "DIGIT_LAB_FAULTS_MARKER"
+CHILD = Path(__file__).resolve().parent / "faults_child.py"
 
 
 def write_marker(x):
@@ -55,6 +66,60 @@ def assert_runs_intact(registry, saved: dict) -> None:
             record.name, record.status, record.created, record.test_accuracy)
         loaded = fresh.load_model(run_id).get_weights()
         assert len(loaded) == len(weights) and all(np.array_equal(a, b) for a, b in zip(loaded, weights))
+
+
+def copy_of_good_run(registry, good, name: str) -> Path:
+    """A copy of one of the ``good`` runs in a folder of its own (to be damaged by the test)."""
+    source = registry.root / next(iter(good))
+    target = registry.root / name
+    shutil.copytree(source, target)
+    return target
+
+
+
+def steps_per_epoch(config) -> int:
+    """Batches per epoch of a run with this TrainConfig (its training part after the validation split)."""
+    train_count = config.subset_size - round(config.subset_size * config.validation_split)
+    return math.ceil(train_count / config.batch_size)
+
+
+
+# --- child processes -------------------------------------------------------------------------------------------------
+
+
+def child_env(**extra) -> dict:
+    """The environment of a child Python process that imports the project and the test helpers."""
+    return os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": f"{PROJECT}{os.pathsep}{PROJECT / 'tests'}"} | extra
+
+
+class Child:
+    """A child process whose stdout lines are collected by a thread (so the pipe never fills)."""
+
+    def __init__(self, *args, env=None):
+        self.errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty child never blocks
+        self.process = subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE,
+                                        stderr=self.errors, text=True, cwd=PROJECT, env=env or child_env())
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")),
+                                       daemon=True)
+        self.reader.start()
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.lines and text + "\n" not in self.lines:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"child never said {text!r}: {self.stderr()}")
+            time.sleep(0.02)
+
+    def stderr(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read()[-3000:]
+
+    def finish(self) -> list[str]:
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return [line.strip() for line in self.lines]
+
 
 
 # --- files ------------------------------------------------------------------------------------------------------

@@ -2,14 +2,22 @@
 
 import gzip
 import io
+import pickle
+import re
 import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from faults_helpers import assert_runs_intact, idx_bytes, write_idx_folder
+from mnist_core.cli import main as cli_main
+from mnist_core.config import TrainConfig
 from mnist_core.data import (ENV_VAR, KAGGLE_HOLDOUT, DataSetError, load_mnist, read_dataset, read_kaggle_test,
                              read_uploaded_dataset, stratified_subset, submission_csv, validation_split)
+from mnist_core.jobs import JobRunner, RunRequest
+from mnist_core.statuses import FAILED
 
 
 def write_idx(path, array, gz=False):
@@ -174,3 +182,146 @@ def test_fingerprint_follows_the_contents_not_the_name(mnist):
     other = make_data(mnist.x_train, mnist.y_train, changed_test, mnist.y_test, "uploaded .npz")
     assert same.fingerprint == mnist.fingerprint
     assert other.fingerprint != same.fingerprint
+
+
+# --- the data set missing or malformed ----------------------------------------------------------------------------
+
+
+def npz(path: Path, **arrays) -> Path:
+    small = {"x_train": np.zeros((30, 28, 28), np.uint8), "y_train": np.arange(30) % 10,
+             "x_test": np.zeros((10, 28, 28), np.uint8), "y_test": np.arange(10)}
+    np.savez(path, **{key: value for key, value in (small | arrays).items() if value is not None})
+    return path
+
+
+def idx_folder(path: Path, gz: bool = True, **overrides) -> Path:
+    arrays = {"x_train": np.zeros((30, 28, 28), np.uint8), "y_train": np.arange(30) % 10,
+              "x_test": np.zeros((10, 28, 28), np.uint8), "y_test": np.arange(10)}
+    files = write_idx_folder(path, *arrays.values(), gz=gz)
+    for key, content in overrides.items():
+        files[key].write_bytes(content(files[key].read_bytes()) if callable(content) else content)
+    return path
+
+
+def kaggle_csv(path: Path, rows: int = 20, drop: str | None = None) -> Path:
+    frame = pd.DataFrame(np.zeros((rows, 784), np.uint8), columns=[f"pixel{i}" for i in range(784)])
+    frame.insert(0, "label", np.arange(rows) % 10)
+    frame.drop(columns=[drop] if drop else []).to_csv(path, index=False)
+    return path
+
+
+def put(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def corrupt_gzip(raw: bytes) -> bytes:
+    damaged = bytearray(raw)
+    damaged[12:40] = bytes(range(200, 228))
+    return bytes(damaged)
+
+
+BAD_DATA = {
+    "missing-file": (lambda d: d / "nowhere" / "mnist.npz", "does not exist"),
+    "empty-file": (lambda d: put(d / "mnist.npz", b""), "not a readable .npz"),
+    "text-file": (lambda d: put(d / "mnist.npz", b"x_train,y_train\n"), "not a readable .npz"),
+    "npy-not-npz": (lambda d: np.save(d / "x.npy", np.zeros((3, 28, 28), np.uint8)) or d / "x.npy",
+                    "not an .npz archive"),
+    "missing-array": (lambda d: npz(d / "m.npz", y_test=None), "lacks the arrays ['y_test']"),
+    "wrong-image-shape": (lambda d: npz(d / "m.npz", x_train=np.zeros((30, 32, 32), np.uint8)),
+                          "train images have shape (30, 32, 32); expected (N, 28, 28)"),
+    "colour-images": (lambda d: npz(d / "m.npz", x_test=np.zeros((10, 28, 28, 3), np.uint8)),
+                      "test images have shape (10, 28, 28, 3)"),
+    "label-count": (lambda d: npz(d / "m.npz", y_train=np.arange(29) % 10), "expected (30,), one per image"),
+    "label-10": (lambda d: npz(d / "m.npz", y_test=np.arange(1, 11)), "test labels range 1..10; expected 0..9"),
+    "label-minus-1": (lambda d: npz(d / "m.npz", y_train=np.arange(30) % 10 - 1),
+                      "train labels range -1..8; expected 0..9"),
+    "float-labels": (lambda d: npz(d / "m.npz", y_train=(np.arange(30) % 10).astype(float)),
+                     "train labels have dtype float64; expected integers"),
+    "string-images": (lambda d: npz(d / "m.npz", x_train=np.full((30, 28, 28), "a")),
+                      "train images have dtype <U1; expected uint8"),
+    "bool-images": (lambda d: npz(d / "m.npz", x_train=np.zeros((30, 28, 28), bool)),
+                    "train images have dtype bool"),
+    "pixels-300": (lambda d: npz(d / "m.npz", x_train=np.full((30, 28, 28), 300, np.int32)),
+                   "train pixels range 300..300; expected 0..255"),
+    "nan-pixels": (lambda d: npz(d / "m.npz", x_test=np.full((10, 28, 28), np.nan)), "NaN"),
+    "float-0-1-pixels": (lambda d: npz(d / "m.npz", x_train=np.full((30, 28, 28), 0.5)), "[0, 1]"),
+    "empty-split": (lambda d: npz(d / "m.npz", x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, int)),
+                    "test split is empty"),
+    "kaggle-missing-column": (lambda d: kaggle_csv(d / "train.csv", drop="pixel783"),
+                              "lacks the column(s) pixel783"),
+    "kaggle-missing-label": (lambda d: kaggle_csv(d / "train.csv", drop="label"), "lacks the column(s) label"),
+    "kaggle-too-few-rows": (lambda d: kaggle_csv(d / "train.csv", rows=50), "more than 7000 are needed"),
+    "kaggle-binary": (lambda d: put(d / "train.csv", b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00"), "not a readable CSV"),
+    "idx-folder-empty": (lambda d: (d / "idx").mkdir() or d / "idx", "has no train-images-idx3-ubyte"),
+    "idx-truncated-gzip": (lambda d: idx_folder(d / "idx", x_train=lambda raw: raw[: len(raw) // 2]),
+                           "train-images-idx3-ubyte.gz is not a readable gzip file"),
+    "idx-corrupt-gzip": (lambda d: idx_folder(d / "idx", x_test=corrupt_gzip),
+                         "t10k-images-idx3-ubyte.gz is not a readable gzip file"),
+    "idx-wrong-magic": (lambda d: idx_folder(d / "idx", gz=False, y_train=lambda raw: b"\x00\x00\x0d\x01" + raw[4:]),
+                        "not an IDX file of 1 dimension(s)"),
+    "idx-images-as-labels": (lambda d: idx_folder(d / "idx", gz=False, y_test=lambda raw: idx_bytes(
+        np.zeros((10, 28, 28)))), "not an IDX file of 1 dimension(s)"),
+    "idx-truncated-payload": (lambda d: idx_folder(d / "idx", gz=False, x_train=lambda raw: raw[:-100]),
+                              "IDX file is truncated"),
+    "idx-header-cut": (lambda d: idx_folder(d / "idx", gz=False, y_train=lambda raw: raw[:6]),
+                       "shorter than its 8-byte header"),
+    "idx-overflowing-header": (lambda d: idx_folder(d / "idx", gz=False, x_train=idx_bytes(
+        np.zeros(0), magic=b"\x00\x00\x08\x03", shape=(2**22, 2**21, 2**21))), "IDX file is truncated"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATA)
+def test_a_missing_or_malformed_data_set_says_what_was_tried_and_how_to_fix_it(case, tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    build, message = BAD_DATA[case]
+    path = build(folder)
+    monkeypatch.setenv(ENV_VAR, str(path))
+    with pytest.raises(DataSetError) as error:
+        load_mnist(allow_download=False)
+    text = str(error.value)
+    assert message in text, text
+    assert f"${ENV_VAR}" in text and str(path) in text  # what was tried
+    assert "Fix:" in text and ENV_VAR in text.split("Fix:")[1]  # and how to fix it
+    with pytest.raises(DataSetError, match=re.escape(message)):  # the same through an explicit path
+        load_mnist(path, allow_download=False)
+
+
+def test_a_pickle_inside_an_npz_is_never_unpickled(tmp_path, monkeypatch):
+    marker = tmp_path / "unpickled.txt"
+
+    class Payload:
+        def __reduce__(self):  # unpickling this calls open(marker, "w"): the marker proves code ran
+            return open, (str(marker), "w")
+
+    pickle.loads(pickle.dumps(Payload())).close()
+    assert marker.exists()  # the payload works
+    marker.unlink()
+    path = npz(tmp_path / "mnist.npz", x_train=np.array([Payload()] * 30, dtype=object))
+    monkeypatch.setenv(ENV_VAR, str(path))
+    with pytest.raises(DataSetError) as error:
+        load_mnist(allow_download=False)
+    assert "pickle" in str(error.value) and ENV_VAR in str(error.value)
+    assert not marker.exists(), "the pickle was loaded"
+
+
+def test_a_bad_data_set_fails_the_job_cleanly_and_keeps_the_runs(registry, good, tmp_path):
+    missing = tmp_path / "gone.npz"
+    runner = JobRunner(registry, lambda: load_mnist(missing, allow_download=False))
+    request = RunRequest("no data", "custom", [], TrainConfig(epochs=1, subset_size=100))
+    view = runner.wait(runner.submit(request), 60)
+    assert view.status == FAILED and "does not exist" in view.reason and "Fix:" in view.reason
+    assert view.record is None
+    assert_runs_intact(registry, good)
+    # and the runner is still alive for the next job
+    view = runner.wait(runner.submit(request), 60)
+    assert view.status == FAILED and "does not exist" in view.reason
+
+
+def test_the_cli_reports_a_missing_data_set_in_one_line(registry, good, tmp_path, capsys):
+    code = cli_main(["train", "--preset", "dense32-rmsprop", "--data", str(tmp_path / "none.npz"), "--models",
+                     str(registry.root)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "does not exist" in err and "MNIST_PATH" in err and "Traceback" not in err
+    assert_runs_intact(registry, good)

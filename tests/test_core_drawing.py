@@ -1,12 +1,17 @@
 """Canvas drawings and image files become MNIST-style inputs; checked against MNIST itself."""
 
 import io
+import json
+import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import rgba_canvas
+from faults_helpers import child_env, huge_black_png
+from helpers import PROJECT, rgba_canvas
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.evaluation import ImagePredictor
 
@@ -51,9 +56,9 @@ def test_empty_or_nearly_empty_drawings_are_not_guessed_at(canvas):
         to_mnist(canvas)
 
 
-def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
+def encoded(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
@@ -82,3 +87,128 @@ def test_nan_pixels_count_as_background_and_keep_the_strokes(test_sample, small_
     np.testing.assert_allclose(with_nans, clean, atol=1e-6)
     predictor = ImagePredictor(small_cnn_model)
     assert predictor.probabilities(with_nans).argmax() == test_sample[1][0] == 7
+
+
+# --- images -----------------------------------------------------------------------------------------------------------
+
+
+def digit_image(mnist, index: int = 0, size: int = 140, invert: bool = False) -> Image.Image:
+    pixels = mnist.x_test[index]
+    return Image.fromarray(255 - pixels if invert else pixels).resize((size, size), Image.Resampling.BILINEAR)
+
+
+def assert_valid_input(result: np.ndarray) -> None:
+    assert result.shape == (28, 28) and result.dtype == np.float32 and np.isfinite(result).all()
+    assert result.min() >= 0.0 and result.max() == 1.0
+
+
+def canvas(fill=(0, 0, 0, 0), size=280) -> np.ndarray:
+    return np.tile(np.array(fill, np.uint8), (size, size, 1))
+
+
+def dot_canvas():
+    drawing = canvas()
+    drawing[138:142, 138:142] = 255
+    return drawing
+
+
+REFUSED_IMAGES = {
+    "empty-canvas": (lambda mnist: canvas(), EmptyImageError, "nothing is drawn"),
+    "single-dot": (lambda mnist: dot_canvas(), EmptyImageError, "only a speck"),
+    "white-canvas": (lambda mnist: canvas((255, 255, 255, 255)), EmptyImageError, "nothing is drawn"),
+    "white-png": (lambda mnist: encoded(Image.new("RGB", (200, 200), "white")), EmptyImageError, "nothing is drawn"),
+    "black-png": (lambda mnist: encoded(Image.new("L", (200, 200), 0)), EmptyImageError, "nothing is drawn"),
+    "1x1-png": (lambda mnist: encoded(Image.new("L", (1, 1), 255)), ImageInputError, "only 1×1 pixels"),
+    "1x5000-png": (lambda mnist: encoded(Image.new("L", (1, 5000), 0)), ImageInputError, "only 1×5000 pixels"),
+    "truncated-png": (lambda mnist: encoded(digit_image(mnist))[:300], ImageInputError, "damaged or truncated"),
+    "text-as-png": (lambda mnist: b"This is a text file with a .png name.\n", ImageInputError, "not an image"),
+    "empty-file": (lambda mnist: b"", ImageInputError, "not an image"),
+    "empty-array": (lambda mnist: np.zeros((0, 0, 4), np.uint8), ImageInputError, "shape"),
+    "1d-array": (lambda mnist: np.zeros(784, np.uint8), ImageInputError, "shape"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_IMAGES)
+def test_images_without_a_digit_are_refused_with_a_clear_message(case, mnist):
+    build, error_type, message = REFUSED_IMAGES[case]
+    source = build(mnist)
+    convert = image_file_to_mnist if isinstance(source, bytes) else to_mnist
+    with pytest.raises(error_type) as error:
+        convert(source)
+    assert message in str(error.value)
+
+
+def animated_gif(mnist) -> bytes:
+    first, second = digit_image(mnist, 0), Image.new("L", (140, 140), 0)
+    return encoded(first, "GIF", save_all=True, append_images=[second, digit_image(mnist, 1)], duration=100, loop=0)
+
+
+ACCEPTED_IMAGES = {  # each must read like the plain PNG of the same digit
+    "animated-gif-first-frame": animated_gif,
+    "cmyk-jpeg": lambda mnist: encoded(digit_image(mnist).convert("CMYK"), "JPEG", quality=95),
+    "16-bit-png": lambda mnist: encoded(Image.fromarray(np.asarray(digit_image(mnist), np.uint16) * 257)),
+    "palette-png": lambda mnist: encoded(digit_image(mnist).convert("P")),
+    "white-ink-on-transparent-png": lambda mnist: encoded(Image.merge("RGBA", [Image.new("L", (140, 140), 255)] * 3
+                                                                      + [digit_image(mnist)])),
+    "black-ink-on-transparent-png": lambda mnist: encoded(Image.merge("RGBA", [Image.new("L", (140, 140), 0)] * 3
+                                                                      + [digit_image(mnist)])),
+    "grey-alpha-png": lambda mnist: encoded(digit_image(mnist).convert("LA")),
+    "1-bit-png": lambda mnist: encoded(digit_image(mnist).point(lambda v: 255 if v > 100 else 0).convert("1")),
+    "dark-on-light-png": lambda mnist: encoded(digit_image(mnist, invert=True)),
+    "int64-array": lambda mnist: np.asarray(digit_image(mnist), np.int64),
+    "float-0-1-array": lambda mnist: np.asarray(digit_image(mnist), np.float64) / 255.0,
+    "bool-array": lambda mnist: np.asarray(digit_image(mnist)) > 100,
+    "one-channel-array": lambda mnist: np.asarray(digit_image(mnist))[..., None],
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED_IMAGES)
+def test_unusual_but_valid_images_give_the_same_mnist_input(case, mnist):
+    source = ACCEPTED_IMAGES[case](mnist)
+    result = image_file_to_mnist(source) if isinstance(source, bytes) else to_mnist(source)
+    assert_valid_input(result)
+    reference = image_file_to_mnist(encoded(digit_image(mnist)))
+    correlation = np.corrcoef(result.ravel(), reference.ravel())[0, 1]
+    assert correlation > (0.9 if case in ("1-bit-png", "bool-array") else 0.98), correlation
+
+
+def test_gigantic_pngs_are_refused_at_once_without_being_decoded(tmp_path):
+    """10000² passes Pillow's own bomb check (a warning only) but not ours; 30000² trips Pillow's hard limit."""
+    sides = (10_000, 30_000)
+    for side in sides:
+        content = huge_black_png(side)  # a valid, fully decodable PNG
+        assert len(content) < 2_000_000 and content[12:24] == b"IHDR" + struct.pack(">II", side, side)
+        (tmp_path / f"{side}.png").write_bytes(content)
+    script = (
+        "import json, resource, sys, time\n"
+        "from mnist_core.drawing import ImageInputError, image_file_to_mnist\n"
+        "for path in sys.argv[1:]:\n"
+        "    content = open(path, 'rb').read()\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    started = time.perf_counter()\n"
+        "    try:\n"
+        "        image_file_to_mnist(content); outcome = 'accepted'\n"
+        "    except ImageInputError as error:\n"
+        "        outcome = str(error)\n"
+        "    print(json.dumps({'outcome': outcome, 'seconds': time.perf_counter() - started,\n"
+        "                      'grew_mb': (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}))\n")
+    done = subprocess.run([sys.executable, "-c", script, *(str(tmp_path / f"{side}.png") for side in sides)],
+                          capture_output=True, text=True, cwd=PROJECT, env=child_env(), timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for side, line in zip(sides, done.stdout.splitlines()):
+        result = json.loads(line)
+        outcome = result["outcome"]
+        assert "megapixels" in outcome and (f"{side}×{side}" in outcome or f"{side * side} pixels" in outcome), result
+        assert result["seconds"] < 1.0 and result["grew_mb"] < 50, result
+
+
+def test_a_dark_on_light_png_predicts_like_light_on_dark(mnist, small_dense_model):
+    predictor = ImagePredictor(small_dense_model)
+    indices = range(12)
+    light = np.stack([image_file_to_mnist(encoded(digit_image(mnist, i))) for i in indices])
+    dark = np.stack([image_file_to_mnist(encoded(digit_image(mnist, i, invert=True).convert("RGB")))
+                     for i in indices])
+    np.testing.assert_allclose(dark, light, atol=1e-5)
+    light_digits, dark_digits = predictor.batch(light).argmax(axis=1), predictor.batch(dark).argmax(axis=1)
+    assert (light_digits == dark_digits).all()
+    assert (dark_digits == mnist.y_test[:12]).mean() >= 0.75

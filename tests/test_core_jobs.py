@@ -1,13 +1,18 @@
 """Runs end to end and the job runner: checkpoints in the registry while a run trains, resumption of an interrupted
 run, one history shared by the live view and the saved run, and only the last few jobs' history kept in memory."""
 
+import json
+import threading
+
 import pytest
 
+from faults_helpers import Child, assert_runs_intact, child_env, steps_per_epoch
 from helpers import interrupted_run
-from mnist_core.architectures import SpecError
+from mnist_core.architectures import SpecError, count_params
 from mnist_core.config import TrainConfig
+from mnist_core.data import ENV_VAR
 from mnist_core.jobs import LIVE_JOBS_KEPT, JobRunner, RunRequest, execute_run, resume_request
-from mnist_core.registry import DEFAULT_ID
+from mnist_core.registry import DEFAULT_ID, Registry
 from mnist_core.statuses import FINISHED, INTERRUPTED, QUEUED
 
 DENSE = [{"type": "Dense", "units": 32}]
@@ -82,3 +87,87 @@ def test_the_runner_finds_a_queued_or_running_identical_request(mnist, registry)
     runner.stop(first)
     runner.wait(first, 60)
     assert runner.same_request(request) is None  # ended: a new identical run is no duplicate
+
+
+# --- two runs started at the same moment ------------------------------------------------------------------------------
+
+
+def two_requests():
+    spec_a, spec_b = [{"type": "Dense", "units": 24}], [{"type": "Dense", "units": 12}]
+    return [RunRequest("run A (1 epoch)", "custom", spec_a,
+                       TrainConfig(epochs=1, subset_size=1200, batch_size=40, validation_split=0.1, seed=1)),
+            RunRequest("run B (2 epochs)", "custom", spec_b,
+                       TrainConfig(epochs=2, subset_size=800, batch_size=80, validation_split=0.1, seed=2))]
+
+
+def assert_history_is_its_own(registry, request, record):
+    config = request.config
+    steps = steps_per_epoch(config)
+    assert record.status == FINISHED and record.name == request.name and record.spec == request.spec
+    assert record.config == config.to_dict() and record.params == count_params(request.spec)
+    assert [row["epoch"] for row in record.epochs] == list(range(1, config.epochs + 1))
+    assert len(record.batches) == steps * config.epochs
+    assert [row["step"] for row in record.batches] == list(range(1, steps * config.epochs + 1))
+    assert registry.load_model(record.id).count_params() == record.params
+    stored = registry.record(record.id)
+    assert (stored.name, stored.config, len(stored.batches)) == (request.name, config.to_dict(), len(record.batches))
+
+
+def test_two_threads_submitting_at_once_run_in_turn_and_keep_their_own_history(mnist, registry, good):
+    runner = JobRunner(registry, lambda: mnist)
+    requests, job_ids = two_requests(), {}
+    barrier = threading.Barrier(2)
+
+    def submit(request):
+        barrier.wait()
+        job_ids[request.name] = runner.submit(request)
+
+    threads = [threading.Thread(target=submit, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    views = [runner.wait(job_ids[request.name], 120) for request in requests]
+    for request, view in zip(requests, views):
+        assert view.status == FINISHED, view.reason
+        assert view.batches == view.record.batches and view.epochs[-1]["epoch"] == request.config.epochs
+        assert_history_is_its_own(registry, request, view.record)
+    first, second = sorted(views, key=lambda v: v.started)
+    assert first.ended <= second.started  # one at a time
+    assert len({v.record.id for v in views}) == 2
+    assert_runs_intact(registry, good)
+
+
+def test_two_job_runners_in_one_process_save_side_by_side(mnist, registry, good):
+    requests = two_requests()
+    runners = [JobRunner(registry, lambda: mnist), JobRunner(Registry(registry.root), lambda: mnist)]
+    job_ids = [runner.submit(request) for runner, request in zip(runners, requests)]
+    views = [runner.wait(job_id, 120) for runner, job_id in zip(runners, job_ids)]
+    for request, view in zip(requests, views):
+        assert view.status == FINISHED, view.reason
+        assert_history_is_its_own(registry, request, view.record)
+    assert_runs_intact(registry, good)
+
+
+def test_two_processes_training_into_one_registry_both_save(registry, good, mnist_path, tmp_path):
+    go = tmp_path / "go"
+    settings = [("process A", 24, 1, 1200, 40), ("process B", 12, 2, 800, 80)]
+    children = [Child("train", str(registry.root), *map(str, s), str(go), env=child_env(**{ENV_VAR: mnist_path}))
+                for s in settings]
+    for child in children:
+        child.wait_for("ready", timeout=180)
+    go.touch()  # both start now
+    results = []
+    for child in children:
+        lines = child.finish()
+        assert child.process.returncode == 0, child.stderr()
+        results.append(json.loads(lines[-1]))
+    for (name, units, epochs, subset, batch), result in zip(settings, results):
+        assert result["status"] == FINISHED, result["reason"]
+        request = RunRequest(name, "custom", [{"type": "Dense", "units": units}],
+                             TrainConfig(epochs=epochs, subset_size=subset, batch_size=batch, validation_split=0.1,
+                                         seed=units))
+        assert_history_is_its_own(registry, request, registry.record(result["id"]))
+    listed = {record.id for record in Registry(registry.root).list_runs()}
+    assert {result["id"] for result in results} <= listed
+    assert_runs_intact(registry, good)

@@ -8,23 +8,29 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 import pytest
 
+from faults_helpers import MARKER_ENV, assert_runs_intact, copy_of_good_run, write_marker
 from helpers import PROJECT
 from mnist_core.architectures import build_model
+from mnist_core.cli import main as cli_main
 from mnist_core.model_checks import (CONFIG, MAX_PARAMS, METADATA, WEIGHTS, ModelFileError, check_config,
                                      check_weights, read_members)
 from mnist_core.presets import PRESETS
-from mnist_core.registry import PROJECT_MODELS, DEFAULT_ID, MODEL_FILE, Registry, RegistryError, save_without_optimizer
+from mnist_core.registry import (PROJECT_MODELS, DEFAULT_ID, MODEL_FILE, TEMP_PREFIX, Registry, RegistryError,
+                                 save_without_optimizer)
 
 MB = 1024 * 1024
 BOMB_BYTES = 1024 * MB  # what each bomb would make an unchecked reader allocate: far above every bound below
@@ -456,3 +462,102 @@ def test_archives_outside_the_bounds_are_refused_before_reading(case, bases, reg
         registry.import_model("hostile", make(bases[0]))
     assert message in str(error.value)
     assert [record.id for record in registry.list_runs()] == [DEFAULT_ID]
+
+
+# --- models that carry code or are not MNIST classifiers, refused by the registry -----------------------------------
+
+
+def lambda_model(marker: Path, kind: str):
+    """A real Keras model whose middle layer is code; building or calling it writes ``marker``."""
+    layers = keras.layers
+    if kind == "python-lambda":
+        path = str(marker)
+        code = layers.Lambda(lambda x: (open(path, "a").write("the model's code ran\n"), x)[1])
+    elif kind == "named-function":
+        code = layers.Lambda(write_marker)
+    else:
+        code = ExecutingLayer()
+    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(), code, layers.Dense(10, activation="softmax")])
+
+
+@keras.saving.register_keras_serializable(package="faults")
+class ExecutingLayer(keras.layers.Layer):
+    """A custom layer: its code would run on load if a registry trusted classes from outside Keras."""
+
+    def call(self, x):
+        write_marker(x)
+        return x
+
+
+@pytest.mark.parametrize("kind", ["python-lambda", "named-function", "custom-layer"])
+def test_a_model_carrying_code_is_refused_and_its_code_never_runs(kind, registry, good, tmp_path, monkeypatch,
+                                                                  capsys):
+    marker = tmp_path / "code-ran.txt"
+    monkeypatch.setenv(MARKER_ENV, str(marker))
+    path = tmp_path / "evil.keras"
+    lambda_model(marker, kind).save(path)  # saving is allowed (safe_mode applies to loading)
+    assert marker.exists()  # building the model ran its code once, here: the marker works
+    marker.unlink()
+    expected = "Lambda" if kind != "custom-layer" else "ExecutingLayer"
+
+    # 1. dropped into models/ by hand, with a valid run.json
+    folder = copy_of_good_run(registry, good, f"dropped-{kind}")
+    shutil.copyfile(path, folder / MODEL_FILE)
+    with pytest.raises(RegistryError) as error:
+        registry.load_model(folder.name)
+    assert "refused" in str(error.value) and "code" in str(error.value) and expected in str(error.value)
+    # 2. uploaded through import_model
+    with pytest.raises(RegistryError) as error:
+        registry.import_model("innocent upload", path.read_bytes())
+    assert "refused" in str(error.value) and expected in str(error.value)
+    # 3. the CLI refuses it too
+    assert cli_main(["evaluate", "--model", folder.name, "--models", str(registry.root)]) == 2
+    assert "refused" in capsys.readouterr().err
+
+    assert not marker.exists(), "the model's code ran"
+    assert "innocent upload" not in {record.name for record in registry.list_runs()}
+    assert not list(registry.root.glob(f"{TEMP_PREFIX}*")), "the upload's staging file was left behind"
+    assert_runs_intact(registry, good)
+
+
+@pytest.mark.parametrize("inputs, outputs, message", [
+    ((32, 32, 3), 10, "its input shape is (32, 32, 3)"),
+    ((28, 28, 1), 5, "its output shape is (5,); expected 10 classes"),
+    ((28, 28, 3), 10, "its input shape is (28, 28, 3)"),
+], ids=["cifar-input", "five-classes", "colour-input"])
+def test_a_model_of_the_wrong_shape_is_refused(inputs, outputs, message, registry, good, tmp_path):
+    wrong = keras.Sequential([keras.Input(inputs), keras.layers.Flatten(),
+                              keras.layers.Dense(outputs, activation="softmax")])
+    path = tmp_path / "wrong.keras"
+    wrong.save(path)
+    with pytest.raises(RegistryError) as error:
+        registry.import_model("wrong shape", path.read_bytes())
+    assert "not an MNIST classifier" in str(error.value) and message in str(error.value)
+    folder = copy_of_good_run(registry, good, "wrong-shape")
+    shutil.copyfile(path, folder / MODEL_FILE)
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        registry.load_model("wrong-shape")
+    assert not list(registry.root.glob(f"{TEMP_PREFIX}*"))
+    assert_runs_intact(registry, good)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not a Keras model file"),
+    (b"PK\x03\x04 truncated zip", "not a Keras model file"),
+    (b"hello, I am a text file", "not a Keras model file"),
+], ids=["empty", "truncated-zip", "text"])
+def test_an_upload_that_is_not_a_keras_file_is_refused(content, message, registry, good):
+    with pytest.raises(RegistryError, match=message):
+        registry.import_model("junk", content)
+    assert not list(registry.root.glob(f"{TEMP_PREFIX}*"))
+    assert_runs_intact(registry, good)
+
+
+def test_an_upload_cut_short_is_refused(registry, good, small_dense_model, tmp_path):
+    path = tmp_path / "whole.keras"
+    small_dense_model.save(path)
+    content = path.read_bytes()
+    for size in (len(content) // 3, len(content) - 200):
+        with pytest.raises(RegistryError, match="not a Keras model file|could not be read"):
+            registry.import_model("cut", content[:size])
+    assert_runs_intact(registry, good)

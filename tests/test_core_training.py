@@ -1,19 +1,24 @@
 """The training function and the job runner, on small real subsets of MNIST."""
 
+import json
 import math
 import threading
 
 import numpy as np
-import pytest
 
-from mnist_core.config import ConfigError, TrainConfig, check_fits_data
-from mnist_core.registry import DEFAULT_ID
-from mnist_core.jobs import JobRunner, RunRequest
-from mnist_core.statuses import FINISHED, QUEUED, STOPPED
+from faults_helpers import assert_runs_intact, steps_per_epoch
+from mnist_core.cli import main as cli_main
+from mnist_core.config import TrainConfig
+from mnist_core.registry import DEFAULT_ID, RECORD_FILE
+from mnist_core.jobs import JobRunner, RunRequest, execute_run
+from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
 from mnist_core.training import make_dataset, prepare_data, train
 
 DENSE = [{"type": "Dense", "units": 32}]
 TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
+DIVERGING_SPEC = [{"type": "Dense", "units": 256}] * 4  # deep relu MLP: SGD at 10 blows up to NaN in ~5 batches
+DIVERGING_CONFIG = TrainConfig(optimizer="sgd", learning_rate=10.0, batch_size=64, epochs=3, subset_size=2000,
+                               validation_split=0.1, seed=42)
 
 
 def test_events_report_batches_and_epochs_with_speed_and_eta(mnist):
@@ -58,23 +63,6 @@ def test_the_pipeline_has_autotune_switched_off(mnist, small_dense_model):
     assert dataset.options().autotune.enabled is False
     images, labels = next(iter(dataset))
     assert images.shape == (5, 784) and float(images.numpy().max()) <= 1.0
-
-
-@pytest.mark.parametrize("changes, message", [
-    ({"epochs": 0}, "epochs must be between 1"),
-    ({"learning_rate": 0}, "learning_rate must be above 0"),
-    ({"validation_split": 1.0}, r"validation_split must be a fraction in \[0, 1\)"),
-    ({"optimizer": "adagrad"}, "optimizer must be one of adam, rmsprop, sgd"),
-    ({"batch_size": "64"}, "batch_size must be a whole number"),
-])
-def test_bad_settings_are_refused_with_the_setting_named(changes, message):
-    with pytest.raises(ConfigError, match=message):
-        TrainConfig(**changes)
-
-
-def test_a_batch_larger_than_the_data_is_refused():
-    with pytest.raises(ConfigError, match="batch_size 1000 is larger than the 900 training images"):
-        check_fits_data(TrainConfig(batch_size=1000, subset_size=1000, validation_split=0.1), 60000)
 
 
 def test_runner_trains_one_at_a_time_in_order_and_saves_each_run(mnist, registry):
@@ -142,3 +130,54 @@ def test_a_resumed_run_goes_on_from_its_last_checkpoint_with_the_step_count_and_
     assert int(resumed.model.optimizer.iterations) == 3 * steps_per_epoch  # the one-cycle schedule went on
     assert resumed.epochs[-1]["loss"] < resumed.epochs[0]["loss"]
     assert resumed_partial.epochs_done == 3  # every full epoch is checkpointed
+
+
+# --- a learning rate so large that the loss becomes NaN -------------------------------------------------------------
+
+
+def assert_diverged_run_saved(registry, record, steps_per_epoch):
+    assert record.status == FAILED
+    assert "loss became nan" in record.reason and "epoch 1, batch" in record.reason
+    assert "Lower the learning rate" in record.reason
+    assert record.test_accuracy is None and record.test_loss is None
+    # it stopped at once: part of the first epoch only, the last loss non-finite, the first ones finite
+    assert len(record.epochs) == 1 and len(record.batches) < steps_per_epoch
+    assert math.isfinite(record.batches[0]["loss"]) and not math.isfinite(record.batches[-1]["loss"])
+    stored = json.loads((registry.root / record.id / RECORD_FILE).read_text(encoding="utf-8"))
+    assert stored["status"] == FAILED and stored["reason"] == record.reason
+    assert len(stored["batches"]) == len(record.batches) and stored["config"] == DIVERGING_CONFIG.to_dict()
+    assert [r.id for r in registry.list_runs() if r.status == FAILED] == [record.id]
+    registry.load_model(record.id)  # the failed run is kept and still loads (to be inspected)
+
+
+
+def test_a_diverging_run_stops_and_is_saved_as_failed_with_its_history(mnist, registry, good):
+    request = RunRequest("diverges", "custom", DIVERGING_SPEC, DIVERGING_CONFIG)
+    record = execute_run(request, mnist, registry)
+    assert_diverged_run_saved(registry, record, steps_per_epoch(DIVERGING_CONFIG))
+    assert_runs_intact(registry, good)
+
+
+def test_a_diverging_run_in_the_job_runner_fails_with_the_reason_and_is_saved(mnist, registry, good):
+    runner = JobRunner(registry, lambda: mnist)
+    view = runner.wait(runner.submit(RunRequest("diverges", "custom", DIVERGING_SPEC, DIVERGING_CONFIG)), 120)
+    assert view.status == FAILED and view.record is not None and view.reason == view.record.reason
+    assert view.batches == view.record.batches  # the live history is the saved one
+    assert_diverged_run_saved(registry, view.record, steps_per_epoch(DIVERGING_CONFIG))
+    assert_runs_intact(registry, good)
+
+
+def test_a_diverging_run_in_the_cli_is_saved_and_exits_nonzero(registry, good, mnist_path, tmp_path, capsys):
+    spec = tmp_path / "deep.json"
+    spec.write_text(json.dumps(DIVERGING_SPEC))
+    config = DIVERGING_CONFIG
+    code = cli_main(["train", "--spec", str(spec), "--optimizer", "sgd", "--learning-rate", "10", "--batch-size",
+                     str(config.batch_size), "--epochs", str(config.epochs), "--subset-size", str(config.subset_size),
+                     "--data", mnist_path, "--models", str(registry.root), "--json"])
+    out, err = capsys.readouterr()
+    payload = json.loads(out)
+    assert code != 0 and payload["status"] == FAILED and "loss became nan" in err and "Traceback" not in err
+    assert_diverged_run_saved(registry, registry.record(payload["run_id"]), steps_per_epoch(config))
+    assert_runs_intact(registry, good)
+
+
