@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .data import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
+from .errors import DigitLabError
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid", "linear")
 PADDINGS = ("valid", "same")
@@ -37,7 +38,7 @@ AUGMENTATION_TYPES = {"RandomRotation", "RandomTranslation"}
 ADDED_FLATTEN = "Flatten() [added]"
 
 
-class SpecError(ValueError):
+class SpecError(DigitLabError, ValueError):
     """A spec that cannot be built; the message names the layer and the problem."""
 
 

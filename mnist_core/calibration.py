@@ -8,6 +8,8 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from .errors import UsageError
+
 BINS = 15  # as in Guo et al. 2017, "On Calibration of Modern Neural Networks"
 EPSILON = 1e-12
 TEMPERATURE_RANGE = (0.05, 20.0)
@@ -17,7 +19,7 @@ def reliability_table(probabilities: np.ndarray, labels: np.ndarray, bins: int =
     """One row per confidence bin (equal width over [0, 1]; empty bins dropped): lower and upper edge, count, mean
     confidence and accuracy of the predictions whose top probability falls in it."""
     if bins < 1:
-        raise ValueError(f"the number of confidence bins must be at least 1, got {bins}.")
+        raise UsageError(f"the number of confidence bins must be at least 1, got {bins}.")
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == np.asarray(labels)
     edges = np.linspace(0.0, 1.0, bins + 1)

@@ -1,6 +1,7 @@
 """``python -m mnist_core``: presets, train, evaluate, predict, list and kaggle, on the same registry as the app.
 
-Every command takes ``--json`` for machine-readable output; errors go to stderr with exit code 2.
+Every command takes ``--json`` for machine-readable output; user errors (``DigitLabError``) go to stderr in one line
+with exit code 2; any other exception is a bug and keeps its traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ from pathlib import Path
 
 from .architectures import SpecError
 from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
-from .data import DataSetError, load_mnist, read_kaggle_test, submission_csv
+from .data import load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
-from .model_checks import MAX_ARCHIVE_BYTES
+from .errors import DigitLabError, UsageError
+from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError
 from . import insight_cli
 from . import sweep_cli
 from . import my_digits_cli
 from .presets import PRESETS, get_preset
 from .registry import DEFAULT_ID, Registry, RegistryError, default_run_name
 from .statuses import FAILED
-
-EXPECTED_ERRORS = (ConfigError, SpecError, DataSetError, RegistryError, ImageInputError, ValueError, OSError)
-
 
 def emit(args, payload, text: str) -> None:
     print(json.dumps(payload) if args.json else text)
@@ -37,6 +36,14 @@ def download_progress(done: int, total: int) -> None:
     end = "\n" if done >= total else ""
     print(f"\rDownloading MNIST [{'=' * filled}{'.' * (width - filled)}] {done / 1e6:5.1f} of {total / 1e6:.1f} MB",
           end=end, file=sys.stderr, flush=True)
+
+
+def write_output(path, content: str | bytes) -> None:
+    """Write a file named on the command line; one that cannot be written is the user's error, said in one line."""
+    try:
+        Path(path).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot be written ({error.strerror or error}).") from None
 
 
 def dataset(args):
@@ -67,6 +74,8 @@ def train_request(args):
             spec = json.loads(Path(args.spec).read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise SpecError(f"{args.spec} is not valid JSON ({error}).") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise SpecError(f"{args.spec}: cannot be read ({getattr(error, 'strerror', None) or error}).") from None
         architecture, base = "custom", TrainConfig()
     else:
         preset = get_preset(args.preset)
@@ -181,7 +190,7 @@ def command_kaggle(args) -> None:
     run_id = chosen_run(registry, args.model)
     images = read_kaggle_test(args.test_csv)
     labels = predict_probabilities(registry.load_model(run_id), images).argmax(axis=1)
-    Path(args.out).write_text(submission_csv(labels), encoding="utf-8")
+    write_output(args.out, submission_csv(labels))
     emit(args, {"run_id": run_id, "rows": len(labels), "out": str(args.out)},
          f"wrote {len(labels)} predictions to {args.out} (model {run_id})")
 
@@ -190,8 +199,11 @@ def command_kaggle(args) -> None:
 def command_import(args) -> None:
     """Add a .keras file as a run through exactly the Models page's import (same checks, same messages)."""
     path = Path(args.file)
-    with path.open("rb") as handle:  # never more than the largest model file accepted, however large the file is
-        content = handle.read(MAX_ARCHIVE_BYTES + 1)
+    try:
+        with path.open("rb") as handle:  # never more than the largest model file accepted, however large it is
+            content = handle.read(MAX_ARCHIVE_BYTES + 1)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read ({error.strerror or error}).") from None
     record = Registry(args.models).import_model(args.name or path.stem, content)
     emit(args, {"run_id": record.id, "name": record.name, "params": record.params, "file": str(path)},
          f"imported {path} as “{record.name}” (run {record.id}, {record.params:,} parameters)")
@@ -265,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
-    except EXPECTED_ERRORS as error:
+    except DigitLabError as error:  # anything else is a bug: its traceback is kept (exit 1)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

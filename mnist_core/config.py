@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from .errors import DigitLabError
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "one-cycle")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error")
@@ -13,7 +15,7 @@ MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
 
 
-class ConfigError(ValueError):
+class ConfigError(DigitLabError, ValueError):
     """Training settings that cannot be used; the message names the setting, the value and the allowed range."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .archives import central_directory_size, file_tail
+from .errors import DigitLabError
 
 ENV_VAR = "MNIST_PATH"
 IMAGE_SIDE = 28
@@ -45,7 +46,7 @@ HOW_TO_FIX = (
 )
 
 
-class DataSetError(Exception):
+class DataSetError(DigitLabError):
     """A data set could not be found or is not MNIST-shaped; the message says what was tried and how to fix it."""
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from .data import IMAGE_SIDE
+from .errors import DigitLabError
 
 DIGIT_BOX = 20  # MNIST digits fit a 20×20 box inside the 28×28 frame
 INK_THRESHOLD = 0.15  # a pixel darker/lighter than the background by this much (of full scale) is ink
@@ -18,7 +19,7 @@ MIN_SIDE = 8  # pixels; smaller images cannot hold a legible digit
 MAX_PIXELS = 25_000_000  # larger images are refused before decoding (memory)
 
 
-class ImageInputError(ValueError):
+class ImageInputError(DigitLabError, ValueError):
     """An upload or drawing that cannot be turned into a digit; the message says why and what to do."""
 
 

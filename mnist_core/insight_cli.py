@@ -57,6 +57,7 @@ def command_robustness(args) -> None:
 
 
 def command_embedding(args) -> None:
+    from .cli import write_output
     from .embedding import map_frame, model_representation, pca_2d, pixel_representation, tsne_2d
     from .evaluation import predict_probabilities
 
@@ -70,7 +71,7 @@ def command_embedding(args) -> None:
     features = representation.features
     coordinates = pca_2d(features) if args.method == "pca" else tsne_2d(features, show_progress(args))
     frame = map_frame(coordinates, indices, labels, probabilities)
-    frame.drop(columns="top3", errors="ignore").to_csv(args.out, index=False)
+    write_output(args.out, frame.drop(columns="top3", errors="ignore").to_csv(index=False))
     payload = {"run_id": run_id, "layer": representation.layer, "method": args.method, "points": len(frame),
                "out": str(args.out)}
     print(json.dumps(payload) if args.json else

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 from .archives import TAIL_BYTES, central_directory_size
+from .errors import DigitLabError
 
 KB, MB = 1024, 1024 * 1024
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -72,7 +73,7 @@ STANDARD_ONLY = ("Only models made of standard Keras layers are accepted (nothin
                  "see the list in mnist_core/model_checks.py.")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(DigitLabError, ValueError):
     """An uploaded or stored ``.keras`` file that is refused before Keras reads it; the message says what was found."""
 
 

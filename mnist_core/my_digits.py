@@ -27,6 +27,7 @@ from PIL import Image
 
 from .data import IMAGE_SIDE, NUM_CLASSES
 from .drawing import ImageInputError, open_image, to_mnist
+from .errors import DigitLabError
 from .registry import TEMP_PREFIX, Registry, write_json_atomic
 
 FOLDER = ".my_digits"
@@ -44,7 +45,7 @@ MIN_DIGITS = 2  # of at least this many different digits
 MAX_SOLID_SHARE = 0.4
 
 
-class MyDigitsError(ValueError):
+class MyDigitsError(DigitLabError, ValueError):
     """A digit, label or file that cannot go into My digits; the message says why and what to do."""
 
 

@@ -66,8 +66,10 @@ def command_remove(args) -> None:
 
 
 def command_export(args) -> None:
+    from .cli import write_output  # cli.py imports this module: its helpers are taken when a command runs
+
     content = the_set(args).export_bytes()
-    Path(args.file).write_bytes(content)
+    write_output(args.file, content)
     print(json.dumps({"file": args.file, "bytes": len(content)}) if args.json else f"wrote {args.file}")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DigitLabError
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
 from .statuses import INTERRUPTED, UPLOADED
 
@@ -58,7 +59,7 @@ RECORD_TYPES = [  # run.json field, what it should be, the JSON types allowed
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-class RegistryError(Exception):
+class RegistryError(DigitLabError):
     """A run that cannot be saved, found, loaded or changed; the message says why."""
 
 
@@ -316,7 +317,10 @@ class Registry:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root or os.environ.get(MODELS_ENV) or PROJECT_MODELS).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RegistryError(f"the models folder {self.root} cannot be used ({error.strerror or error}).") from None
         self.warnings: list[str] = []
         self.remove_stale_temporaries()
 
@@ -469,8 +473,10 @@ class Registry:
         return probabilities.astype(np.float64)
 
     def rename(self, run_id: str, name: str) -> RunRecord:
-        """Change a run's display name (its folder and id stay)."""
+        """Change a run's display name (its folder and id stay); the shipped default model (git-tracked) is read-only."""
         folder = self.run_dir(run_id)
+        if folder.resolve() == (PROJECT_MODELS / DEFAULT_ID).resolve():
+            raise RegistryError("the shipped default model is read-only: it cannot be renamed.")
         record = self.read_record(folder)
         record.name = clean_name(name)
         write_json_atomic(folder / RECORD_FILE, asdict(record))

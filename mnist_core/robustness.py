@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import ndimage
 
 from .data import IMAGE_SIDE
+from .errors import UsageError
 
 CENTRE = (IMAGE_SIDE - 1) / 2
 LINEAR = 1  # spline order of the warps: bilinear, no ringing outside [0, 1]
@@ -88,12 +89,12 @@ TRANSFORMS = {transform.name: transform for transform in (
 
 
 def transforms_named(names) -> list[Transform]:
-    """The transforms called ``names`` (all of them for None), or ``ValueError`` naming the unknown ones."""
+    """The transforms called ``names`` (all of them for None), or ``UsageError`` naming the unknown ones."""
     if names is None:
         return list(TRANSFORMS.values())
     unknown = [name for name in names if name not in TRANSFORMS]
     if unknown or not names:
-        raise ValueError(f"unknown transform(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+        raise UsageError(f"unknown transform(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
                          f"choose from {', '.join(TRANSFORMS)}.")
     return [TRANSFORMS[name] for name in names]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .architectures import SpecError, summarize_spec
 from .config import ConfigError, TrainConfig
+from .errors import DigitLabError
 
 TEMPLATES = ("dense", "cnn")
 # Architecture knobs of each template and the value used when the space leaves one out.
@@ -30,7 +31,7 @@ TRAINING_SETTINGS = tuple(setting.name for setting in fields(TrainConfig))
 RANGE_KEYS = {"low", "high", "log"}
 
 
-class SpaceError(ValueError):
+class SpaceError(DigitLabError, ValueError):
     """A search space that cannot be used; the message names the parameter and what is wrong."""
 
 
@@ -75,7 +76,11 @@ def load_space(source: str) -> dict:
     path = Path(source)
     if not path.is_file():
         raise SpaceError(f"{source!r} is neither a built-in space ({', '.join(BUILT_IN_SPACES)}) nor a JSON file.")
-    return parse_space(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpaceError(f"{source}: cannot be read ({getattr(error, 'strerror', None) or error}).") from None
+    return parse_space(text)
 
 
 def parse_space(text: str) -> dict:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from .errors import DigitLabError
 from .registry import Registry, RegistryError, RunRecord
 from .search_spaces import check_space, suggest
 
@@ -45,7 +46,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-class SweepError(Exception):
+class SweepError(DigitLabError):
     """A sweep that cannot be created, found or worked on (bad name, unreachable storage, ...); says why."""
 
 

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from faults_helpers import assert_runs_intact, child_env
 from helpers import PROJECT
+from mnist_core.cli import main as cli_main
+from mnist_core.config import MAX_LEARNING_RATE
 
 
 def cli(*args, models):
@@ -128,3 +131,118 @@ def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal
 def test_resume_refuses_unknown_runs_and_new_settings(args, message, tmp_path):
     done = cli(*args, models=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+# --- bad settings, in process: exit 2 and one line naming the setting ------------------------------------------------
+
+
+CLI_BAD_SETTINGS = [
+    (["--epochs", "0"], "epochs must be between 1 and 500, got 0"),
+    (["--epochs", "-5"], "epochs must be between 1 and 500, got -5"),
+    (["--learning-rate", "0"], "learning_rate must be above 0"),
+    (["--learning-rate", "-0.1"], "learning_rate must be above 0"),
+    (["--learning-rate", "nan"], "learning_rate must be a number, got nan"),
+    (["--learning-rate", "inf"], "learning_rate must be a number, got inf"),
+    (["--learning-rate", "1e6"], f"at most {MAX_LEARNING_RATE}"),
+    (["--validation-split", "1"], "validation_split must be a fraction in [0, 1)"),
+    (["--validation-split", "-0.2"], "validation_split must be a fraction in [0, 1)"),
+    (["--batch-size", "0"], "batch_size must be between 1"),
+    (["--patience", "0"], "patience must be between 1"),
+    (["--subset-size", "100", "--batch-size", "500"], "batch_size 500 is larger than the 95 training images"),
+    (["--subset-size", "100000"], "subset_size 100000 is larger than the 60000 training images"),
+]
+
+
+@pytest.mark.parametrize("args, message", CLI_BAD_SETTINGS, ids=[" ".join(a) for a, _ in CLI_BAD_SETTINGS])
+def test_cli_refuses_bad_settings_with_exit_2_and_the_setting_named(args, message, registry, good, mnist_path,
+                                                                     capsys):
+    code = cli_main(["train", "--preset", "dense32-rmsprop", "--data", mnist_path, "--models", str(registry.root),
+                     *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err + out
+    assert_runs_intact(registry, good)
+
+
+CLI_BAD_TYPES = [
+    (["--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
+    (["--epochs", "2.5"], "argument --epochs: invalid int value: '2.5'"),
+    (["--batch-size", "lots"], "argument --batch-size: invalid int value: 'lots'"),
+    (["--learning-rate", "fast"], "argument --learning-rate: invalid float value: 'fast'"),
+    (["--validation-split", "ten percent"], "argument --validation-split: invalid float value"),
+    (["--optimizer", "adamw"], "argument --optimizer: invalid choice: 'adamw'"),
+    (["--early-stopping", "yes"], "unrecognized arguments: yes"),
+]
+
+
+@pytest.mark.parametrize("args, message", CLI_BAD_TYPES, ids=[" ".join(a) for a, _ in CLI_BAD_TYPES])
+def test_cli_refuses_strings_where_numbers_belong(args, message, registry, good, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["train", "--preset", "dense32-rmsprop", "--models", str(registry.root), *args])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err + out
+    assert_runs_intact(registry, good)
+
+
+def test_cli_as_a_real_process_prints_one_line_not_a_traceback(registry, good, mnist_path):
+    """(A bad setting caught after TensorFlow loads is run as a process in test_core_cli; this is argparse's turn.)"""
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--preset", "fast-cnn", "--data", mnist_path,
+                           "--models", str(registry.root), "--epochs", "three"], capture_output=True, text=True,
+                          cwd=PROJECT, env=child_env(), timeout=120)
+    assert done.returncode == 2 and "argument --epochs: invalid int value: 'three'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert_runs_intact(registry, good)
+
+
+# --- user errors against bugs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bug", [RuntimeError, ValueError, OSError, KeyError])
+def test_an_unexpected_exception_is_a_bug_not_a_user_error(bug, registry, good, monkeypatch, capsys):
+    """Only DigitLabError is the user's fault (one line, exit 2); a ValueError or OSError from a bug propagates."""
+    from mnist_core.registry import Registry
+
+    def broken(self):
+        raise bug("injected bug")
+
+    monkeypatch.setattr(Registry, "list_runs", broken)
+    with pytest.raises(bug, match="injected bug"):
+        cli_main(["list", "--models", str(registry.root)])
+    assert "error:" not in capsys.readouterr().err
+
+
+def test_a_bug_in_a_real_process_exits_1_with_its_traceback(tmp_path):
+    script = ("import sys\n"
+              "from mnist_core import cli, registry\n"
+              "def broken(self):\n"
+              "    raise ValueError('injected bug')\n"
+              "registry.Registry.list_runs = broken\n"
+              "sys.exit(cli.main(sys.argv[1:]))\n")
+    done = subprocess.run([sys.executable, "-c", script, "list", "--models", str(tmp_path)], capture_output=True,
+                          text=True, cwd=PROJECT, env=child_env(), timeout=120)
+    assert done.returncode == 1 and "Traceback" in done.stderr and "ValueError: injected bug" in done.stderr
+    assert "error: injected bug" not in done.stderr
+
+
+def test_files_named_on_the_command_line_that_cannot_be_used_are_user_errors(registry, mnist, tmp_path, capsys):
+    """A missing spec, model or output folder: exit 2 and one line naming the file, no traceback."""
+    test_csv = tmp_path / "test.csv"
+    pd.DataFrame(mnist.x_test[:5].reshape(5, -1), columns=[f"pixel{i}" for i in range(784)]).to_csv(test_csv,
+                                                                                                    index=False)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    binary_space = tmp_path / "space.json"
+    binary_space.write_bytes(b"\xff\xfe\x00 not text")
+    cases = [
+        (["train", "--spec", str(tmp_path / "nowhere.json")], "nowhere.json: cannot be read"),
+        (["import", str(tmp_path / "nowhere.keras")], "nowhere.keras: cannot be read"),
+        (["kaggle", str(test_csv), "--out", str(tmp_path / "no-folder" / "submission.csv")],
+         "submission.csv: cannot be written"),
+        (["sweep", "create", "s", "--trials", "1", "--space", str(binary_space)], "space.json: cannot be read"),
+        (["list", "--models", str(not_a_folder)], "cannot be used"),
+    ]
+    for args, message in cases:
+        models = [] if "--models" in args else ["--models", str(registry.root)]
+        code = cli_main([*args, *models])
+        out, err = capsys.readouterr()
+        assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err, (args, err)
+    assert not (tmp_path / "no-folder").exists()

@@ -2,15 +2,28 @@
 
 import json
 import os
+import random
+import re
+import shutil
+import signal
+import threading
 import time
 import zipfile
 
 import numpy as np
 import pytest
 
+from faults_helpers import Child, assert_runs_intact, copy_of_good_run, tiny_model
 from helpers import save_run
-from mnist_core.registry import (DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, STALE_TEMP_SECONDS, Registry,
-                                 RegistryError)
+from mnist_core.registry import (DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, STALE_TEMP_SECONDS, TEMP_PREFIX,
+                                 Registry, RegistryError, RunRecord)
+
+SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=5)
 
 
 def test_a_saved_run_lists_and_loads_with_the_same_predictions(registry, small_dense_model, test_sample):
@@ -46,6 +59,17 @@ def test_delete_removes_the_run_but_never_the_default(registry, small_dense_mode
         registry.load_model(record.id)
     with pytest.raises(RegistryError, match="cannot be deleted"):
         registry.delete(DEFAULT_ID)
+
+
+def test_the_shipped_default_model_cannot_be_renamed(registry):
+    """models/default is tracked by git: renaming it from any registry would rewrite the shipped run.json."""
+    shipped = PROJECT_MODELS / DEFAULT_ID / RECORD_FILE
+    before = (shipped.read_bytes(), shipped.stat().st_mtime_ns)
+    for owner in (registry, Registry(PROJECT_MODELS)):  # $DIGIT_LAB_MODELS elsewhere, and the project's own folder
+        with pytest.raises(RegistryError, match="shipped default model is read-only"):
+            owner.rename(DEFAULT_ID, "mine now")
+    assert (shipped.read_bytes(), shipped.stat().st_mtime_ns) == before
+    assert registry.record(DEFAULT_ID).name != "mine now"
 
 
 def test_import_accepts_an_mnist_classifier_and_export_returns_it(registry, small_cnn_model, tmp_path):
@@ -155,3 +179,207 @@ def test_saved_test_probabilities_come_back_only_for_the_same_test_split(registr
     plain_run = registry.save_run(small_dense_model, RunRecord(id="", name="none", architecture="custom", spec=[],
                                                                config={}, status="finished", created=""))
     assert registry.test_probabilities(plain_run.id, fingerprint(images, labels)) is None
+
+
+# --- SIGKILL in the middle of saving --------------------------------------------------------------------------------
+
+
+
+def test_sigkill_while_saving_loses_no_run_and_leaves_nothing_listed(registry, good):
+    rng = random.Random()
+    seed = rng.randrange(10**6)
+    rng.seed(seed)
+    saved, doomed, leftovers, delays = set(), set(), set(), []
+    for round_ in range(4):  # until a kill has hit a save in progress at least once (nearly always the first)
+        children = [Child("save-loop", str(registry.root))]  # (two processes saving at once: further down)
+        for child in children:
+            child.wait_for("ready")
+        for child in children:
+            delays.append(round(rng.uniform(0.2, 1.5), 3))
+            time.sleep(delays[-1])
+            os.kill(child.process.pid, signal.SIGKILL)
+        for child in children:
+            assert child.process.wait(timeout=30) == -signal.SIGKILL
+            for line in child.finish():
+                kind, _, run_id = line.partition(" ")
+                if kind == "saved":
+                    saved.add(run_id)
+                elif kind == "deleting":
+                    doomed.add(run_id)
+        leftovers |= {p.name for p in registry.root.iterdir() if p.name.startswith(TEMP_PREFIX)}
+        if leftovers:
+            break
+    context = f"(seed {seed}, kill delays {delays})"
+    assert leftovers, f"no kill landed inside a save {context}"
+    fresh = Registry(registry.root)
+    listed = {record.id: record for record in fresh.list_runs()}
+    assert saved - doomed <= set(listed), f"runs reported saved are missing {context}"
+    assert not [run_id for run_id in listed if run_id.startswith(".")], context
+    assert not fresh.warnings, f"{fresh.warnings} {context}"
+    for run_id in listed:  # every listed run loads: no half-written run is ever visible
+        assert fresh.load_model(run_id).output_shape == (None, 10)
+    assert_runs_intact(registry, good)
+    # leftovers of a save in progress are kept (it may be another process still writing), removed when stale
+    assert {p.name for p in registry.root.iterdir() if p.name.startswith(TEMP_PREFIX)} == leftovers
+    stale = time.time() - STALE_TEMP_SECONDS - 60
+    for path in [*registry.root.glob(f"{TEMP_PREFIX}*"), *registry.root.glob(f"*/{TEMP_PREFIX}*")]:
+        os.utime(path, (stale, stale))
+    cleaned = Registry(registry.root)
+    assert not list(cleaned.root.glob(f"{TEMP_PREFIX}*")) and not list(cleaned.root.glob(f"*/{TEMP_PREFIX}*"))
+    assert set(record.id for record in cleaned.list_runs()) == set(listed)
+
+
+def test_opening_the_registry_while_another_process_saves_never_fails(registry, good):
+    """Opening a registry removes stale temporaries; a temporary renamed away under it (a save or delete finishing
+    elsewhere) at that moment must not make the constructor fail."""
+    stop = threading.Event()
+
+    def other_writer():  # what Registry.save_run and delete in another process do on disk, as fast as possible
+        index = 0
+        while not stop.is_set():
+            temporary = registry.root / f"{TEMP_PREFIX}writer-{index}"
+            temporary.mkdir()
+            os.rename(temporary, registry.root / f"run-{index % 5}-being-replaced")
+            os.rmdir(registry.root / f"run-{index % 5}-being-replaced")
+            index += 1
+
+    writer = threading.Thread(target=other_writer, daemon=True)
+    writer.start()
+    failures, opened, deadline = [], 0, time.monotonic() + 1.5
+    try:
+        while time.monotonic() < deadline:
+            try:
+                Registry(registry.root)
+            except Exception as error:  # noqa: BLE001 - any failure here is the bug
+                failures.append(repr(error))
+            opened += 1
+    finally:
+        stop.set()
+        writer.join()
+    assert not failures, f"{len(failures)} of {opened} openings failed, e.g. {failures[0]}"
+    assert_runs_intact(registry, good)
+
+
+# --- files dropped into models/ by hand ---------------------------------------------------------------------------
+
+
+
+HAND_DROPPED = {
+    "empty-folder": (lambda folder: [p.unlink() for p in folder.iterdir()], "no run.json"),
+    "truncated-keras": (lambda folder: (folder / MODEL_FILE).write_bytes((folder / MODEL_FILE).read_bytes()[:700]),
+                        "model.keras"),
+    "no-model-file": (lambda folder: (folder / MODEL_FILE).unlink(), "no model.keras"),
+    "json-not-json": (lambda folder: (folder / RECORD_FILE).write_text("{not json", encoding="utf-8"),
+                      "unreadable run.json"),
+    "json-binary": (lambda folder: (folder / RECORD_FILE).write_bytes(b"\xff\xfe\x00garbage"), "unreadable run.json"),
+    "json-a-list": (lambda folder: (folder / RECORD_FILE).write_text("[1, 2]", encoding="utf-8"), "not an object"),
+    "json-missing-fields": (lambda folder: (folder / RECORD_FILE).write_text('{"name": "x"}', encoding="utf-8"),
+                            "lacks the field(s) id, architecture, spec, config, status, created"),
+}
+BAD_FIELD_TYPES = {  # a run.json edited by hand with values of the wrong type
+    "created-a-number": ({"created": 20240101}, "field 'created'"),
+    "created-null": ({"created": None}, "field 'created'"),
+    "name-a-number": ({"name": 7}, "field 'name'"),
+    "seconds-a-string": ({"seconds": "fast"}, "field 'seconds'"),
+    "accuracy-a-string": ({"test_accuracy": "high"}, "field 'test_accuracy'"),
+    "epochs-a-string": ({"epochs": "ten"}, "field 'epochs'"),
+    "params-a-list": ({"params": [1]}, "field 'params'"),
+}
+
+
+@pytest.mark.parametrize("folder_name", [*HAND_DROPPED, *BAD_FIELD_TYPES])
+def test_broken_folders_are_skipped_with_a_warning_naming_them(folder_name, registry, good):
+    folder = copy_of_good_run(registry, good, folder_name)
+    if folder_name in HAND_DROPPED:
+        damage, message = HAND_DROPPED[folder_name]
+        damage(folder)
+    else:
+        changes, message = BAD_FIELD_TYPES[folder_name]
+        values = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+        (folder / RECORD_FILE).write_text(json.dumps(values | changes), encoding="utf-8")
+    listed = registry.list_runs()  # must not raise, whatever the folder holds
+    assert folder_name not in {record.id for record in listed}
+    warnings = [w for w in registry.warnings if folder_name in w]
+    assert len(warnings) == 1 and message in warnings[0], registry.warnings
+    assert [record.summary_row() for record in listed]  # every listed record can be shown in a table
+    with pytest.raises(RegistryError, match=folder_name):
+        registry.record(folder_name)
+    assert_runs_intact(registry, good)
+
+
+def test_a_copied_run_folder_is_listed_under_its_own_folder_name(registry, good):
+    """A run.json carries an id; the folder is the truth, so a copy (or an id like '../../etc') cannot alias
+    another run or escape the registry."""
+    copy = copy_of_good_run(registry, good, "copied-by-hand")
+    values = json.loads((copy / RECORD_FILE).read_text(encoding="utf-8"))
+    (copy / RECORD_FILE).write_text(json.dumps(values | {"id": "../../etc"}), encoding="utf-8")
+    listed = [record.id for record in registry.list_runs() if record.id != DEFAULT_ID]  # the shipped default shows too
+    assert sorted(listed) == sorted([*good, "copied-by-hand"])
+    assert registry.record("copied-by-hand").id == "copied-by-hand"
+    registry.delete("copied-by-hand")
+    assert_runs_intact(registry, good)
+
+
+# --- run names and run ids ------------------------------------------------------------------------------------------
+
+HOSTILE_NAMES = {
+    "traversal": ("../../etc/x", "../../etc/x"),
+    "slashes": ("a/b\\c/../d", "a/b\\c/../d"),
+    "absolute": ("/etc/passwd", "/etc/passwd"),
+    "windows": ("C:\\Windows\\system32", "C:\\Windows\\system32"),
+    "dots": ("..", ".."),
+    "hidden-temp": (".tmp-looks-like-a-temporary", ".tmp-looks-like-a-temporary"),
+    "very-long": ("x" * 10_000, "x" * 120),
+    "unicode": ("数字 ✓ ünïcode", "数字 ✓ ünïcode"),
+    "only-unicode": ("数字", "数字"),
+    "empty": ("", "run"),
+    "blank": ("   \t ", "run"),
+    "nul-and-newlines": ("first\x00line\nsecond\r\nthird\t!", "first line second third !"),
+}
+
+
+@pytest.mark.parametrize("key", HOSTILE_NAMES)
+def test_any_run_name_is_saved_inside_the_registry_with_a_sensible_display_name(key, registry, good, model,
+                                                                                 tmp_path):
+    name, shown = HOSTILE_NAMES[key]
+    before = set(tmp_path.rglob("*"))
+    record = save_run(registry, model, name=name)
+    assert SAFE_ID.fullmatch(record.id) and len(record.id) <= 80 and not record.id.startswith(".")
+    folder = (registry.root / record.id).resolve()
+    assert folder.parent == registry.root and folder.is_dir()
+    created = set(tmp_path.rglob("*")) - before
+    assert all(registry.root in path.resolve().parents for path in created), f"written outside: {created}"
+    again = {r.id: r for r in Registry(registry.root).list_runs()}[record.id]
+    assert record.name == shown and again.name == shown
+    registry.load_model(record.id)
+    renamed = registry.rename(record.id, name + " (2)")
+    assert renamed.id == record.id and registry.record(record.id).name == renamed.name
+    assert_runs_intact(registry, good)
+
+
+BAD_IDS = ["../x", "..", ".", "/etc", "/etc/passwd", "a/b", "a\\b", "", " ", "x\x00y", "x\n", "~", ".tmp-abc",
+           "../victim", "./victim", "victim/..", "%2e%2e", None, 7]
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS, ids=[repr(i) for i in BAD_IDS])
+def test_run_ids_that_are_paths_are_refused_everywhere(bad_id, registry, good, model, tmp_path):
+    victim = tmp_path / "victim"  # a run-like folder just outside the registry, which a traversal would reach
+    shutil.copytree(registry.root / next(iter(good)), victim)
+    calls = {
+        "run_dir": lambda: registry.run_dir(bad_id), "record": lambda: registry.record(bad_id),
+        "load_model": lambda: registry.load_model(bad_id), "model_path": lambda: registry.model_path(bad_id),
+        "export": lambda: registry.export(bad_id), "rename": lambda: registry.rename(bad_id, "pwned"),
+        "delete": lambda: registry.delete(bad_id),
+        "save_run": lambda: registry.save_run(model, RunRecord(id="", name="x", architecture="custom", spec=[],
+                                                               config={}, status="finished", created=""), bad_id),
+    }
+    if bad_id in (None, ""):
+        del calls["save_run"]  # there None and "" mean "make an id", which is tested above
+    for name, call in calls.items():
+        with pytest.raises(RegistryError) as error:
+            call()
+        assert "not a valid run id" in str(error.value), f"{name}: {error.value}"
+    assert (victim / RECORD_FILE).is_file() and (victim / MODEL_FILE).is_file()
+    assert json.loads((victim / RECORD_FILE).read_text(encoding="utf-8"))["name"] != "pwned"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "victim"]
+    assert_runs_intact(registry, good)
