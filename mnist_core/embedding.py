@@ -11,6 +11,8 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from .data import stratified_subset
+from .errors import UsageError
+from .inputs import as_model_input, scaled_pixels
 
 PCA_DIMENSIONS_BEFORE_TSNE = 50  # the usual first step: t-SNE's neighbour search on 50 PCA components, not 784 pixels
 TSNE_EARLY_ITERATIONS, TSNE_ITERATIONS = 250, 500  # openTSNE's defaults, named so progress can count them
@@ -42,15 +44,13 @@ def sample_indices(labels: np.ndarray, size: int | None, seed: int = SAMPLE_SEED
     if size is None or size >= len(labels):
         return np.arange(len(labels))
     if size < 1:
-        raise ValueError(f"the sample size must be at least 1, got {size}.")
+        raise UsageError(f"the sample size must be at least 1, got {size}.")
     return stratified_subset(labels, size, seed)
 
 
 def pixel_representation(images: np.ndarray) -> Representation:
     """The images themselves, 784 values in [0, 1] each: the starting point the network has to untangle."""
-    images = np.asarray(images)
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-    return Representation(images.reshape(len(images), -1).astype(np.float32) / scale, PIXELS_LAYER)
+    return Representation(scaled_pixels(images).reshape(len(images), -1), PIXELS_LAYER)
 
 
 def model_representation(model, images: np.ndarray) -> Representation:
@@ -60,7 +60,6 @@ def model_representation(model, images: np.ndarray) -> Representation:
     import keras
 
     from .evaluation import BULK_BATCH
-    from .training import as_model_input
 
     x = as_model_input(images, model)
     hidden = next((layer for layer in reversed(model.layers[:-1]) if not isinstance(layer, keras.layers.Dropout)),

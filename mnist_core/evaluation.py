@@ -11,7 +11,7 @@ import pandas as pd
 import tensorflow as tf
 
 from .data import NUM_CLASSES
-from .training import as_model_input
+from .inputs import as_model_input
 
 EPSILON = 1e-7  # probability floor for the log-loss, as Keras uses
 BULK_BATCH = 1000

@@ -20,6 +20,7 @@ import tensorflow as tf
 from .architectures import build_model
 from .config import TrainConfig, check_fits_data
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
+from .inputs import PIXEL_MAX
 from .registry import PartialRun
 from .statuses import FAILED, FINISHED, STOPPED
 
@@ -125,13 +126,6 @@ def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
     return PreparedData(x[fit_index], y[fit_index], x[val_index], y[val_index], data.x_test, data.y_test)
 
 
-def as_model_input(images: np.ndarray, model) -> np.ndarray:
-    """uint8 (0..255) or float ([0, 1]) images, N×28×28, as float32 in the model's input shape (784, 28×28, 28×28×1)."""
-    x = np.asarray(images)
-    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-    return x.reshape((len(x), *model.input_shape[1:]))
-
-
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
                  one_hot: bool = False, shuffle_seed: int | None = None) -> tf.data.Dataset:
     """Batched ``tf.data`` pipeline (uint8 kept until a batch is cast) with autotune off to avoid epoch-start stalls."""
@@ -141,7 +135,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
         dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
 
     def scale(x, y):
-        return tf.cast(x, tf.float32) / 255.0, (tf.one_hot(y, NUM_CLASSES) if one_hot else y)
+        return tf.cast(x, tf.float32) / PIXEL_MAX, (tf.one_hot(y, NUM_CLASSES) if one_hot else y)
 
     dataset = dataset.batch(batch_size).map(scale).prefetch(PREFETCH_BATCHES)
     options = tf.data.Options()
