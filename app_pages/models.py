@@ -114,9 +114,11 @@ def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
     name, download, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     with name:
         name_key = f"models.name.{run_id}"
-        typed = st.text_input("New name", value=record.name, key=name_key, max_chars=120)
+        read_only = registry.is_shipped_default(run_id)
+        typed = st.text_input("New name", value=record.name, key=name_key, max_chars=120, disabled=read_only)
         st.button("Rename", key=f"models.rename.{run_id}", on_click=rename_run, args=(run_id, name_key),
-                  disabled=typed.strip() == record.name)
+                  disabled=read_only or typed.strip() == record.name,
+                  help="The shipped default model is read-only." if read_only else None)
     with download:
         try:
             st.download_button("Download .keras", registry.export(run_id), file_name=f"{run_id}.keras",

@@ -472,11 +472,18 @@ class Registry:
             return None
         return probabilities.astype(np.float64)
 
+    def is_shipped_default(self, run_id: str) -> bool:
+        """Whether ``run_id`` is the git-tracked default model that ships with the project (read-only)."""
+        try:
+            return self.run_dir(run_id).resolve() == (PROJECT_MODELS / DEFAULT_ID).resolve()
+        except RegistryError:
+            return False
+
     def rename(self, run_id: str, name: str) -> RunRecord:
         """Change a run's display name (its folder and id stay); the shipped default model (git-tracked) is read-only."""
-        folder = self.run_dir(run_id)
-        if folder.resolve() == (PROJECT_MODELS / DEFAULT_ID).resolve():
+        if self.is_shipped_default(run_id):
             raise RegistryError("the shipped default model is read-only: it cannot be renamed.")
+        folder = self.run_dir(run_id)
         record = self.read_record(folder)
         record.name = clean_name(name)
         write_json_atomic(folder / RECORD_FILE, asdict(record))
