@@ -32,7 +32,7 @@ browser: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.dev-installed browser lint
+test: $(VENV)/.dev-installed browser
 	$(PYTHON) -m pytest
 
 test-fast: $(VENV)/.dev-installed

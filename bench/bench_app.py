@@ -74,7 +74,8 @@ def train_in_app(page, server, watched: bool) -> tuple[float, float, str]:
     if watched:
         expect(metric(page, "Test accuracy")).to_be_visible(timeout=TIMEOUT_MS)
         on_screen = time.perf_counter() - pressed
-    else:
+    else:  # leave once the run is queued (leaving at once can close the session before the press is handled)
+        expect(page.locator('[data-testid="stProgress"]')).to_be_visible(timeout=TIMEOUT_MS)
         page.goto(server.url)
         on_screen = float("nan")
     run_id = saved_run(server.models_dir, before)

@@ -40,6 +40,19 @@ RECIPES = {  # name -> (spec, settings)
     "32/64 3×3 same + batch norm, dense 128, lr 1e-2": (
         [conv(32, 3, padding="same"), NORM, pool(), conv(64, 3, padding="same"), NORM, pool(), FLATTEN, dense(128)],
         ONE_EPOCH | dict(learning_rate=1e-2, batch_size=128)),
+    "fast-cnn, 1 epoch, batch 64, lr 6e-3": (
+        PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=6e-3, batch_size=64)),
+    "fast-cnn, 1 epoch, batch 32, lr 3e-3": (
+        PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=3e-3, batch_size=32)),
+    "fast-cnn + batch norm, batch 64, lr 5e-3": (
+        [conv(16, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(128)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64)),
+    "24/32 5×5 + batch norm, dense 256, batch 64, lr 5e-3": (
+        [conv(24, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(256)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64)),
+    "24/48 5×5, dense 256, batch 64, lr 5e-3": (
+        [conv(24, 5), pool(), conv(48, 5), pool(), FLATTEN, dense(256)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64)),
     "16/32 5×5 + batch norm, lr 2e-2": (
         [conv(16, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(128)],
         ONE_EPOCH | dict(learning_rate=2e-2, batch_size=128)),
