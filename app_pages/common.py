@@ -148,6 +148,19 @@ def cached_predictor(root: str, run_id: str, modified: float) -> ImagePredictor:
     return ImagePredictor(cached_model(root, run_id, modified))
 
 
+@st.cache_resource(max_entries=4, show_spinner="Predicting the test images…")
+def cached_evaluation(key: tuple, data_fingerprint: str, _registry: Registry, _data: MnistData):
+    """The run's ``Evaluation`` on the test set: from the probabilities saved with the run when it was tested on this
+    test split, else predicted once per model file version and data set contents."""
+    from mnist_core.evaluation import Evaluation, evaluate
+
+    _root, run_id, _modified = key
+    saved = _registry.test_probabilities(run_id, _data.test_fingerprint)
+    if saved is not None:
+        return Evaluation(saved, _data.y_test)
+    return evaluate(cached_model(*key), _data.x_test, _data.y_test)
+
+
 def load_or_explain(loader, registry: Registry, run_id: str):
     """``loader(*model_key)``, or None after an error that says which model failed and what to do."""
     try:

@@ -12,7 +12,7 @@ from mnist_core.charts import CONFUSION_SELECTION, confusion_chart, probability_
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import (cached_model, dataset_or_warning, image_grid, model_key, model_picker, plain,
+from app_pages.common import (cached_evaluation, dataset_or_warning, image_grid, model_key, model_picker, plain,
                               predictor_for, shared_registry)
 
 ALL = "All"
@@ -20,19 +20,6 @@ DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
 SORT_ORDERS = ("Most confident first", "Least confident first")
 IMAGES_PER_PAGE = 30
 TRUE_KEY, PREDICTED_KEY, PAGE_KEY, CELL_KEY = "errors.true", "errors.predicted", "errors.page", "errors.cell"
-
-
-@st.cache_resource(max_entries=4, show_spinner="Predicting the test images…")
-def cached_evaluation(key: tuple, data_fingerprint: str, _registry: Registry, _data: MnistData):
-    """The run's ``Evaluation`` on the test set: from the probabilities saved with the run when it was tested on this
-    test split, else predicted once per model file version and data set contents."""
-    from mnist_core.evaluation import Evaluation, evaluate
-
-    _root, run_id, _modified = key
-    saved = _registry.test_probabilities(run_id, _data.test_fingerprint)
-    if saved is not None:
-        return Evaluation(saved, _data.y_test)
-    return evaluate(cached_model(*key), _data.x_test, _data.y_test)
 
 
 def evaluation_of(registry: Registry, run_id: str, data: MnistData):

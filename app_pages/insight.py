@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import dataset_or_warning, model_for, model_key, model_picker, run_label, shared_registry
+from app_pages.common import (cached_evaluation, dataset_or_warning, model_for, model_key, model_picker, run_label,
+                              shared_registry)
 from mnist_core.background import BackgroundTask
 from mnist_core.data import MnistData
 from mnist_core.pictures import enlarge
@@ -52,16 +53,8 @@ def task_for(key: tuple, work, name: str) -> BackgroundTask:
     return task
 
 
-@st.cache_resource(max_entries=8, show_spinner="Predicting the test images…")
-def test_probabilities(key: tuple, data_source: str, _model, _data: MnistData) -> np.ndarray:
-    """The model's class probabilities for the 10,000 test images, once per model file version and data set."""
-    from mnist_core.evaluation import predict_probabilities
-
-    return predict_probabilities(_model, _data.x_test)
-
-
 @st.cache_resource(max_entries=8, show_spinner="Reading the model's last hidden layer…")
-def map_inputs(key: tuple | None, data_source: str, sample: int, _model, _data: MnistData):
+def map_inputs(key: tuple | None, data_fingerprint: str, sample: int, _model, _data: MnistData):
     """(sample indices, representation) of the test images: the model's last hidden layer, or the pixels for
     ``key`` None; once per model file version, data set and sample size."""
     from mnist_core.embedding import model_representation, pixel_representation, sample_indices
@@ -72,7 +65,7 @@ def map_inputs(key: tuple | None, data_source: str, sample: int, _model, _data: 
 
 
 @st.cache_resource(max_entries=8, show_spinner="Projecting with PCA…")
-def pca_map(key: tuple | None, data_source: str, sample: int, _features: np.ndarray) -> np.ndarray:
+def pca_map(key: tuple | None, data_fingerprint: str, sample: int, _features: np.ndarray) -> np.ndarray:
     from mnist_core.embedding import pca_2d
 
     return pca_2d(_features)
@@ -121,10 +114,10 @@ def map_settings() -> tuple[str, str, int]:
 def map_coordinates(key, data: MnistData, sample: int, features: np.ndarray, projection: str):
     """The 2-D coordinates by PCA (at once) or t-SNE (in the background; None while it runs)."""
     if projection == "PCA":
-        return pca_map(key, data.source, sample, features)
+        return pca_map(key, data.fingerprint, sample, features)
     from mnist_core.embedding import tsne_2d
 
-    task = task_for(("tsne", key, data.source, sample), lambda report: tsne_2d(features, report), "t-SNE")
+    task = task_for(("tsne", key, data.fingerprint, sample), lambda report: tsne_2d(features, report), "t-SNE")
     if not wait_for({"t-SNE": task}) or task_failed(task, "t-SNE"):
         return None
     st.caption(f"t-SNE took {task.elapsed:.0f} s (computed once per model file and sample size).")
@@ -152,7 +145,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
     if model is None:
         return
     key = model_key(registry, run_id) if space == MODEL_SPACE else None
-    indices, representation = map_inputs(key, data.source, sample, model, data)
+    indices, representation = map_inputs(key, data.fingerprint, sample, model, data)
     if representation.is_logits:
         st.info("This model (softmax regression) has no hidden layer, so the map shows its logits: the ten scores "
                 "before the softmax.")
@@ -161,7 +154,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
         return
     probabilities = None
     if key is not None:
-        probabilities = test_probabilities(key, data.source, model, data)[indices]
+        probabilities = cached_evaluation(key, data.fingerprint, registry, data).probabilities[indices]
     frame = map_frame(coordinates, indices, data.y_test[indices], probabilities)
     title = f"{projection} of {representation.layer} · {len(frame):,} test images"
     marks = ("Crosses: misclassified. " if probabilities is not None else
@@ -209,7 +202,7 @@ def sweep_task(registry: Registry, run_id: str, data: MnistData, sample: int, tr
         return None
     indices = sample_indices(data.y_test, sample)
     images, labels = data.x_test[indices], data.y_test[indices]
-    return task_for(("robustness", key, data.source, sample, tuple(transforms)),
+    return task_for(("robustness", key, data.fingerprint, sample, tuple(transforms)),
                     lambda report: robustness_curves(model, images, labels, transforms, report), "robustness")
 
 
@@ -305,7 +298,7 @@ def calibration_of(registry: Registry, record: RunRecord, data: MnistData, tempe
     model = model_for(registry, record.id)
     if model is None:
         return
-    probabilities = test_probabilities(model_key(registry, record.id), data.source, model, data)
+    probabilities = cached_evaluation(model_key(registry, record.id), data.fingerprint, registry, data).probabilities
     st.text(run_label(record))
     before, after = st.columns(2)
     with before:

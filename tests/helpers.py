@@ -3,11 +3,22 @@ because tests/e2e has its own)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, models=None, env=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m mnist_core ARGS`` as a real process (in ``env``, default this one's, with ``models`` as its
+    registry when given); its exit code, stdout and stderr as text."""
+    env = dict(os.environ if env is None else env) | ({} if models is None else {"DIGIT_LAB_MODELS": str(models)})
+    return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True, text=True, env=env,
+                          cwd=PROJECT, timeout=timeout)
 
 
 def save_run(registry, model, name="run", status="finished", accuracy=None):

@@ -12,29 +12,23 @@ import pytest
 from PIL import Image
 
 from faults_helpers import assert_runs_intact, child_env
-from helpers import PROJECT
+from helpers import PROJECT, run_cli
 from mnist_core.cli import main as cli_main
 from mnist_core.config import MAX_LEARNING_RATE
-
-
-def cli(*args, models):
-    env = os.environ | {"DIGIT_LAB_MODELS": str(models)}
-    return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True, text=True, env=env,
-                          cwd=PROJECT, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny real run made through the CLI, shared by the commands that need a model."""
     models = tmp_path_factory.mktemp("models")
-    done = cli("train", "--preset", "dense32-rmsprop", "--subset-size", "2000", "--epochs", "1", "--name",
+    done = run_cli("train", "--preset", "dense32-rmsprop", "--subset-size", "2000", "--epochs", "1", "--name",
                "cli run", "--json", models=models)
     assert done.returncode == 0, done.stderr
     return models, json.loads(done.stdout)
 
 
 def test_presets_lists_names_and_descriptions(tmp_path):
-    done = cli("presets", "--json", models=tmp_path)
+    done = run_cli("presets", "--json", models=tmp_path)
     rows = json.loads(done.stdout)
     assert {"softmax-regression", "keras-docs-cnn", "fast-cnn", "best-cnn"} <= {row["name"] for row in rows}
 
@@ -48,9 +42,9 @@ def test_train_reports_run_accuracy_loss_and_seconds(trained):
 
 def test_list_and_evaluate_see_the_same_run(trained):
     models, payload = trained
-    listed = json.loads(cli("list", "--json", models=models).stdout)
+    listed = json.loads(run_cli("list", "--json", models=models).stdout)
     assert payload["run_id"] in [row["id"] for row in listed]
-    evaluated = json.loads(cli("evaluate", "--model", payload["run_id"], "--json", models=models).stdout)
+    evaluated = json.loads(run_cli("evaluate", "--model", payload["run_id"], "--json", models=models).stdout)
     assert abs(evaluated["test_accuracy"] - payload["test_accuracy"]) < 1e-9
 
 
@@ -60,7 +54,7 @@ def test_predict_prints_one_json_object_per_image(trained, mnist, tmp_path):
     for index in range(3):
         files.append(tmp_path / f"digit{index}.png")
         Image.fromarray(mnist.x_test[index]).resize((112, 112)).save(files[-1])
-    done = cli("predict", *map(str, files), "--model", payload["run_id"], "--json", models=models)
+    done = run_cli("predict", *map(str, files), "--model", payload["run_id"], "--json", models=models)
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["file"] for row in rows] == list(map(str, files))
     assert all(len(row["probabilities"]) == 10 and row["digit"] in range(10) for row in rows)
@@ -72,7 +66,7 @@ def test_kaggle_writes_a_submission(trained, mnist, tmp_path):
     pd.DataFrame(mnist.x_test[:20].reshape(20, -1), columns=[f"pixel{i}" for i in range(784)]).to_csv(
         tmp_path / "test.csv", index=False)
     out = tmp_path / "submission.csv"
-    done = cli("kaggle", str(tmp_path / "test.csv"), "--out", str(out), "--model", payload["run_id"], models=models)
+    done = run_cli("kaggle", str(tmp_path / "test.csv"), "--out", str(out), "--model", payload["run_id"], models=models)
     assert done.returncode == 0, done.stderr
     submission = pd.read_csv(out)
     assert list(submission.columns) == ["ImageId", "Label"] and submission.ImageId.tolist() == list(range(1, 21))
@@ -84,7 +78,7 @@ def test_kaggle_writes_a_submission(trained, mnist, tmp_path):
     (("predict", "missing.png", "--model", "nothing"), "no run 'nothing'"),
 ])
 def test_errors_go_to_stderr_with_a_nonzero_exit(args, message, tmp_path):
-    done = cli(*args, models=tmp_path)
+    done = run_cli(*args, models=tmp_path)
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
 
 
@@ -104,11 +98,11 @@ def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal
         training.send_signal(signal.SIGKILL)
         training.wait()
 
-    listed = json.loads(cli("list", "--json", models=models).stdout)
+    listed = json.loads(run_cli("list", "--json", models=models).stdout)
     (interrupted,) = [row for row in listed if row["status"] == "interrupted"]
     assert interrupted["name"] == "killed" and 1 <= interrupted["epochs"] < 6
 
-    done = cli("train", "--resume", interrupted["id"], "--json", models=models)
+    done = run_cli("train", "--resume", interrupted["id"], "--json", models=models)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["run_id"] == interrupted["id"] and payload["status"] == "finished"
@@ -119,7 +113,7 @@ def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal
     steps_per_epoch = max(row["step"] for row in record["batches"] if row["epoch"] == 1)
     assert steps == sorted(set(steps)) and steps[-1] == 6 * steps_per_epoch  # every batch, each once
     assert record["test_accuracy"] == payload["test_accuracy"] > 0.7
-    relisted = json.loads(cli("list", "--json", models=models).stdout)
+    relisted = json.loads(run_cli("list", "--json", models=models).stdout)
     assert [row["status"] for row in relisted if row["id"] == interrupted["id"]] == ["finished"]
     assert not list(models.glob(".partial-*"))
 
@@ -129,7 +123,7 @@ def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal
     (("train", "--resume", "x", "--epochs", "3"), "leave out epochs"),
 ])
 def test_resume_refuses_unknown_runs_and_new_settings(args, message, tmp_path):
-    done = cli(*args, models=tmp_path)
+    done = run_cli(*args, models=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import PROJECT
+from helpers import run_cli
 from mnist_server import MnistServer
 from mnist_core.data import DataSetError, load_mnist
 from mnist_core.download import SHA256_ENV, URL_ENV, download_mnist
@@ -76,11 +74,6 @@ def test_an_unreachable_server_is_reported_with_the_other_attempts(cache, monkey
     with pytest.raises(DataSetError, match=r"(?s)Keras cache .* does not exist.*could not reach.*Fix:"):
         load_mnist(keras_cache=cache)
     assert left_in(cache.parent) == []
-
-
-def run_cli(*args, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mnist_core", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 def test_cli_downloads_by_itself_then_trains_from_the_cache(mnist_server, tmp_path):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 
 import keras
@@ -15,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import PROJECT, save_run
+from helpers import run_cli, save_run
 from mnist_core.drawing import to_mnist
 from mnist_core.evaluation import evaluate
 from mnist_core.finetune import FinetuneError, execute_finetune, finetune_request
@@ -138,11 +135,9 @@ def test_a_model_without_trainable_layers_fails_as_a_job_with_the_reason(registr
 def test_cli_finetune_prints_the_figures_and_predict_uses_the_new_run(tmp_path, other_drawings):
     models = tmp_path / "models"
     fill(Registry(models), 3, seed=8)
-    env = os.environ | {"DIGIT_LAB_MODELS": str(models)}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True, text=True, env=env,
-                              cwd=PROJECT, timeout=300)
+        return run_cli(*args, models=models)
 
     result = cli("finetune", "--model", DEFAULT_ID, "--epochs", "1", "--json")
     assert result.returncode == 0, result.stderr

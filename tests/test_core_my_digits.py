@@ -6,16 +6,13 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import PROJECT
+from helpers import run_cli
 from mnist_core.drawing import image_file_to_mnist, to_mnist
 from mnist_core.my_digits import (FOLDER, HOLD_OUT_SHARE, INDEX_FILE, MyDigits, MyDigitsError, is_held_out,
                                   read_export)
@@ -211,9 +208,7 @@ def test_two_processes_adding_at_once_lose_nothing(registry, drawings):
 
 
 def mine(*args, models):
-    env = os.environ | {"DIGIT_LAB_MODELS": str(models)}
-    return subprocess.run([sys.executable, "-m", "mnist_core", "mine", *args], capture_output=True, text=True,
-                          env=env, cwd=PROJECT, timeout=120)
+    return run_cli("mine", *args, models=models, timeout=120)
 
 
 def test_cli_adds_lists_exports_imports_and_removes(tmp_path, drawings):
