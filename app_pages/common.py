@@ -152,12 +152,14 @@ def cached_predictor(root: str, run_id: str, modified: float) -> ImagePredictor:
 def cached_evaluation(key: tuple, data_fingerprint: str, _registry: Registry, _data: MnistData):
     """The run's ``Evaluation`` on the test set: from the probabilities saved with the run when it was tested on this
     test split, else predicted once per model file version and data set contents."""
-    from mnist_core.evaluation import Evaluation, evaluate
+    from mnist_core.scores import Evaluation
 
     _root, run_id, _modified = key
     saved = _registry.test_probabilities(run_id, _data.test_fingerprint)
     if saved is not None:
         return Evaluation(saved, _data.y_test)
+    from mnist_core.evaluation import evaluate  # TensorFlow, only when the run saved no predictions
+
     return evaluate(cached_model(*key), _data.x_test, _data.y_test)
 
 
