@@ -28,6 +28,7 @@ def runs_table(runs: list[RunRecord]) -> None:
                       "created", "id"],
         column_config={
             "default": st.column_config.CheckboxColumn("default", help="Preselected on Draw, Errors and Kaggle"),
+            "name": st.column_config.TextColumn("name", width="medium"),  # a long name must not push the rest away
             "params": st.column_config.NumberColumn("params", format="localized"),
             "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
             "seconds": st.column_config.NumberColumn("duration", format="%.1f s", help="Seconds of training"),
