@@ -8,6 +8,8 @@ Run:  MNIST_PATH=/path/to/mnist.npz PYTHONPATH=tests/e2e python bench/bench_app.
 
 from __future__ import annotations
 
+from results import record  # first: the load is read before TensorFlow adds to it
+
 import argparse
 import json
 import os
@@ -21,7 +23,6 @@ from pathlib import Path
 from e2e_helpers import draw_stroke, metric
 from e2e_server import PROJECT, VIEWPORT, start_streamlit, stop_process_group
 from playwright.sync_api import expect, sync_playwright
-from results import record
 
 PRESET = "fast-cnn"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

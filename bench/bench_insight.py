@@ -14,7 +14,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from results import record  # noqa: E402
+from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
+
 
 from mnist_core.calibration import expected_calibration_error, fit_temperature, reliability_table  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402

@@ -11,12 +11,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
+
 from mnist_core.architectures import count_params  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluation import evaluate  # noqa: E402
 from mnist_core.presets import PRESETS  # noqa: E402
 from mnist_core.training import prepare_data, train  # noqa: E402
-from results import record  # noqa: E402
 
 
 def main() -> None:

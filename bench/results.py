@@ -19,13 +19,17 @@ QUIET_LOAD = 0.5  # a figure taken above this one-minute load average is not tru
 
 
 def machine_state() -> dict:
-    """The load, date, machine and command to store beside a figure; warns when the machine is not quiet."""
+    """The load, date, machine and command to store beside a figure; warns when the machine is not quiet. The load
+    stored is the one when the bench started (``AT_START``): during a bench it is the bench's own."""
     load = os.getloadavg()[0]
     if load >= QUIET_LOAD:
         print(f"WARNING: load average {load:.2f} >= {QUIET_LOAD}: figures taken now are not trustworthy",
               file=sys.stderr)
     return {"load": round(load, 2), "date": date.today().isoformat(), "machine": f"{os.cpu_count()} CPU cores",
             "command": shlex.join(["python", *sys.argv])}
+
+
+AT_START = machine_state()  # taken when a bench imports this module, before it loads the machine itself
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -37,7 +41,7 @@ def write_atomic(path: Path, text: str) -> None:
 def record(section: str, name: str, entry: dict) -> None:
     """Store ``entry`` (with the machine state) as figure ``name`` of ``section`` and rewrite the results page."""
     figures = load_figures()
-    figures.setdefault(section, {})[name] = machine_state() | entry
+    figures.setdefault(section, {})[name] = AT_START | entry
     write_atomic(FIGURES_FILE, json.dumps(figures, indent=1, sort_keys=True) + "\n")
     write_atomic(RESULTS_PAGE, results_page(figures))
 
