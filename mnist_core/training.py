@@ -367,10 +367,11 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
             restore_best_weights=config.restore_best))
+    seconds_before = partial.values["seconds"] if partial is not None else 0.0  # checkpoints update it as we go
     started = time.perf_counter()
     model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles
-    seconds = time.perf_counter() - started + (partial.values["seconds"] if partial is not None else 0.0)
+    seconds = time.perf_counter() - started + seconds_before
     epochs, batches = history.snapshot()
     if run.outcome() is not None:
         status, reason = run.outcome()
