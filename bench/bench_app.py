@@ -13,6 +13,7 @@ from results import record  # first: the load is read before TensorFlow adds to 
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,19 +29,19 @@ PRESET = "fast-cnn"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 TIMEOUT_MS = 180_000
-# In-page clock: when the mouse was released, and when the Prediction metric first showed the expected digit.
-WATCH_PREDICTION = """expected => new Promise(resolve => {
+# In-page clock: from just before the mouse is released to the Prediction metric first showing the expected digit.
+WATCH_PREDICTION = """expected => ({done: new Promise(resolve => {
   window.__released = null;
-  document.addEventListener('mouseup', () => { window.__released = performance.now(); }, {capture: true, once: true});
   const shown = () => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
-      m.innerText.startsWith('Prediction') && m.querySelector('[data-testid="stMetricValue"]')?.innerText === expected);
+      m.innerText.startsWith('Prediction') && m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim() === expected);
   const observer = new MutationObserver(() => {
     if (window.__released === null || !shown()) return;
     observer.disconnect();
     resolve(performance.now() - window.__released);
   });
   observer.observe(document.body, {subtree: true, childList: true, characterData: true});
-})"""
+  setTimeout(() => { observer.disconnect(); resolve(NaN); }, 15000);  // never shown: counted as missed
+})})"""  # wrapped, so that evaluate_handle returns at once instead of awaiting the promise
 
 
 def cli_training_seconds() -> float:
@@ -72,11 +73,11 @@ def train_in_app(page, server, watched: bool) -> tuple[float, float, str]:
     before = set(os.listdir(server.models_dir))
     pressed = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.locator('[data-testid="stProgress"]')).to_be_visible(timeout=TIMEOUT_MS)  # this run, not the last
     if watched:
         expect(metric(page, "Test accuracy")).to_be_visible(timeout=TIMEOUT_MS)
         on_screen = time.perf_counter() - pressed
     else:  # leave once the run is queued (leaving at once can close the session before the press is handled)
-        expect(page.locator('[data-testid="stProgress"]')).to_be_visible(timeout=TIMEOUT_MS)
         page.goto(server.url)
         on_screen = float("nan")
     run_id = saved_run(server.models_dir, before)
@@ -101,8 +102,9 @@ def draw_latencies(page, server, count: int) -> list[float]:
             expect(metric(page, "Prediction")).to_be_visible(timeout=TIMEOUT_MS)
             page.wait_for_timeout(300)
         watcher = page.evaluate_handle(WATCH_PREDICTION, digit)
-        draw_stroke(page, box, [(0.5, 0.15), (0.5, 0.85)] if digit == "1" else [(0.75, 0.2), (0.4, 0.85)])
-        latencies.append(page.evaluate("promise => promise", watcher))
+        draw_stroke(page, box, [(0.5, 0.15), (0.5, 0.85)] if digit == "1" else [(0.75, 0.2), (0.4, 0.85)],
+                    before_release=lambda: page.evaluate("window.__released = performance.now()"))
+        latencies.append(page.evaluate("watch => watch.done", watcher))
         page.wait_for_timeout(300)
     return latencies
 
@@ -126,17 +128,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--draws", type=int, default=20, help="timed drawings on the Draw page")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the server it started
     cli = cli_training_seconds()
+    print(f"CLI trained in {cli:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         server = start_streamlit(Path(folder), os.environ | {"DIGIT_LAB_MODELS": str(Path(folder) / "models")})
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport=VIEWPORT).new_page()
             unwatched, _, _ = train_in_app(page, server, watched=False)
+            print(f"app, not watched: {unwatched:.1f} s", flush=True)
             watched, on_screen, run_id = train_in_app(page, server, watched=True)
+            print(f"app, watched: {watched:.1f} s; on screen after {on_screen:.1f} s", flush=True)
             errors = errors_page_seconds(page, server, run_id)
             errors_again = errors_page_seconds(page, server, run_id)
-            draws = draw_latencies(page, server, args.draws)
+            print(f"errors page: {errors:.2f} s, again {errors_again:.2f} s", flush=True)
+            timed = draw_latencies(page, server, args.draws)
+            draws = [latency for latency in timed if latency == latency]  # NaN: the prediction never showed
+            print(f"draws: {len(draws)} of {len(timed)} predictions seen", flush=True)
         finally:
             browser.close()
             stop_process_group(server.process)

@@ -197,8 +197,9 @@ def screenshot(page: Page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
-    """One stroke through ``points`` (fractions of the canvas), mouse down to mouse up, then wait for the rerun."""
+def draw_stroke(page, box: dict, points: list[tuple[float, float]], before_release=None) -> None:
+    """One stroke through ``points`` (fractions of the canvas), mouse down to mouse up; ``before_release()`` runs
+    just before the button is let go (a benchmark starts its clock there)."""
     def at(point):
         return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
 
@@ -206,4 +207,6 @@ def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
     page.mouse.down()
     for point in points[1:]:
         page.mouse.move(*at(point), steps=20)
+    if before_release is not None:
+        before_release()
     page.mouse.up()
