@@ -1,0 +1,24 @@
+"""The shipped default model (models/default) is the one the Draw page starts with: it must read what people draw on
+the canvas, not only MNIST. Everyday drawings come from tests/stroke_hand.py (no MNIST), made into inputs as the Draw
+page does; bench/bench_drawn.py prints the full figure (1,000 drawings)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_core.drawing import to_mnist
+from mnist_core.evaluation import evaluate
+from mnist_core.registry import DEFAULT_ID, Registry
+from stroke_hand import everyday_drawings
+
+DRAWINGS_PER_DIGIT = 30
+LEAST_ACCURACY = 0.98  # the goal is 99 % on 1,000 drawings; a 300-drawing sample gets a little room
+
+
+def test_default_model_reads_everyday_canvas_drawings(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_MODELS", str(tmp_path))
+    drawings, labels = everyday_drawings(DRAWINGS_PER_DIGIT, seed=2)
+    images = np.stack([to_mnist(drawing) for drawing in drawings])
+    scores = evaluate(Registry().load_model(DEFAULT_ID), images, labels)
+    misread = sorted({int(label) for label, guess in zip(labels, scores.predicted, strict=True) if label != guess})
+    assert scores.accuracy >= LEAST_ACCURACY, f"read {scores.accuracy:.1%}; misread digits {misread}"
