@@ -23,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import expect, sync_playwright
+
 from e2e_helpers import draw_stroke, metric
 from e2e_server import PROJECT, VIEWPORT, start_streamlit, stop_process_group
-from playwright.sync_api import expect, sync_playwright
 
 PRESET = "fast-cnn"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
+# isort: split
 import numpy as np  # noqa: E402
 
 from mnist_core.data import load_mnist  # noqa: E402
@@ -44,7 +45,7 @@ def one_fine_tune(data, per_digit: int, seed: int, epochs: int) -> dict:
         registry = Registry(root)
         collection = MyDigits(registry)
         images, labels, canvases = inputs(per_digit, seed)
-        for image, label, canvas in zip(images, labels, canvases):
+        for image, label, canvas in zip(images, labels, canvases, strict=True):
             collection.add(int(label), image, canvas)
         run = execute_finetune(DEFAULT_ID, finetune_request(registry, DEFAULT_ID, epochs), data, registry)
         x_other, y_other, _ = inputs(OTHER_PER_DIGIT, seed + OTHER_SEED_OFFSET)
@@ -81,7 +82,8 @@ def main() -> None:
             rows.setdefault(per_digit, []).append(row)
             print(f"{per_digit:>9} {seed:>4} {row['held_out']:>4} {percent(row['other_before']):>12} "
                   f"{percent(row['other_after']):>11} {percent(row['held_before']):>11} "
-                  f"{percent(row['held_after']):>10} {percent(row['test_before']):>11} {percent(row['test_after']):>10} "
+                  f"{percent(row['held_after']):>10} {percent(row['test_before']):>11} "
+                  f"{percent(row['test_after']):>10} "
                   f"{row['drop_points']:>8.2f} {row['seconds']:>7.1f} {row['training_seconds']:>8.1f}", flush=True)
     for per_digit, runs in rows.items():
         worst_after = min(run["other_after"] for run in runs)

@@ -16,16 +16,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
-
+# isort: split
 from mnist_core.calibration import expected_calibration_error, fit_temperature, reliability_table  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.embedding import (
-    model_representation,
-    pca_2d,
-    pixel_representation,
-    sample_indices,
-    tsne_2d,  # noqa: E402
-)
+from mnist_core.embedding import model_representation, pca_2d, pixel_representation, sample_indices, tsne_2d  # noqa: E402
 from mnist_core.evaluation import predict_probabilities  # noqa: E402
 from mnist_core.registry import DEFAULT_ID, Registry  # noqa: E402
 from mnist_core.robustness import robustness_curves  # noqa: E402

@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
+# isort: split
 from mnist_core.architectures import count_params  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluation import evaluate  # noqa: E402

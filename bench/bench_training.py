@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
+# isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -96,7 +97,7 @@ def latency(data_all, count: int) -> None:
     def timed(function) -> np.ndarray:
         function(images[0], x[:1])
         samples = []
-        for image, single in zip(images, x):
+        for image, single in zip(images, x, strict=True):
             started = time.perf_counter()
             function(image, single[None])
             samples.append((time.perf_counter() - started) * 1000)
