@@ -61,7 +61,9 @@ def default_layer(layer_type: str) -> dict:
 def describe_layer(layer: dict) -> str:
     """Short human label, e.g. ``Conv2D(32, 3×3, relu)``."""
     settings = ", ".join(
-        f"{value}×{value}" if key in ("kernel_size", "pool_size") else f"stride {value}" if key == "strides" else str(value)
+        f"{value}×{value}" if key in ("kernel_size", "pool_size")
+        else f"stride {value}" if key == "strides"
+        else str(value)
         for key, value in layer.items() if key != "type" and not (key == "strides" and value == 1)
     )
     return f"{layer.get('type', '?')}({settings})"

@@ -12,18 +12,17 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from . import insight_cli, my_digits_cli, sweep_cli
 from .architectures import SpecError
 from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .data import load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
 from .errors import DigitLabError, UsageError
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError
-from . import insight_cli
-from . import sweep_cli
-from . import my_digits_cli
 from .presets import PRESETS, get_preset
 from .registry import DEFAULT_ID, Registry, RegistryError, default_run_name
 from .statuses import FAILED
+
 
 def emit(args, payload, text: str) -> None:
     print(json.dumps(payload) if args.json else text)
@@ -84,8 +83,9 @@ def train_request(args):
 
 
 def command_train(args) -> int:
-    from .jobs import execute_run, resume_run  # TensorFlow only for the commands that need it
     from keras.utils import Progbar
+
+    from .jobs import execute_run, resume_run  # TensorFlow only for the commands that need it
 
     if args.resume:
         given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None] + (

@@ -53,7 +53,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Build from a dict (a JSON record, CLI options); unknown keys are an error, missing ones take defaults."""
         known = {field.name for field in fields(cls)}
         unknown = set(values) - known
@@ -61,7 +61,7 @@ class TrainConfig:
             raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}.")
         return cls(**values)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict() | changes)
 
 

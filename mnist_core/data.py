@@ -1,7 +1,8 @@
 """Loading MNIST from wherever the user has it, checking it, and cutting it into splits.
 
 Accepted sources: a Keras ``mnist.npz``, a folder with the four LeCun IDX files (raw or ``.gz``), or a Kaggle
-"Digit Recognizer" ``train.csv``. Nothing here imports TensorFlow; the last resort, a download into the Keras cache, is in ``download``.
+"Digit Recognizer" ``train.csv``. Nothing here imports TensorFlow; the last resort, a download into the Keras cache,
+is in ``download``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ IDX_FILES = {
 HOW_TO_FIX = (
     "Fix: run `python -m mnist_core download` (or press Download on the app's Home page), or get mnist.npz (Keras "
     f"layout) yourself and either set the environment variable {ENV_VAR} to its path, pass the path explicitly "
-    "(CLI: --data PATH), copy it to ~/.keras/datasets/mnist.npz, or upload it on the app's Home page. A folder with the four LeCun IDX files or a Kaggle Digit Recognizer train.csv also works."
+    "(CLI: --data PATH), copy it to ~/.keras/datasets/mnist.npz, or upload it on the app's Home page. A folder with "
+    "the four LeCun IDX files or a Kaggle Digit Recognizer train.csv also works."
 )
 
 
@@ -163,7 +165,8 @@ def read_npz(source) -> MnistData:
         with loaded as npz:
             missing = set(NPZ_KEYS) - set(npz.files)
             if missing:
-                raise DataSetError(f"the .npz lacks the arrays {sorted(missing)} (Keras layout: x_train, y_train, x_test, y_test).")
+                raise DataSetError(f"the .npz lacks the arrays {sorted(missing)} "
+                                   "(Keras layout: x_train, y_train, x_test, y_test).")
             for split in ("train", "test"):
                 check_npz_header(npz, f"y_{split}", check_npz_header(npz, f"x_{split}", None))
             arrays = {key: npz[key] for key in NPZ_KEYS}
@@ -249,10 +252,12 @@ def read_kaggle_train(source) -> MnistData:
     """Read a Kaggle ``train.csv``; its last rows become the test split, since Kaggle's test set has no labels."""
     images, labels = read_kaggle_pixels(source, with_labels=True)
     if len(images) <= KAGGLE_HOLDOUT:
-        raise DataSetError(f"the CSV has {len(images)} rows; more than {KAGGLE_HOLDOUT} are needed to hold out a test set.")
+        raise DataSetError(f"the CSV has {len(images)} rows; more than {KAGGLE_HOLDOUT} are needed to hold out a "
+                           "test set.")
     cut = len(images) - KAGGLE_HOLDOUT
     name = str(source) if isinstance(source, (str, Path)) else "uploaded train.csv"
-    return make_data(images[:cut], labels[:cut], images[cut:], labels[cut:], f"{name} (last {KAGGLE_HOLDOUT} rows as test)")
+    return make_data(images[:cut], labels[:cut], images[cut:], labels[cut:],
+                     f"{name} (last {KAGGLE_HOLDOUT} rows as test)")
 
 
 def read_dataset(path: str | os.PathLike) -> MnistData:
@@ -336,7 +341,7 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     quota = np.floor(exact).astype(int)
     for index in np.argsort(-(exact - quota), kind="stable")[: size - quota.sum()]:
         quota[index] += 1
-    chosen = [rng.choice(np.flatnonzero(labels == c), q, replace=False) for c, q in zip(classes, quota)]
+    chosen = [rng.choice(np.flatnonzero(labels == c), q, replace=False) for c, q in zip(classes, quota, strict=True)]
     return np.sort(np.concatenate(chosen))
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .data import DataSetError, MnistData, keras_cache_path, read_npz
 
@@ -60,8 +59,9 @@ def fetch_to(url: str, target: Path, on_progress: Progress | None, timeout: floa
             os.fsync(out.fileno())
     except urllib.error.HTTPError as error:
         raise DataSetError(f"the server answered {error.code} {error.reason} for {url}.") from None
-    except (socket.timeout, TimeoutError):
-        raise DataSetError(f"no answer from {url} for {timeout:.0f} s (offline, blocked, or a stalled server).") from None
+    except TimeoutError:
+        raise DataSetError(f"no answer from {url} for {timeout:.0f} s (offline, blocked, or a stalled "
+                           "server).") from None
     except urllib.error.URLError as error:
         raise DataSetError(f"could not reach {url} ({error.reason}); check the network or set {URL_ENV} to a "
                            "mirror.") from None

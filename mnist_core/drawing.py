@@ -46,7 +46,8 @@ def open_image(content: bytes) -> Image.Image:
         raise ImageInputError(f"the image is too large ({error}); at most {MAX_PIXELS // 1_000_000} megapixels are "
                               "accepted. Scale it down and try again.") from None
     except UnidentifiedImageError:
-        raise ImageInputError("this file is not an image that can be read (PNG, JPEG, GIF, BMP or WebP expected).") from None
+        raise ImageInputError("this file is not an image that can be read (PNG, JPEG, GIF, BMP or WebP "
+                              "expected).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageInputError(f"the image file is damaged or truncated ({error}).") from None
 
@@ -106,11 +107,13 @@ def centre_of_mass(weights: np.ndarray) -> tuple[float, float]:
 
 
 def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
-    """28×28 float32 in [0, 1], white digit on black, centred by mass; raises ``EmptyImageError`` when nothing is drawn."""
+    """28×28 float32 in [0, 1], white digit on black, centred by mass; raises ``EmptyImageError`` when nothing is
+    drawn."""
     ink = ink_map(image)
     height, width = ink.shape
     if min(height, width) < MIN_SIDE:
-        raise ImageInputError(f"the image is only {width}×{height} pixels; a digit needs at least {MIN_SIDE}×{MIN_SIDE}.")
+        raise ImageInputError(f"the image is only {width}×{height} pixels; a digit needs at least "
+                              f"{MIN_SIDE}×{MIN_SIDE}.")
     mask = ink > INK_THRESHOLD
     if not mask.any():
         raise EmptyImageError("nothing is drawn: draw a digit (or upload an image with a visible digit).")

@@ -3,7 +3,6 @@ probabilities, hidden activations and saliency map."""
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -74,4 +73,4 @@ class ImagePredictor:
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         names = [name for name in self._hidden.output_names] if hasattr(self._hidden, "output_names") else []
         names = names if len(names) == len(outputs) else [f"layer {i + 1}" for i in range(len(outputs))]
-        return [(name, np.asarray(output)[0]) for name, output in zip(names, outputs)]
+        return [(name, np.asarray(output)[0]) for name, output in zip(names, outputs, strict=True)]

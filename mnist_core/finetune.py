@@ -10,8 +10,8 @@ import functools
 import math
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 import keras
 import numpy as np
@@ -92,7 +92,7 @@ def classifier_only(model):
     try:
         yield model
     finally:
-        for layer, flag in zip(model.layers, flags):
+        for layer, flag in zip(model.layers, flags, strict=True):
             layer.trainable = flag
 
 
@@ -129,7 +129,8 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     record = RunRecord(
         id="", name=request.name, architecture=base.architecture, spec=base.spec, config=config.to_dict(),
         status=status, created="", reason=reason, params=int(model.count_params()),
-        epochs=run.reporter.epoch_rows, batches=run.reporter.batch_rows, test_accuracy=after["test"].accuracy, test_loss=after["test"].loss,
+        epochs=run.reporter.epoch_rows, batches=run.reporter.batch_rows,
+        test_accuracy=after["test"].accuracy, test_loss=after["test"].loss,
         seconds=seconds, parent=base_id,
         finetune={"base_name": base.name, "trained_on": len(y_mine), "held_out": len(y_held),
                   "mnist_images": min(MNIST_IMAGES, len(data.y_train)), "images_per_epoch": len(y_mix),

@@ -11,8 +11,9 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from .architectures import SpecError, count_params
 from .config import ConfigError, TrainConfig

@@ -19,7 +19,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -202,13 +202,13 @@ class MyDigits:
         Everything is checked before anything is written; the index is written last."""
         checked = [(check_label(label), check_image(image), drawing) for label, image, drawing in entries]
         ids = ids or [uuid.uuid4().hex[:12] for _ in checked]
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         with self.locked():
             items = self.items()
             if len(items) + len(checked) > MAX_ITEMS:
                 raise MyDigitsError(f"My digits holds at most {MAX_ITEMS} drawings; it has {len(items)}.")
             new = []
-            for item_id, (label, image, drawing) in zip(ids, checked):
+            for item_id, (label, image, drawing) in zip(ids, checked, strict=True):
                 write_atomic(self.root / f"{item_id}.npy", npy_bytes(image))
                 if drawing is not None:
                     write_atomic(self.root / f"{item_id}.png", drawing)
@@ -254,7 +254,8 @@ class MyDigits:
         items = self.items()
         images, labels = self.arrays(items)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, images=images, labels=labels, ids=np.array([item.id for item in items], dtype="U12"))
+        ids = np.array([item.id for item in items], dtype="U12")
+        np.savez_compressed(buffer, images=images, labels=labels, ids=ids)
         return buffer.getvalue()
 
     def import_bytes(self, content: bytes) -> tuple[int, int]:
@@ -263,7 +264,8 @@ class MyDigits:
         images, labels, ids = read_export(content)
         present = {item.id for item in self.items()}
         fresh = [index for index, item_id in enumerate(ids) if item_id not in present]
-        added = self.add_many([(labels[index], images[index], None) for index in fresh], [ids[index] for index in fresh])
+        added = self.add_many([(labels[index], images[index], None) for index in fresh],
+                              [ids[index] for index in fresh])
         return len(added), len(ids) - len(fresh)
 
 

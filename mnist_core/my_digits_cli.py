@@ -44,7 +44,7 @@ def command_add(args) -> None:
     items = the_set(args).add_image_files(args.digit, contents)
     ids = [item.id for item in items]
     print(json.dumps({"added": ids}) if args.json else "\n".join(
-        f"added {name} as a {args.digit}: {item_id}" for name, item_id in zip(args.images, ids)))
+        f"added {name} as a {args.digit}: {item_id}" for name, item_id in zip(args.images, ids, strict=True)))
 
 
 def command_list(args) -> None:

@@ -21,7 +21,7 @@ import unicodedata
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,7 @@ class RunRecord:
         return f"RunRecord({self.id!r}, {self.architecture}, {self.status}, test_accuracy={accuracy})"
 
     @classmethod
-    def from_dict(cls, values: dict) -> "RunRecord":
+    def from_dict(cls, values: dict) -> RunRecord:
         required = ["id", "name", "architecture", "spec", "config", "status", "created"]
         missing = [name for name in required if name not in values]
         if missing:
@@ -169,7 +169,8 @@ def check_mnist_classifier(model) -> None:
     input_shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     output_shape = tuple(model.output_shape[1:]) if not isinstance(model.output_shape, list) else None
     if input_shape not in ACCEPTED_INPUTS:
-        raise RegistryError(f"not an MNIST classifier: its input shape is {input_shape}; expected 784, 28×28 or 28×28×1.")
+        raise RegistryError(f"not an MNIST classifier: its input shape is {input_shape}; expected 784, 28×28 or "
+                            "28×28×1.")
     if output_shape != (10,):
         raise RegistryError(f"not an MNIST classifier: its output shape is {output_shape}; expected 10 classes.")
 
@@ -230,7 +231,7 @@ def lock_exclusively(path: Path) -> int | None:
 def this_process() -> dict:
     """Who trains a run, for messages (the lock, not these, decides whether it still lives)."""
     return {"pid": os.getpid(), "host": socket.gethostname(),
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "since": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 class PartialRun:
@@ -264,7 +265,8 @@ class PartialRun:
         values, total = self.values, (self.values["config"] or {}).get("epochs", "?")
         return RunRecord(id=self.run_id, name=values["name"], architecture=values["architecture"],
                          spec=values["spec"], config=values["config"], status=INTERRUPTED, created=values["created"],
-                         reason=f"interrupted after epoch {self.epochs_done} of {total}: resume it to go on from there.",
+                         reason=f"interrupted after epoch {self.epochs_done} of {total}: resume it to go on from "
+                                "there.",
                          params=values["params"], epochs=values["epochs"], seconds=values["seconds"])
 
     def save_epoch(self, model, epochs: list[dict], batches: list[dict], seconds: float) -> None:
@@ -425,7 +427,7 @@ class Registry:
     # --- writing ------------------------------------------------------------------------------------------------
 
     def new_id(self, name: str) -> str:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{slug(name)}-{uuid.uuid4().hex[:4]}"
 
     def save_run(self, model, record: RunRecord, run_id: str | None = None,
@@ -436,7 +438,7 @@ class Registry:
         record.name = clean_name(record.name)
         record.id = self.new_id(record.name) if run_id is None or run_id == "" else run_id
         check_run_id(record.id)
-        record.created = record.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record.created = record.created or datetime.now(UTC).isoformat(timespec="seconds")
         record.versions = record.versions or library_versions()
         temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         temporary.mkdir()
@@ -480,7 +482,8 @@ class Registry:
             return False
 
     def rename(self, run_id: str, name: str) -> RunRecord:
-        """Change a run's display name (its folder and id stay); the shipped default model (git-tracked) is read-only."""
+        """Change a run's display name (its folder and id stay); the shipped default model (git-tracked) is
+        read-only."""
         if self.is_shipped_default(run_id):
             raise RegistryError("the shipped default model is read-only: it cannot be renamed.")
         folder = self.run_dir(run_id)
@@ -508,7 +511,7 @@ class Registry:
         """Give a new run its work folder (``.partial-<id>``), locked by this process until it ends or dies."""
         name = clean_name(name)
         values = {"run_id": self.new_id(name), "name": name, "architecture": architecture, "spec": spec,
-                  "config": config, "params": params, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "config": config, "params": params, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                   "owner": this_process(), "epochs": [], "batches": [], "seconds": 0.0, "checkpoint": None}
         temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:

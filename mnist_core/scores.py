@@ -75,6 +75,6 @@ def misclassified(probabilities: np.ndarray, labels: np.ndarray) -> pd.DataFrame
         "true": labels[wrong],
         "predicted": predicted[wrong],
         "confidence": probabilities[wrong, predicted[wrong]],
-        "top3": [", ".join(f"{d}: {probabilities[i, d]:.1%}" for d in row) for i, row in zip(wrong, top3)],
+        "top3": [", ".join(f"{d}: {probabilities[i, d]:.1%}" for d in row) for i, row in zip(wrong, top3, strict=True)],
     })
     return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)

@@ -9,8 +9,19 @@ import sys
 
 from .registry import Registry
 from .search_spaces import BUILT_IN_SPACES, load_space
-from .sweeps import (STORAGE_ERRORS, SweepError, create_sweep, default_storage_url, list_sweeps, load_study,
-                     open_storage, redacted, summarize, trial_rows, work)
+from .sweeps import (
+    STORAGE_ERRORS,
+    SweepError,
+    create_sweep,
+    default_storage_url,
+    list_sweeps,
+    load_study,
+    open_storage,
+    redacted,
+    summarize,
+    trial_rows,
+    work,
+)
 
 
 def add_parsers(commands, common) -> None:

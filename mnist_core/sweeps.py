@@ -16,14 +16,14 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import optuna
-from sqlalchemy.exc import SQLAlchemyError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import DigitLabError
 from .registry import Registry, RegistryError, RunRecord

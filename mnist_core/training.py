@@ -10,8 +10,8 @@ import bisect
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np
