@@ -5,10 +5,10 @@ import math
 import numpy as np
 import streamlit as st
 
+from app_pages.common import dataset_or_warning, image_grid
 from mnist_core.charts import class_count_chart
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge
-from app_pages.common import dataset_or_warning, image_grid
 
 SPLITS = ("Training", "Test")
 IMAGES_PER_PAGE = 80

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app_pages.common import model_picker, predictor_for, run_label, shared_registry
 from mnist_core.charts import activation_strip, probability_chart
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
 from mnist_core.registry import Registry, RunRecord
-from app_pages.common import model_picker, predictor_for, run_label, shared_registry
 
 CANVAS_SIDE = 280
 ZOOM = 8  # 28×28 pictures shown at 224×224

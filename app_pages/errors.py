@@ -8,12 +8,20 @@ import math
 import pandas as pd
 import streamlit as st
 
+from app_pages.common import (
+    cached_evaluation,
+    dataset_or_warning,
+    image_grid,
+    model_key,
+    model_picker,
+    plain,
+    predictor_for,
+    shared_registry,
+)
 from mnist_core.charts import CONFUSION_SELECTION, confusion_chart, probability_chart
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import (cached_evaluation, dataset_or_warning, image_grid, model_key, model_picker, plain,
-                              predictor_for, shared_registry)
 
 ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]

@@ -5,9 +5,9 @@ import os
 
 import streamlit as st
 
+from app_pages.common import TRAIN_HINT, data_source, load_dataset, plain, run_label, shared_registry
 from mnist_core.data import ENV_VAR, DataSetError, read_uploaded_dataset
 from mnist_core.download import download_mnist, download_origin
-from app_pages.common import TRAIN_HINT, data_source, load_dataset, plain, run_label, shared_registry
 
 PAGE_LINKS = [
     ("app_pages/data.py", "Data", ":material/grid_view:", "browse the 70,000 handwritten digits by class"),

@@ -7,10 +7,10 @@ import io
 import numpy as np
 import streamlit as st
 
+from app_pages.common import image_grid, model_for, model_key, model_picker, plain, shared_registry
 from mnist_core.charts import class_count_chart
 from mnist_core.data import DataSetError, read_kaggle_test, submission_csv
 from mnist_core.registry import Registry, RegistryError
-from app_pages.common import image_grid, model_for, model_key, model_picker, plain, shared_registry
 
 PREVIEW_IMAGES = 12
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app_pages.common import TRAIN_HINT, flash, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
-from app_pages.common import TRAIN_HINT, flash, plain, run_label, shared_registry, show_flash
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
 RUN_KEY, KEPT_RUN_KEY = "models.run", "models.run.kept"  # the run picked in "Run", by id; kept across pages
@@ -49,7 +49,7 @@ def comparison(runs: list[RunRecord]) -> None:
     chosen = [by_id[run_id] for run_id in picked]
     curves = {legend_label(record): record.epochs for record in chosen}
     if any(curves.values()):
-        for column, metric in zip(st.columns(2), ("accuracy", "loss")):
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
             column.altair_chart(comparison_chart(curves, metric), width="stretch")
     else:
         st.caption("The picked runs have no per-epoch history (uploaded models).")

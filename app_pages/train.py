@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.measured import preset_expectation
-from mnist_core.presets import PRESETS, SPEED_PRESET
-from mnist_core.registry import Registry, default_run_name
 from app_pages.common import job_runner, kept_widget, plain, shared_registry
 from app_pages.train_interrupted import interrupted_runs
 from app_pages.train_layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
 from app_pages.train_runs import live_view, submit
-from app_pages.train_settings import (QUICK_SUBSET, checked_config, load_settings, settings_form, training_data_size,
-                                      use_quick_subset)
+from app_pages.train_settings import (
+    QUICK_SUBSET,
+    checked_config,
+    load_settings,
+    settings_form,
+    training_data_size,
+    use_quick_subset,
+)
+from mnist_core.measured import preset_expectation
+from mnist_core.presets import PRESETS, SPEED_PRESET
+from mnist_core.registry import Registry, default_run_name
 
 CUSTOM = "custom"
 PRESET_KEY, NAME_KEY = "train.preset", "train.name"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.registry import Registry, RegistryError, RunRecord
-from mnist_core.statuses import ACTIVE
 from app_pages.common import flash, job_runner, plain, show_flash
 from app_pages.train_runs import submit
+from mnist_core.registry import Registry, RegistryError, RunRecord
+from mnist_core.statuses import ACTIVE
 
 DISCARD_KEY = "train.pending_discard"  # the interrupted run whose discard awaits confirmation
 

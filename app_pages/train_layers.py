@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.architectures import LAYER_SETTINGS, SpecError, default_layer, summarize_spec
 from app_pages.common import kept_widget
+from mnist_core.architectures import LAYER_SETTINGS, SpecError, default_layer, summarize_spec
 
 LAYERS_KEY, UID_KEY = "train.layers", "train.next_uid"
 SETTING_WIDTH = 86  # pixels, so that a layer's settings fit in one row

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.common import RUN_PARAM, job_runner, plain
 from mnist_core.charts import batch_chart, epoch_chart, progress_label
 from mnist_core.registry import Registry
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
-from app_pages.common import RUN_PARAM, job_runner, plain
 
 JOB_KEY, SHOWN_KEY, STOPPING_KEY = "train.job", "train.shown_jobs", "train.stopping"
 STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
@@ -57,7 +57,7 @@ def training_curves(view) -> None:
     """Loss and accuracy per batch (raw and smoothed) and per epoch (train and validation, best epoch marked)."""
     if not view.batches:
         return
-    for column, metric in zip(st.columns(2), ("loss", "accuracy")):
+    for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
             st.altair_chart(batch_chart(view.batches, metric), width="stretch")
             if view.epochs:

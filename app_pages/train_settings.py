@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.config import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LEARNING_RATE, OPTIMIZERS, SCHEDULES, ConfigError,
-                               TrainConfig, check_fits_data)
-from mnist_core.data import DataSetError
 from app_pages.common import forget_widget, kept_widget, load_dataset, plain
+from mnist_core.config import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    TrainConfig,
+    check_fits_data,
+)
+from mnist_core.data import DataSetError
 
 SETTINGS_KEY, BASE_KEY = "train.settings", "train.base"
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
