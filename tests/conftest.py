@@ -94,3 +94,27 @@ def good(registry, good_template):
     for run_id in saved:
         shutil.copytree(template.root / run_id, registry.root / run_id)
     return saved
+
+
+# --- the app's pages in AppTest (tests/test_pages.py, tests/test_page_my_digits.py) ----------------------------
+
+
+@pytest.fixture()
+def data_set(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+
+
+@pytest.fixture()
+def empty_registry(registry, monkeypatch, tmp_path):
+    """The temporary registry, with the shipped models/default hidden too, so there is no model at all."""
+    monkeypatch.setattr("mnist_core.registry.PROJECT_MODELS", tmp_path / "no-shipped-models")
+    return registry
+
+
+@pytest.fixture()
+def model_registry(empty_registry, small_cnn_model):
+    """A registry whose only run is a small trained CNN installed as the default model."""
+    from helpers import install_default
+
+    install_default(empty_registry, small_cnn_model)
+    return empty_registry

@@ -3,6 +3,8 @@ because tests/e2e has its own)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 PROJECT = Path(__file__).resolve().parent.parent
+UNEXPECTED_ERROR = "Something went wrong on this page"
+RUN_TIMEOUT_S = 90  # one script run, TensorFlow import and model loading included, on a busy 2-core machine
 
 
 def run_cli(*args, models=None, env=None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -58,3 +62,53 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
     train(spec, config, prepare_data(mnist, config), on_event, stop, History(), partial)
     partial.release()
     return partial.run_id
+
+
+# --- pages in Streamlit's AppTest (tests/test_pages.py, tests/test_page_my_digits.py) ---------------------------
+
+
+def open_page(page: str, session_state: dict | None = None):
+    """An AppTest of app.py showing ``page`` (its url path is its file name), after one run."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    for key, value in (session_state or {}).items():
+        app.session_state[key] = value
+    app.switch_page(f"app_pages/{page}.py")
+    return app.run()
+
+
+def texts(elements) -> list[str]:
+    return [str(element.value) for element in elements]
+
+
+def assert_rendered(app) -> None:
+    """No exception, and not the last-resort "something went wrong" message either."""
+    assert not app.exception, [exception.value for exception in app.exception]
+    assert not any(UNEXPECTED_ERROR in text for text in texts(app.error)), texts(app.error)
+
+
+def widget(elements, label: str):
+    """The one widget of ``elements`` with that label."""
+    found = [element for element in elements if element.label == label]
+    assert len(found) == 1, f"{len(found)} widgets labelled {label!r}"
+    return found[0]
+
+
+def canvas_state(rgba: np.ndarray) -> dict:
+    """What the drawable canvas component reports after a stroke: its Fabric.js JSON and the PNG as a data URL."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def install_default(registry, model) -> None:
+    """Save ``model`` as the registry's default model (run id "default")."""
+    from mnist_core.registry import DEFAULT_ID, RunRecord
+
+    record = RunRecord(id="", name="default", architecture="custom", spec=[], config={}, status="finished",
+                       created="", params=int(model.count_params()), test_accuracy=None)
+    registry.save_run(model, record, run_id=DEFAULT_ID)

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from app_pages.common import plain
+from helpers import assert_rendered, canvas_state, open_page, texts, widget
 from mnist_core.drawing import to_mnist
 from mnist_core.my_digits import MyDigits
 from mnist_core.registry import DEFAULT_ID
 from stroke_hand import hand
-from test_pages import (assert_rendered, canvas_state, data_set, empty_registry, model_registry,  # noqa: F401
-                        open_page, texts, widget)
 
 FINETUNE_TIMEOUT_S = 180
 
@@ -24,7 +23,7 @@ def filled(model_registry):
     """Three drawings per digit of the test hand in My digits."""
     collection = MyDigits(model_registry)
     canvases, labels = hand(3, seed=21)
-    for canvas, label in zip(canvases, labels):
+    for canvas, label in zip(canvases, labels, strict=True):
         collection.add(int(label), to_mnist(canvas), canvas)
     return collection
 

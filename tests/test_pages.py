@@ -7,98 +7,25 @@ confusion matrix; the Draw page predicts a digit drawn on the canvas and only hi
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 
 import numpy as np
 import pytest
 
 from app_pages.common import plain
-from helpers import PROJECT, interrupted_run, rgba_canvas, save_run
+from helpers import assert_rendered, canvas_state, interrupted_run, open_page, rgba_canvas, save_run, texts, widget
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
 NEEDS_A_MODEL = {"errors", "draw", "kaggle"}
-UNEXPECTED_ERROR = "Something went wrong on this page"
-RUN_TIMEOUT_S = 90  # one script run, TensorFlow import and model loading included, on a busy 2-core machine
 TRAINING_TIMEOUT_S = 120
 
 
-# --- helpers ----------------------------------------------------------------------------------------------------
-
-
-def open_page(page: str, session_state: dict | None = None):
-    """An AppTest of app.py showing ``page`` (its url path is its file name), after one run."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    for key, value in (session_state or {}).items():
-        app.session_state[key] = value
-    app.switch_page(f"app_pages/{page}.py")
-    return app.run()
-
-
-def texts(elements) -> list[str]:
-    return [str(element.value) for element in elements]
-
-
-def assert_rendered(app) -> None:
-    """No exception, and not the last-resort "something went wrong" message either."""
-    assert not app.exception, [exception.value for exception in app.exception]
-    assert not any(UNEXPECTED_ERROR in text for text in texts(app.error)), texts(app.error)
-
-
-def widget(elements, label: str):
-    """The one widget of ``elements`` with that label."""
-    found = [element for element in elements if element.label == label]
-    assert len(found) == 1, f"{len(found)} widgets labelled {label!r}"
-    return found[0]
+# --- helpers (the ones shared with other page tests are in tests/helpers.py) --------------------------------------
 
 
 def metric_value(app, label: str) -> str:
     return widget(app.metric, label).value
-
-
-def canvas_state(rgba: np.ndarray) -> dict:
-    """What the drawable canvas component reports after a stroke: its Fabric.js JSON and the PNG as a data URL."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
-
-
-def install_default(registry, model) -> None:
-    """Save ``model`` as the registry's default model (run id "default")."""
-    from mnist_core.registry import DEFAULT_ID, RunRecord
-
-    record = RunRecord(id="", name="default", architecture="custom", spec=[], config={}, status="finished",
-                       created="", params=int(model.count_params()), test_accuracy=None)
-    registry.save_run(model, record, run_id=DEFAULT_ID)
-
-
-# --- fixtures ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def data_set(mnist_path, monkeypatch):
-    monkeypatch.setenv("MNIST_PATH", mnist_path)
-
-
-@pytest.fixture()
-def empty_registry(registry, monkeypatch, tmp_path):
-    """The temporary registry, with the shipped models/default hidden too, so there is no model at all."""
-    monkeypatch.setattr("mnist_core.registry.PROJECT_MODELS", tmp_path / "no-shipped-models")
-    return registry
-
-
-@pytest.fixture()
-def model_registry(empty_registry, small_cnn_model):
-    """A registry whose only run is a small trained CNN installed as the default model."""
-    install_default(empty_registry, small_cnn_model)
-    return empty_registry
 
 
 # --- every page, three situations -------------------------------------------------------------------------------
