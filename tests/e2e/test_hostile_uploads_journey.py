@@ -11,10 +11,18 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from e2e_helpers import (APP_TIMEOUT_MS, assert_no_exception, dataframe_row, error_alert, metric, open_app,
-                         screenshot, upload, wait_for_app_idle)
-from test_core_model_checks import (SET_EPSILON, edited, functional_model, header_only_csv, keras_bytes,
-                                    side_node)
+from crafted_files import SET_EPSILON, edited, functional_model, header_only_csv, keras_bytes, side_node
+from e2e_helpers import (
+    APP_TIMEOUT_MS,
+    assert_no_exception,
+    dataframe_row,
+    error_alert,
+    metric,
+    open_app,
+    screenshot,
+    upload,
+    wait_for_app_idle,
+)
 
 pytestmark = pytest.mark.e2e
 
