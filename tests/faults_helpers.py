@@ -65,7 +65,7 @@ def assert_runs_intact(registry, saved: dict) -> None:
         assert (again.name, again.status, again.created, again.test_accuracy) == (
             record.name, record.status, record.created, record.test_accuracy)
         loaded = fresh.load_model(run_id).get_weights()
-        assert len(loaded) == len(weights) and all(np.array_equal(a, b) for a, b in zip(loaded, weights))
+        assert len(loaded) == len(weights) and all(np.array_equal(a, b) for a, b in zip(loaded, weights, strict=True))
 
 
 def copy_of_good_run(registry, good, name: str) -> Path:
@@ -153,7 +153,7 @@ def write_idx_folder(folder: Path, x_train, y_train, x_test, y_test, gz: bool = 
     names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
     paths = {}
-    for key, array in zip(names, (x_train, y_train, x_test, y_test)):
+    for key, array in zip(names, (x_train, y_train, x_test, y_test), strict=True):
         raw = idx_bytes(np.asarray(array))
         paths[key] = folder / (names[key] + (".gz" if gz else ""))
         paths[key].write_bytes(gzip.compress(raw) if gz else raw)

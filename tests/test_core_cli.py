@@ -58,7 +58,7 @@ def test_predict_prints_one_json_object_per_image(trained, mnist, tmp_path):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["file"] for row in rows] == list(map(str, files))
     assert all(len(row["probabilities"]) == 10 and row["digit"] in range(10) for row in rows)
-    assert sum(row["digit"] == label for row, label in zip(rows, mnist.y_test[:3])) >= 2
+    assert sum(row["digit"] == label for row, label in zip(rows, mnist.y_test[:3], strict=True)) >= 2
 
 
 def test_kaggle_writes_a_submission(trained, mnist, tmp_path):

@@ -14,8 +14,18 @@ import pytest
 from faults_helpers import assert_runs_intact, idx_bytes, write_idx_folder
 from mnist_core.cli import main as cli_main
 from mnist_core.config import TrainConfig
-from mnist_core.data import (ENV_VAR, KAGGLE_HOLDOUT, DataSetError, load_mnist, read_dataset, read_kaggle_test,
-                             read_uploaded_dataset, stratified_subset, submission_csv, validation_split)
+from mnist_core.data import (
+    ENV_VAR,
+    KAGGLE_HOLDOUT,
+    DataSetError,
+    load_mnist,
+    read_dataset,
+    read_kaggle_test,
+    read_uploaded_dataset,
+    stratified_subset,
+    submission_csv,
+    validation_split,
+)
 from mnist_core.jobs import JobRunner, RunRequest
 from mnist_core.statuses import FAILED
 

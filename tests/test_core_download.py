@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from mnist_server import MnistServer
 from mnist_core.data import DataSetError, load_mnist
 from mnist_core.download import SHA256_ENV, URL_ENV, download_mnist
+from mnist_server import MnistServer
 
 
 @pytest.fixture(scope="module")

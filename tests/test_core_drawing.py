@@ -195,7 +195,7 @@ def test_gigantic_pngs_are_refused_at_once_without_being_decoded(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, *(str(tmp_path / f"{side}.png") for side in sides)],
                           capture_output=True, text=True, cwd=PROJECT, env=child_env(), timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    for side, line in zip(sides, done.stdout.splitlines()):
+    for side, line in zip(sides, done.stdout.splitlines(), strict=True):
         result = json.loads(line)
         outcome = result["outcome"]
         assert "megapixels" in outcome and (f"{side}×{side}" in outcome or f"{side * side} pixels" in outcome), result

@@ -19,7 +19,7 @@ def test_confusion_matrix_and_per_class_scores_match_naive_counts():
     rng = np.random.default_rng(0)
     labels, predicted = rng.integers(0, 10, 400), rng.integers(0, 10, 400)
     naive = np.zeros((10, 10), int)
-    for true, guess in zip(labels, predicted):
+    for true, guess in zip(labels, predicted, strict=True):
         naive[true, guess] += 1
     matrix = confusion_matrix(labels, predicted)
     np.testing.assert_array_equal(matrix, naive)
@@ -45,7 +45,7 @@ def test_single_image_probabilities_equal_keras_predict(small_cnn_model, test_sa
     images, _ = test_sample
     predictor = ImagePredictor(small_cnn_model)
     expected = small_cnn_model.predict(images[:3, ..., None] / 255.0, verbose=0)
-    for image, reference in zip(images[:3], expected):
+    for image, reference in zip(images[:3], expected, strict=True):
         probabilities = predictor.probabilities(image)
         np.testing.assert_allclose(probabilities, reference, atol=1e-5)
         assert abs(probabilities.sum() - 1) < 1e-5

@@ -29,7 +29,7 @@ MAX_MNIST_DROP = 0.002  # MNIST test accuracy may drop by at most 0.2 points
 def fill(registry, per_digit: int, seed: int, digits=range(10)) -> MyDigits:
     collection = MyDigits(registry)
     canvases, labels = hand(per_digit, seed)
-    for canvas, label in zip(canvases, labels):
+    for canvas, label in zip(canvases, labels, strict=True):
         if label in digits:
             collection.add(int(label), to_mnist(canvas), canvas)
     return collection
@@ -57,7 +57,8 @@ def test_fine_tuning_the_default_model_teaches_it_the_hand_and_keeps_mnist(regis
     assert test_before - test_after <= MAX_MNIST_DROP
     trained, held = collection.split()
     x_held, y_held = collection.arrays(held)
-    assert record.parent == DEFAULT_ID and record.reason.startswith(f"fine-tuned from {registry.record(DEFAULT_ID).name}")
+    assert record.parent == DEFAULT_ID
+    assert record.reason.startswith(f"fine-tuned from {registry.record(DEFAULT_ID).name}")
     assert f"on {len(trained)} of my digits ({len(held)} held out)" in record.reason
     assert record.finetune["trained_on"] == len(trained) and record.finetune["held_out"] == len(held)
     assert record.finetune["mine_accuracy_before"] == pytest.approx(evaluate(base, x_held, y_held).accuracy)
@@ -83,7 +84,7 @@ def test_a_fine_tune_starts_from_the_given_weights_and_trains_only_the_classifie
     still = finetune_request(registry, small_cnn_run, epochs=1, learning_rate=1e-12)
     unchanged = weights_by_layer(registry.load_model(execute_finetune(small_cnn_run, still, mnist, registry).id))
     for name, arrays in base.items():
-        for start, end in zip(arrays, unchanged[name]):
+        for start, end in zip(arrays, unchanged[name], strict=True):
             np.testing.assert_allclose(end, start, atol=1e-6)
     moved = finetune_request(registry, small_cnn_run, epochs=1)
     record = execute_finetune(small_cnn_run, moved, mnist, registry)
@@ -91,7 +92,7 @@ def test_a_fine_tune_starts_from_the_given_weights_and_trains_only_the_classifie
     after = weights_by_layer(tuned)
     for layer in tuned.layers:
         if layer.name in base:
-            changed = any(not np.allclose(a, b) for a, b in zip(base[layer.name], after[layer.name]))
+            changed = any(not np.allclose(a, b) for a, b in zip(base[layer.name], after[layer.name], strict=True))
             assert changed == isinstance(layer, keras.layers.Dense), layer.name
     assert all(layer.trainable for layer in tuned.layers)  # saved ready to be trained again
 

@@ -137,7 +137,7 @@ def test_two_threads_submitting_at_once_run_in_turn_and_keep_their_own_history(m
     for thread in threads:
         thread.join()
     views = [runner.wait(job_ids[request.name], 120) for request in requests]
-    for request, view in zip(requests, views):
+    for request, view in zip(requests, views, strict=True):
         assert view.status == FINISHED, view.reason
         assert view.batches == view.record.batches and view.epochs[-1]["epoch"] == request.config.epochs
         assert_history_is_its_own(registry, request, view.record)
@@ -150,9 +150,9 @@ def test_two_threads_submitting_at_once_run_in_turn_and_keep_their_own_history(m
 def test_two_job_runners_in_one_process_save_side_by_side(mnist, registry, good):
     requests = two_requests()
     runners = [JobRunner(registry, lambda: mnist), JobRunner(Registry(registry.root), lambda: mnist)]
-    job_ids = [runner.submit(request) for runner, request in zip(runners, requests)]
-    views = [runner.wait(job_id, 120) for runner, job_id in zip(runners, job_ids)]
-    for request, view in zip(requests, views):
+    job_ids = [runner.submit(request) for runner, request in zip(runners, requests, strict=True)]
+    views = [runner.wait(job_id, 120) for runner, job_id in zip(runners, job_ids, strict=True)]
+    for request, view in zip(requests, views, strict=True):
         assert view.status == FINISHED, view.reason
         assert_history_is_its_own(registry, request, view.record)
     assert_runs_intact(registry, good)
@@ -171,7 +171,7 @@ def test_two_processes_training_into_one_registry_both_save(registry, good, mnis
         lines = child.finish()
         assert child.process.returncode == 0, child.stderr()
         results.append(json.loads(lines[-1]))
-    for (name, units, epochs, subset, batch), result in zip(settings, results):
+    for (name, units, epochs, subset, batch), result in zip(settings, results, strict=True):
         assert result["status"] == FINISHED, result["reason"]
         request = RunRequest(name, "custom", [{"type": "Dense", "units": units}],
                              TrainConfig(epochs=epochs, subset_size=subset, batch_size=batch, validation_split=0.1,

@@ -14,8 +14,7 @@ from PIL import Image
 
 from helpers import run_cli
 from mnist_core.drawing import image_file_to_mnist, to_mnist
-from mnist_core.my_digits import (FOLDER, HOLD_OUT_SHARE, INDEX_FILE, MyDigits, MyDigitsError, is_held_out,
-                                  read_export)
+from mnist_core.my_digits import FOLDER, HOLD_OUT_SHARE, INDEX_FILE, MyDigits, MyDigitsError, is_held_out, read_export
 from mnist_core.registry import Registry
 from stroke_hand import hand
 
@@ -39,7 +38,8 @@ def png_file(drawing: np.ndarray) -> bytes:
 
 def fill(digits, drawings, count=None):
     canvases, labels = drawings
-    return [digits.add(int(label), to_mnist(canvas), canvas) for canvas, label in list(zip(canvases, labels))[:count]]
+    pairs = list(zip(canvases, labels, strict=True))[:count]
+    return [digits.add(int(label), to_mnist(canvas), canvas) for canvas, label in pairs]
 
 
 def test_added_drawings_come_back_as_the_model_saw_them_with_counts_per_digit(digits, drawings):

@@ -15,8 +15,17 @@ import pytest
 
 from faults_helpers import Child, assert_runs_intact, copy_of_good_run, tiny_model
 from helpers import save_run
-from mnist_core.registry import (DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, RECORD_FILE, STALE_TEMP_SECONDS, TEMP_PREFIX,
-                                 Registry, RegistryError, RunRecord)
+from mnist_core.registry import (
+    DEFAULT_ID,
+    MODEL_FILE,
+    PROJECT_MODELS,
+    RECORD_FILE,
+    STALE_TEMP_SECONDS,
+    TEMP_PREFIX,
+    Registry,
+    RegistryError,
+    RunRecord,
+)
 
 SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -190,7 +199,7 @@ def test_sigkill_while_saving_loses_no_run_and_leaves_nothing_listed(registry, g
     seed = rng.randrange(10**6)
     rng.seed(seed)
     saved, doomed, leftovers, delays = set(), set(), set(), []
-    for round_ in range(4):  # until a kill has hit a save in progress at least once (nearly always the first)
+    for _ in range(4):  # until a kill has hit a save in progress at least once (nearly always the first)
         children = [Child("save-loop", str(registry.root))]  # (two processes saving at once: further down)
         for child in children:
             child.wait_for("ready")

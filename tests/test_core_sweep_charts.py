@@ -52,4 +52,4 @@ def test_importance_bars_keep_the_given_shares():
     from mnist_core.sweep_charts import importance_chart
 
     frame = importance_chart({"learning_rate": 0.7, "units": 0.3}).data
-    assert dict(zip(frame["parameter"], frame["importance"])) == {"learning_rate": 0.7, "units": 0.3}
+    assert dict(zip(frame["parameter"], frame["importance"], strict=True)) == {"learning_rate": 0.7, "units": 0.3}

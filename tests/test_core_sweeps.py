@@ -178,8 +178,15 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry
 
 def test_the_background_runner_stops_after_the_current_trial_and_runs_one_sweep_at_a_time(registry, mnist):
     from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import (SweepError, SweepRunner, create_sweep, default_storage_url, load_study,
-                                   open_storage, summarize)
+    from mnist_core.sweeps import (
+        SweepError,
+        SweepRunner,
+        create_sweep,
+        default_storage_url,
+        load_study,
+        open_storage,
+        summarize,
+    )
 
     url = default_storage_url(registry)
     create_sweep("background", load_space("quick"), 6, open_storage(url))

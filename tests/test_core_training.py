@@ -9,8 +9,8 @@ import numpy as np
 from faults_helpers import assert_runs_intact, steps_per_epoch
 from mnist_core.cli import main as cli_main
 from mnist_core.config import TrainConfig
-from mnist_core.registry import DEFAULT_ID, RECORD_FILE
 from mnist_core.jobs import JobRunner, RunRequest, execute_run
+from mnist_core.registry import DEFAULT_ID, RECORD_FILE
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
 from mnist_core.training import make_dataset, prepare_data, train
 

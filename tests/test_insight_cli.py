@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from helpers import run_cli
 
 

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+
 from helpers import PROJECT
 
 RUN_TIMEOUT_S = 120

@@ -17,7 +17,7 @@ from e2e_server import VIEWPORT, RequestLog, StreamlitServer, start_streamlit, s
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 
-_server_for_reports: "StreamlitServer | None" = None
+_server_for_reports: StreamlitServer | None = None
 
 
 # --- the server -------------------------------------------------------------------------------------------------

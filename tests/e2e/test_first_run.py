@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from e2e_server import PROJECT, VIEWPORT, RequestLog, start_streamlit, stop_process_group
 from e2e_helpers import APP_TIMEOUT_MS, assert_no_exception, go_to, open_app, screenshot, set_number, set_text
+from e2e_server import PROJECT, VIEWPORT, RequestLog, start_streamlit, stop_process_group
 from mnist_server import MnistServer
 
 pytestmark = pytest.mark.e2e

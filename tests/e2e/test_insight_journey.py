@@ -12,6 +12,8 @@ import sys
 import time
 
 import pytest
+from playwright.sync_api import expect
+
 from e2e_helpers import (
     APP_TIMEOUT_MS,
     assert_no_exception,
@@ -22,7 +24,6 @@ from e2e_helpers import (
     wait_for_app_idle,
 )
 from e2e_server import PROJECT
-from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 

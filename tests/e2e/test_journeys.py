@@ -15,10 +15,30 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import (APP_TIMEOUT_MS, assert_navigation, assert_no_exception, caption_number, chart, choose,
-                         dataframe_row, draw_stroke, error_alert, go_to, line_points, metric, open_app, options_of,
-                         screenshot, set_number, set_text, symbol_count, upload, wait_for_app_idle,
-                         wait_for_number_above, x_axis_end)
+from e2e_helpers import (
+    APP_TIMEOUT_MS,
+    assert_navigation,
+    assert_no_exception,
+    caption_number,
+    chart,
+    choose,
+    dataframe_row,
+    draw_stroke,
+    error_alert,
+    go_to,
+    line_points,
+    metric,
+    open_app,
+    options_of,
+    screenshot,
+    set_number,
+    set_text,
+    symbol_count,
+    upload,
+    wait_for_app_idle,
+    wait_for_number_above,
+    x_axis_end,
+)
 from mnist_core.charts import MAX_BATCH_POINTS
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,18 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import (APP_TIMEOUT_MS, assert_navigation, assert_no_exception, choose, go_to, metric, open_app,
-                         screenshot, upload, wait_for_app_idle)
+from e2e_helpers import (
+    APP_TIMEOUT_MS,
+    assert_navigation,
+    assert_no_exception,
+    choose,
+    go_to,
+    metric,
+    open_app,
+    screenshot,
+    upload,
+    wait_for_app_idle,
+)
 from mnist_core.drawing import to_mnist
 from mnist_core.my_digits import MyDigits
 from mnist_core.registry import Registry
@@ -54,7 +64,7 @@ def hand_export(tmp_path) -> str:
     """Ten drawings of every digit of the test hand, exported as a My digits .npz file."""
     collection = MyDigits(Registry(tmp_path / "elsewhere"))
     canvases, labels = hand(10, seed=31)
-    for canvas, label in zip(canvases, labels):
+    for canvas, label in zip(canvases, labels, strict=True):
         collection.add(int(label), to_mnist(canvas))
     path = tmp_path / "my_hand.npz"
     path.write_bytes(collection.export_bytes())

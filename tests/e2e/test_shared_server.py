@@ -12,8 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import (APP_TIMEOUT_MS, assert_no_exception, choose, open_app, screenshot, set_number, set_text,
-                         upload)
+from e2e_helpers import APP_TIMEOUT_MS, assert_no_exception, choose, open_app, screenshot, set_number, set_text, upload
 from e2e_server import VIEWPORT
 from helpers import save_run
 from mnist_core.registry import Registry

@@ -10,8 +10,17 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import (APP_TIMEOUT_MS, assert_no_exception, chart, metric, open_app, screenshot, set_number,
-                         set_text, wait_for_app_idle)
+from e2e_helpers import (
+    APP_TIMEOUT_MS,
+    assert_no_exception,
+    chart,
+    metric,
+    open_app,
+    screenshot,
+    set_number,
+    set_text,
+    wait_for_app_idle,
+)
 
 pytestmark = pytest.mark.e2e
 
