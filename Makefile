@@ -1,4 +1,4 @@
-# Digit Lab: `make run` starts the app, `make test` installs what the tests need and runs them all.
+# Digit Lab: `make run` starts the app, `make test` installs what the tests need, lints (ruff) and runs them all.
 # Both create the virtual environment on first use. MNIST is read from $(MNIST_PATH) (see README).
 
 VENV    ?= .venv
@@ -32,7 +32,8 @@ browser: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.dev-installed browser
+# Lint first: `make test` fails on any ruff finding before a test runs.
+test: $(VENV)/.dev-installed lint browser
 	$(PYTHON) -m pytest
 
 test-fast: $(VENV)/.dev-installed
