@@ -1,0 +1,60 @@
+"""The Insight page's confidence view: how far to trust a model's confidence, as reliability diagrams and expected
+calibration error on the test set, before and after temperature scaling fitted on the run's validation split."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.common import cached_evaluation, model_for, model_key, run_label
+from mnist_core.data import MnistData
+from mnist_core.registry import Registry, RunRecord
+
+
+def calibration_of(registry: Registry, record: RunRecord, data: MnistData, temperature_scaling: bool) -> None:
+    """One model's reliability diagram and ECE on the test set, and, when asked and possible, after temperature
+    scaling fitted on its validation split."""
+    from mnist_core.calibration import (
+        expected_calibration_error,
+        fit_temperature,
+        held_out_split,
+        reliability_table,
+        with_temperature,
+    )
+    from mnist_core.evaluation import predict_probabilities
+    from mnist_core.insight_charts import reliability_chart
+
+    model = model_for(registry, record.id)
+    if model is None:
+        return
+    probabilities = cached_evaluation(model_key(registry, record.id), data.fingerprint, registry, data).probabilities
+    st.text(run_label(record))
+    before, after = st.columns(2)
+    with before:
+        st.metric("ECE on the test set", f"{expected_calibration_error(probabilities, data.y_test):.4f}", border=True)
+        st.altair_chart(reliability_chart(reliability_table(probabilities, data.y_test), "as trained"))
+    if not temperature_scaling:
+        return
+    held_out = held_out_split(data, record.config)
+    with after:
+        if held_out is None:
+            st.info("This run kept no validation split (or its settings are unknown), so there is nothing to fit a "
+                    "temperature on without touching the test set.")
+            return
+        temperature = fit_temperature(predict_probabilities(model, held_out[0]), held_out[1])
+        scaled = with_temperature(probabilities, temperature)
+        st.metric(f"ECE after temperature scaling (T = {temperature:.3f})",
+                  f"{expected_calibration_error(scaled, data.y_test):.4f}", border=True)
+        st.altair_chart(reliability_chart(reliability_table(scaled, data.y_test), f"temperature {temperature:.3f}"))
+
+
+def confidence_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData) -> None:
+    """Reliability diagrams and ECE of the chosen models."""
+    records = {record.id: record for record in runs}
+    models = st.multiselect("Models", list(records), default=[run_id], format_func=lambda i: run_label(records[i]),
+                            key="insight.confidence_models")
+    temperature_scaling = st.checkbox("Temperature scaling (fitted on the run's validation split)",
+                                      key="insight.temperature")
+    st.caption("Bars: accuracy of the predictions in each confidence bin; dashed: perfect calibration. ECE: the "
+               "average gap, weighted by how many predictions fall in each bin (0 is perfect).")
+    for chosen in models:
+        calibration_of(registry, records[chosen], data, temperature_scaling)
