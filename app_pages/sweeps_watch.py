@@ -1,0 +1,130 @@
+"""The Sweeps page's watch: one sweep followed live while trials run (here or on other workers): progress, the Stop
+button, the trials, the best trial's run and the charts; and the sweep storage, opened once for the whole page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import RUN_PARAM, plain
+from mnist_core.sweep_charts import best_so_far_chart, importance_chart, parallel_chart
+from mnist_core.sweeps import (
+    STORAGE_ERRORS,
+    SweepRunner,
+    load_study,
+    open_storage,
+    param_importances,
+    redacted,
+    summarize,
+    trial_rows,
+)
+
+REFRESH_S = 2.0
+TRIAL_COLUMNS = ["number", "state", "value", "seconds"]  # then the parameters, then where it ran and saved
+PLACE_COLUMNS = ["run_id", "worker"]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the sweep storage…")
+def cached_storage(url: str):
+    """Optuna's storage at ``url``, opened once per server process (failures are not cached)."""
+    return open_storage(url)
+
+
+def running_here(runner: SweepRunner, storage_url: str, name: str) -> bool:
+    """Whether this server's sweep worker is running the sweep ``name`` of that storage."""
+    current = runner.current
+    return current is not None and current.running and current.name == name and current.storage_url == storage_url
+
+
+def sweep_status(runner: SweepRunner, storage_url: str, name: str, summary) -> None:
+    """Progress metrics, what this server is doing with the sweep and the Stop button."""
+    complete, best = st.columns(2)
+    complete.metric("Trials complete", f"{summary.counts['complete']} of {summary.planned}", border=True)
+    best.metric("Best validation accuracy", "-" if summary.best_value is None else f"{summary.best_value:.2%}",
+                border=True)
+    counts = ", ".join(f"{count} {state}" for state, count in summary.counts.items() if count)
+    st.caption(plain(f"{counts or 'no trials'} · storage {redacted(storage_url)}"))
+    current = runner.current
+    if running_here(runner, storage_url, name):
+        stopping = current.stop_event.is_set()
+        st.info("Stopping after the current trial…" if stopping else
+                f"Running here: {current.trials_run} trial(s) done by this server so far.")
+        event = current.latest_event
+        if event is not None:
+            st.progress(event.fraction_done, text=f"current trial: epoch {event.epoch} of {event.epochs}, "
+                                                  f"batch {event.step} of {event.steps_per_epoch}")
+        st.button("Stop", disabled=stopping, on_click=runner.stop)
+    elif current is not None and current.name == name and current.error:
+        st.error(plain(f"The sweep stopped with an error: {current.error}"))
+
+
+def trials_table(rows: list[dict]) -> None:
+    """One line per trial: state, value, seconds, run and the parameters."""
+    frame = pd.DataFrame([{**{key: row[key] for key in TRIAL_COLUMNS}, **row["params"],
+                           **{key: row[key] for key in PLACE_COLUMNS}} for row in rows])
+    frame["state"] = [("★ " if row["best"] else "") + row["state"] for row in rows]
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={"state": st.column_config.TextColumn(width="medium"),
+                                "value": st.column_config.NumberColumn("val. accuracy", format="%.4f"),
+                                "seconds": st.column_config.NumberColumn(format="%.1f")})
+
+
+def trial_runs(rows: list[dict]) -> None:
+    """The best trial's saved run, and any completed trial's, with links to the Models and Errors pages."""
+    best = next((row for row in rows if row["best"]), None)
+    if best is None or not best["run_id"]:
+        return
+    st.caption(plain(f"Best: trial {best['number']} (validation accuracy {best['value']:.2%}), saved as run "
+                     f"{best['run_id']}."))
+    saved = {row["run_id"]: f"trial {row['number']} · {row['value']:.2%}{' (best)' if row['best'] else ''}"
+             for row in rows if row["run_id"]}
+    picker, models, errors = st.columns([2, 1, 1], vertical_alignment="bottom")
+    run_id = picker.selectbox("Trial run", list(saved), index=list(saved).index(best["run_id"]),
+                              format_func=saved.get)  # no key: when the best changes, the picker follows it
+    models.page_link("app_pages/models.py", label="Compare on the Models page", icon=":material/inventory_2:")
+    errors.page_link("app_pages/errors.py", label="Open it on the Errors page", icon=":material/error_outline:",
+                     query_params={RUN_PARAM: run_id})
+
+
+def sweep_charts(study, rows: list[dict]) -> None:
+    """Parallel coordinates, then best so far beside the importances (from two completed trials on)."""
+    if not any(row["state"] == "complete" for row in rows):
+        st.caption("Charts appear when the first trial completes.")
+        return
+    st.altair_chart(parallel_chart(rows), width="stretch")
+    left, right = st.columns(2)
+    left.altair_chart(best_so_far_chart(rows), width="stretch")
+    importances = param_importances(study)
+    if importances:
+        right.altair_chart(importance_chart(importances), width="stretch")
+    else:
+        right.caption("Parameter importances need at least two completed trials with different parameters.")
+
+
+def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) -> None:
+    """Everything about one sweep, refreshed while trials run (here or on other workers)."""
+    try:
+        study = load_study(name, cached_storage(storage_url))
+    except STORAGE_ERRORS as error:
+        st.error(plain(error))
+        return
+    summary = summarize(study)
+    if was_active and summary.done and not running_here(runner, storage_url, name):
+        st.rerun()  # the sweep has ended: a full run stops the refreshing
+    rows = [row.to_dict() for row in trial_rows(study)]
+    sweep_status(runner, storage_url, name, summary)
+    if rows:
+        trials_table(rows)
+    trial_runs(rows)
+    sweep_charts(study, rows)
+
+
+def watch_view(runner: SweepRunner, storage_url: str, name: str) -> None:
+    """The sweep ``name``, refreshed live while this server runs it or it has trials left."""
+    try:
+        active = running_here(runner, storage_url, name) or not summarize(
+            load_study(name, cached_storage(storage_url))).done
+    except STORAGE_ERRORS as error:
+        st.error(plain(error))
+        return
+    st.fragment(watch, run_every=REFRESH_S if active else None)(runner, storage_url, name, active)
