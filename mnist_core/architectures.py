@@ -32,9 +32,10 @@ LAYER_SETTINGS: dict[str, dict[str, tuple]] = {
     "Flatten": {},
     "RandomRotation": {"factor": ("float", 0.05, 0.0, 0.5)},
     "RandomTranslation": {"factor": ("float", 0.1, 0.0, 0.5)},
+    "RandomZoom": {"factor": ("float", 0.1, 0.0, 0.5)},
 }
-SPATIAL_TYPES = {"Conv2D", "MaxPooling2D", "RandomRotation", "RandomTranslation"}
-AUGMENTATION_TYPES = {"RandomRotation", "RandomTranslation"}
+AUGMENTATION_TYPES = {"RandomRotation", "RandomTranslation", "RandomZoom"}
+SPATIAL_TYPES = {"Conv2D", "MaxPooling2D", *AUGMENTATION_TYPES}
 ADDED_FLATTEN = "Flatten() [added]"
 
 
@@ -175,6 +176,8 @@ def build_model(spec: list[dict], name: str = "digit_classifier"):
             stack.append(kl.RandomRotation(options["factor"], fill_mode="constant"))
         elif layer["type"] == "RandomTranslation":
             stack.append(kl.RandomTranslation(options["factor"], options["factor"], fill_mode="constant"))
+        elif layer["type"] == "RandomZoom":
+            stack.append(kl.RandomZoom(options["factor"], options["factor"], fill_mode="constant"))
         else:
             stack.append(getattr(kl, layer["type"])(**options))
     if any(row.name == ADDED_FLATTEN for row in rows):

@@ -10,11 +10,13 @@ CUSTOM_SPECS = [
      {"type": "BatchNormalization"}, {"type": "MaxPooling2D", "pool_size": 3}],
     [{"type": "Dense", "units": 10, "activation": "tanh"}, {"type": "BatchNormalization"},
      {"type": "Dropout", "rate": 0.5}],
+    [{"type": "RandomZoom", "factor": 0.1}, {"type": "RandomRotation", "factor": 0.05},
+     {"type": "Conv2D", "filters": 4, "kernel_size": 3}],
 ]
 
 
 @pytest.mark.parametrize("spec", [p.spec for p in PRESETS.values()] + CUSTOM_SPECS,
-                         ids=list(PRESETS) + ["custom-conv", "custom-dense"])
+                         ids=list(PRESETS) + ["custom-conv", "custom-dense", "custom-augmented"])
 def test_summary_matches_the_keras_model_it_builds(spec):
     model = build_model(spec)
     rows = summarize_spec(spec)
@@ -40,6 +42,7 @@ def test_presets_cover_the_seed_models():
     ([{"type": "Dense", "units": "many"}], r"layer 1 \(Dense\): units must be an integer"),
     ([{"type": "Dense", "size": 3}], r"layer 1 \(Dense\): unknown setting\(s\) size"),
     ([{"type": "Dropout", "rate": 1.5}], r"layer 1 \(Dropout\): rate must be between 0.0 and 0.95"),
+    ([{"type": "Dense"}, {"type": "RandomZoom"}], r"layer 2 \(RandomZoom\): needs an image input"),
     ({"type": "Dense"}, r"a spec is a list of layers"),
 ])
 def test_unbuildable_specs_are_refused_naming_layer_and_problem(spec, message):
