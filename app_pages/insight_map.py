@@ -103,7 +103,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
              "Raw pixels, no model: compare with a model's map. ")
     st.caption(f"Colour: true digit. {marks}Hover for details; click a point to see the image (double-click clears).")
     event = st.altair_chart(embedding_chart(frame, title), on_select="rerun", selection_mode=POINT_SELECTION,
-                            key=f"{POINT_KEY}.{space}.{projection}.{sample}")
+                            key=f"{POINT_KEY}.{space}.{projection}.{sample}.{data.fingerprint}")  # new data, no click
     points = event.selection.get(POINT_SELECTION) or []
     if points:
         clicked_image(frame, data, int(points[0]["index"]))
