@@ -88,7 +88,7 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
         "new (augmentation for robustness to hand-drawn digits)",
         [*SHIFT_AND_ROTATE, conv(32, 3), conv(32, 3), pool(), dropout(0.1), conv(64, 3), conv(64, 3), pool(),
          dropout(0.2), FLATTEN, dense(256), dropout(0.3)],
-        TrainConfig(optimizer="adam", learning_rate=3e-3, lr_schedule="one-cycle", batch_size=128, epochs=8,
+        TrainConfig(optimizer="adam", learning_rate=3e-3, lr_schedule="one-cycle", batch_size=128, epochs=32,
                     validation_split=0.0, steps_per_execution=8)),
 )}
 SPEED_PRESET = "fast-cnn"
