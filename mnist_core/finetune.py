@@ -122,7 +122,7 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     with classifier_only(model):
         compile_model(model, config, steps * config.epochs)
         model.fit(make_dataset(x_mix, y_mix, config.batch_size, model, shuffle_seed=config.seed),
-                  epochs=config.epochs, callbacks=run.callbacks, verbose=0)
+                  epochs=config.epochs, callbacks=run.callbacks, verbose=0, shuffle=False)  # shuffled already
     status, reason = run.outcome() or (FINISHED, lineage(base.name, base_id, len(y_mine), len(y_held)))
     after = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     seconds = time.perf_counter() - started

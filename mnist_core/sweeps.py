@@ -40,10 +40,9 @@ SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 10
 SPACE_ATTR, TRIALS_ATTR = "space", "trials"
 RUN_ATTR, WORKER_ATTR, REASON_ATTR = "run_id", "worker", "reason"
-RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)  # queues a failed trial again, same parameters
-
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # before RETRY, which is one
+RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)  # queues a failed trial again, same parameters
 
 
 class SweepError(DigitLabError):
