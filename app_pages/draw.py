@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import model_picker, predictor_for, run_label, shared_registry
+from app_pages.drawing_pad import drawing_pad
 from mnist_core.charts import activation_strip, probability_chart
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
@@ -15,17 +16,18 @@ from mnist_core.registry import Registry, RunRecord
 CANVAS_SIDE = 280
 ZOOM = 8  # 28×28 pictures shown at 224×224
 EMPTY_HINT = ("Draw a digit in the black square (white on black, as large as the square allows); the prediction "
-              "appears after each stroke. Undo and clear are in the canvas toolbar.")
+              "appears after each stroke. Undo and Clear are under the square.")
 
 
 def drawn_image() -> np.ndarray | None:
-    """The canvas (280×280, white ink on black) with a "Stroke width" slider; its RGBA pixels, None before drawing."""
-    from streamlit_drawable_canvas import st_canvas  # the component registers itself on import: only in a running app
-
+    """The drawing pad (280×280, white ink on black) with a "Stroke width" slider; its RGBA pixels, None before
+    drawing (or after an error saying why the drawing could not be read)."""
     stroke = st.slider("Stroke width", min_value=8, max_value=40, value=20, step=1)
-    result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
-                       width=CANVAS_SIDE, drawing_mode="freedraw", key="draw_canvas", return_image_data=True)
-    return result.image_data
+    try:
+        return drawing_pad(CANVAS_SIDE, stroke, key="draw_canvas")
+    except ImageInputError as error:
+        st.error(f"The drawing could not be read: {error}")
+        return None
 
 
 def picture_upload() -> bytes | None:

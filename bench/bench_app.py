@@ -26,7 +26,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from e2e_helpers import draw_stroke, metric
+from e2e_helpers import clear_drawing, draw_stroke, drawing_pad_box, metric
 from e2e_server import PROJECT, VIEWPORT, start_streamlit, stop_process_group
 
 PRESET = "fast-cnn"
@@ -34,8 +34,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 TIMEOUT_MS = 180_000
 # In-page clock: from just before the mouse is released to the Prediction metric first showing the expected digit,
-# split at the first message the page sends to the server after the release (the canvas's value: the component waits
-# 200 ms after a stroke before it sends, a debounce in streamlit-drawable-canvas 0.13's frontend, ``Bc = 200``).
+# split at the first message the page sends to the server after the release (the drawing pad's value; before the
+# pad, streamlit-drawable-canvas 0.13's frontend waited 200 ms after each stroke before it sent).
 WATCH_PREDICTION = """expected => ({done: new Promise(resolve => {
   window.__released = null;
   window.__sent = null;
@@ -106,13 +106,10 @@ def draw_latencies(page, server, count: int) -> list[tuple[float, float]]:
     """Milliseconds from mouse release to the new prediction on screen, and from the canvas sending its value to
     the prediction on screen (the app's part), alternating a "1" and a "7"."""
     page.goto(f"{server.url}/draw")
-    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
-    expect(canvas).to_be_visible(timeout=TIMEOUT_MS)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = drawing_pad_box(page)
     latencies = []
     for attempt in range(count):
-        page.locator('button[aria-label="Reset canvas & history"]').click()
+        clear_drawing(page)
         expect(metric(page, "Prediction")).to_have_count(0, timeout=TIMEOUT_MS)
         digit = "1" if attempt % 2 == 0 else "7"
         if digit == "7":  # the top bar first (its prediction is not timed), then the stroke that makes it a 7
@@ -147,7 +144,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def show_draws(timed: list[tuple[float, float]]) -> None:
-    """The Draw figures: release → prediction (median, p95), and its two parts (canvas debounce, the app)."""
+    """The Draw figures: release → prediction (median, p95), and its two parts (the pad sending, the app)."""
     seen = [(total, app) for total, app in timed if total == total]  # NaN: the prediction never showed
     print(f"draws: {len(seen)} of {len(timed)} predictions seen", flush=True)
     totals = [total for total, _ in seen]

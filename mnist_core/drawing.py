@@ -3,6 +3,8 @@ crop to the ink, fit into 20×20 keeping the aspect ratio, centre by centre of m
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 
@@ -17,6 +19,8 @@ INK_THRESHOLD = 0.15  # a pixel darker/lighter than the background by this much 
 MIN_EXTENT = 0.08  # ink spanning less than this share of the image's longer side is "nearly empty"
 MIN_SIDE = 8  # pixels; smaller images cannot hold a legible digit
 MAX_PIXELS = 25_000_000  # larger images are refused before decoding (memory)
+PNG_DATA_URL = "data:image/png;base64,"
+MAX_DATA_URL_CHARS = 4_000_000  # a drawing pad's PNG is a few kB; refuse far larger before decoding
 
 
 class ImageInputError(DigitLabError, ValueError):
@@ -50,6 +54,21 @@ def open_image(content: bytes) -> Image.Image:
                               "expected).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageInputError(f"the image file is damaged or truncated ({error}).") from None
+
+
+def image_from_data_url(url: str) -> Image.Image:
+    """The picture in a ``data:image/png;base64,...`` URL (what the drawing pad sends), with ``open_image``'s
+    checks; a URL of another kind, too long or not base64 raises ``ImageInputError``."""
+    if not url.startswith(PNG_DATA_URL):
+        raise ImageInputError("the drawing did not arrive as a PNG picture.")
+    if len(url) > MAX_DATA_URL_CHARS:
+        raise ImageInputError(f"the drawing is {len(url):,} characters long; at most {MAX_DATA_URL_CHARS:,} are "
+                              "accepted.")
+    try:
+        content = base64.b64decode(url[len(PNG_DATA_URL):], validate=True)
+    except binascii.Error:
+        raise ImageInputError("the drawing's picture is not valid base64.") from None
+    return open_image(content)
 
 
 def finite_values(array: np.ndarray) -> np.ndarray:

@@ -96,13 +96,13 @@ def widget(elements, label: str):
 
 
 def canvas_state(rgba: np.ndarray) -> dict:
-    """What the drawable canvas component reports after a stroke: its Fabric.js JSON and the PNG as a data URL."""
+    """What the drawing pad reports after a stroke: its picture as a PNG data URL."""
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+    return {"png": url}
 
 
 def install_default(registry, model) -> None:

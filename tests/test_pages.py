@@ -347,3 +347,10 @@ def test_draw_page_only_hints_when_nothing_is_drawn(data_set, model_registry):
         assert_rendered(app)
         assert any(text.startswith("Draw a digit") for text in texts(app.info)), texts(app.info)
         assert not [metric for metric in app.metric if metric.label == "Prediction"]
+
+
+def test_draw_page_refuses_a_hostile_drawing_pad_value_with_a_message(data_set, model_registry):
+    app = open_page("draw", {"draw_canvas": {"png": "data:image/png;base64,<script>alert(1)</script>"}})
+    assert_rendered(app)
+    assert any("The drawing could not be read" in text for text in texts(app.error)), texts(app.error)
+    assert not [metric for metric in app.metric if metric.label == "Prediction"]

@@ -197,6 +197,25 @@ def screenshot(page: Page, name: str) -> None:
     page.set_viewport_size(size)
 
 
+def drawing_pad_box(page) -> dict:
+    """The Draw page's drawing pad, scrolled into view: its box on the page (the canvas sits in a shadow root,
+    which Playwright's CSS locators pierce)."""
+    pad = page.locator('canvas[aria-label^="Drawing pad"]')
+    expect(pad).to_be_visible(timeout=APP_TIMEOUT_MS)
+    pad.scroll_into_view_if_needed()
+    return pad.bounding_box()
+
+
+def drawing_pad_picture(page) -> str:
+    """What the drawing pad shows, as a PNG data URL (to compare two states of the pad)."""
+    return page.locator('canvas[aria-label^="Drawing pad"]').evaluate("pad => pad.toDataURL()")
+
+
+def clear_drawing(page) -> None:
+    """Press the pad's Clear button."""
+    page.locator('button[aria-label="Clear drawing"]').click()
+
+
 def draw_stroke(page, box: dict, points: list[tuple[float, float]], before_release=None) -> None:
     """One stroke through ``points`` (fractions of the canvas), mouse down to mouse up; ``before_release()`` runs
     just before the button is let go (a benchmark starts its clock there)."""

@@ -22,8 +22,11 @@ from e2e_helpers import (
     caption_number,
     chart,
     choose,
+    clear_drawing,
     dataframe_row,
     draw_stroke,
+    drawing_pad_box,
+    drawing_pad_picture,
     error_alert,
     go_to,
     line_points,
@@ -344,10 +347,7 @@ def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
     width = int(stroke_width.locator('[data-testid="stSliderThumbValue"]').inner_text())
     assert width >= 15, f"the default stroke width {width} is too thin to draw a digit that MNIST models read"
 
-    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
-    expect(canvas).to_be_visible(timeout=APP_TIMEOUT_MS)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = drawing_pad_box(page)
     assert box and box["width"] >= 200 and box["height"] >= 200, f"canvas box {box}"
 
     draw_stroke(page, box, [(0.5, 0.15), (0.5, 0.85)])  # a "1": one vertical stroke
@@ -357,7 +357,7 @@ def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
     one_confidence = metric(page, "Confidence").inner_text()
     screenshot(page, "test_draw_one_and_seven_with_default_model-1")
 
-    page.locator('button[aria-label="Reset canvas & history"]').click()
+    clear_drawing(page)
     expect(page.get_by_text(DRAW_HINT)).to_be_visible(timeout=APP_TIMEOUT_MS)
     expect(metric(page, "Prediction")).to_have_count(0)
     wait_for_app_idle(page)
@@ -365,20 +365,30 @@ def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
     draw_stroke(page, box, [(0.25, 0.2), (0.75, 0.2)])  # a "7": the top bar ...
     expect(metric(page, "Prediction")).to_be_visible(timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
+    bar_picture, bar_confidence = drawing_pad_picture(page), metric(page, "Confidence").inner_text()
     draw_stroke(page, box, [(0.75, 0.2), (0.4, 0.85)])  # ... and the diagonal down to the left
     expect(metric(page, "Prediction")).to_have_text("7", timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
     seven_confidence = metric(page, "Confidence").inner_text()
+    page.locator('button[aria-label="Undo last stroke"]').click()  # back to the top bar alone ...
+    wait_for_app_idle(page)
+    assert drawing_pad_picture(page) == bar_picture, "Undo did not take the pad back to the top bar alone"
+    expect(metric(page, "Confidence")).to_have_text(bar_confidence, timeout=APP_TIMEOUT_MS)
+    draw_stroke(page, box, [(0.75, 0.2), (0.4, 0.85)])  # ... and the same diagonal again: the same picture
+    expect(metric(page, "Prediction")).to_have_text("7", timeout=APP_TIMEOUT_MS)
+    expect(metric(page, "Confidence")).to_have_text(seven_confidence, timeout=APP_TIMEOUT_MS)
+    wait_for_app_idle(page)
     expect(page.get_by_text("What the network sees")).to_be_visible()
     screenshot(page, "test_draw_one_and_seven_with_default_model-7")
     assert_no_exception(page)
 
-    page.locator('button[aria-label="Reset canvas & history"]').click()
+    clear_drawing(page)
     expect(page.get_by_text(DRAW_HINT)).to_be_visible(timeout=APP_TIMEOUT_MS)
     expect(metric(page, "Prediction")).to_have_count(0)
     assert_no_exception(page)
     requests_seen.assert_all_local()
-    print(f"draw journey: 1 ({one_confidence}), 7 ({seven_confidence}), cleared; {elapsed(started)}")
+    print(f"draw journey: 1 ({one_confidence}), 7 ({seven_confidence}), undone, redrawn, cleared; "
+          f"{elapsed(started)}")
 
 
 # --- 6. Bad input -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from e2e_helpers import (
     assert_navigation,
     assert_no_exception,
     choose,
+    drawing_pad_box,
     go_to,
     metric,
     open_app,
@@ -46,10 +47,7 @@ def seven_strokes() -> list[list[tuple[float, float]]]:
 
 def draw(page, strokes) -> None:
     """Draw the strokes on the canvas with the mouse (a rerun follows each stroke)."""
-    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
-    expect(canvas).to_be_visible(timeout=APP_TIMEOUT_MS)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = drawing_pad_box(page)
     for stroke in strokes:
         page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
         page.mouse.down()
