@@ -11,6 +11,7 @@ from mnist_core.config import (
     MAX_EPOCHS,
     MAX_LEARNING_RATE,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     ConfigError,
     TrainConfig,
@@ -28,7 +29,8 @@ NUMBER_SETTINGS = {
     "validation_split": ("Validation split", 0.0, 0.9, 0.05, "%.2f"),
     "seed": ("Seed", 0, 2**31 - 1, 1, None),
 }
-CHOICE_SETTINGS = {"optimizer": ("Optimizer", OPTIMIZERS), "lr_schedule": ("Learning-rate schedule", SCHEDULES)}
+CHOICE_SETTINGS = {"optimizer": ("Optimizer", OPTIMIZERS), "lr_schedule": ("Learning-rate schedule", SCHEDULES),
+                   "precision": ("Precision", PRECISIONS)}
 
 
 def setting_key(field: str) -> str:

@@ -161,8 +161,9 @@ def count_params(spec: list[dict]) -> int:
     return sum(row.params for row in summarize_spec(spec))
 
 
-def build_model(spec: list[dict], name: str = "digit_classifier"):
-    """The Keras ``Sequential`` model for ``spec`` (uncompiled); raises ``SpecError`` first if it cannot be built."""
+def build_model(spec: list[dict], name: str = "digit_classifier", precision: str = "float32"):
+    """The Keras ``Sequential`` model for ``spec`` (uncompiled); raises ``SpecError`` first if it cannot be built.
+    ``precision`` is the dtype policy of the spec's layers; the softmax output always computes in float32."""
     rows = summarize_spec(spec)
     import keras  # heavy import kept out of the checker
     from keras import layers as kl
@@ -171,17 +172,16 @@ def build_model(spec: list[dict], name: str = "digit_classifier"):
     image_input = bool(settings) and settings[0]["type"] in SPATIAL_TYPES
     stack = [keras.Input((IMAGE_SIDE, IMAGE_SIDE, 1) if image_input else (NUM_PIXELS,))]
     for layer in settings:
-        options = {key: value for key, value in layer.items() if key != "type"}
+        options = {key: value for key, value in layer.items() if key != "type"} | {"dtype": precision}
         if layer["type"] == "RandomRotation":
-            stack.append(kl.RandomRotation(options["factor"], fill_mode="constant"))
-        elif layer["type"] == "RandomTranslation":
-            stack.append(kl.RandomTranslation(options["factor"], options["factor"], fill_mode="constant"))
-        elif layer["type"] == "RandomZoom":
-            stack.append(kl.RandomZoom(options["factor"], options["factor"], fill_mode="constant"))
+            stack.append(kl.RandomRotation(options.pop("factor"), fill_mode="constant", **options))
+        elif layer["type"] in ("RandomTranslation", "RandomZoom"):
+            factor = options.pop("factor")
+            stack.append(getattr(kl, layer["type"])(factor, factor, fill_mode="constant", **options))
         else:
             stack.append(getattr(kl, layer["type"])(**options))
     if any(row.name == ADDED_FLATTEN for row in rows):
-        stack.append(kl.Flatten())
-    stack.append(kl.Dense(NUM_CLASSES, activation="softmax"))
+        stack.append(kl.Flatten(dtype=precision))
+    stack.append(kl.Dense(NUM_CLASSES, activation="softmax", dtype="float32"))
     return keras.Sequential(stack, name=name)
 

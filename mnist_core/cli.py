@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import insight_cli, my_digits_cli, sweep_cli
 from .architectures import SpecError
-from .config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from .config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from .data import load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
 from .errors import DigitLabError, UsageError
@@ -240,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--restore-best", dest="restore_best", action=argparse.BooleanOptionalAction)
     train.add_argument("--subset-size", dest="subset_size", type=int)
     train.add_argument("--steps-per-execution", dest="steps_per_execution", type=int)
+    train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy of the hidden layers")
 
     for name, helptext in (("evaluate", "test accuracy and loss of a saved model"),
                            ("predict", "predict the digit in image files"),

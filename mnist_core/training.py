@@ -354,7 +354,7 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     stop_event, history = stop_event or threading.Event(), history or History()
     keras.utils.set_random_seed(config.seed)
     with distribution_strategy().scope():
-        model = build_model(spec)
+        model = build_model(spec, precision=config.precision)
         one_hot = config.loss != "sparse_categorical_crossentropy"
         steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
         compile_model(model, config, steps_per_epoch * config.epochs)

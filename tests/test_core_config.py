@@ -56,6 +56,7 @@ BAD_SETTINGS = [
     ({"subset_size": 5}, "subset_size must be between 10"),
     ({"subset_size": "1000"}, "subset_size must be a whole number"),
     ({"steps_per_execution": 0}, "steps_per_execution must be between 1"),
+    ({"precision": "float16"}, "precision must be one of float32, mixed_bfloat16, got 'float16'"),
 ]
 
 

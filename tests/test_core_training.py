@@ -65,6 +65,21 @@ def test_the_pipeline_has_autotune_switched_off(mnist, small_dense_model):
     assert images.shape == (5, 784) and float(images.numpy().max()) <= 1.0
 
 
+def test_a_mixed_bfloat16_run_computes_in_bfloat16_learns_and_loads_back_predicting_the_same(mnist, registry):
+    runner = JobRunner(registry, lambda: mnist)
+    config = TINY.replace(precision="mixed_bfloat16", subset_size=3000)
+    spec = [{"type": "Conv2D", "filters": 8}, {"type": "Flatten"}, *DENSE]
+    done = runner.wait(runner.submit(RunRequest("bf16", "custom", spec, config)), 120)
+    assert done.status == FINISHED
+    assert done.record.config["precision"] == "mixed_bfloat16" and done.record.test_accuracy > 0.8
+    model = registry.load_model(done.record.id)
+    hidden, output = model.layers[0], model.layers[-1]
+    assert hidden.dtype_policy.name == "mixed_bfloat16" and hidden.compute_dtype == "bfloat16"
+    assert hidden.variable_dtype == "float32" and output.compute_dtype == "float32"
+    probabilities = model(mnist.x_test[:20, :, :, None] / 255.0).numpy()
+    assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_runner_trains_one_at_a_time_in_order_and_saves_each_run(mnist, registry):
     runner = JobRunner(registry, lambda: mnist)
     long_config = TINY.replace(epochs=3, subset_size=3000)
