@@ -25,6 +25,7 @@ from mnist_core.training import prepare_data, train  # noqa: E402
 TABLE = Path(__file__).with_name("ONE_EPOCH.md")
 FLATTEN, NORM = {"type": "Flatten"}, {"type": "BatchNormalization"}
 ONE_EPOCH = dict(optimizer="adam", lr_schedule="one-cycle", epochs=1, validation_split=0.0, steps_per_execution=32)
+BF16 = dict(precision="mixed_bfloat16")
 
 RECIPES = {  # name -> (spec, settings)
     "fast-cnn as shipped (2 epochs)": (PRESETS["fast-cnn"].spec, PRESETS["fast-cnn"].config.to_dict()),
@@ -58,6 +59,21 @@ RECIPES = {  # name -> (spec, settings)
     "16/32 5×5 + batch norm, lr 2e-2": (
         [conv(16, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(128)],
         ONE_EPOCH | dict(learning_rate=2e-2, batch_size=128)),
+    "fast-cnn, 2 epochs, bfloat16": (PRESETS["fast-cnn"].spec, PRESETS["fast-cnn"].config.to_dict() | BF16),
+    "fast-cnn, 1 epoch, batch 64, lr 6e-3, bfloat16": (
+        PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=6e-3, batch_size=64) | BF16),
+    "24/48 5×5, dense 256, batch 64, lr 5e-3, bfloat16": (
+        [conv(24, 5), pool(), conv(48, 5), pool(), FLATTEN, dense(256)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64) | BF16),
+    "16/32 5×5, dense 256, batch 64, lr 5e-3, bfloat16": (
+        [conv(16, 5), pool(), conv(32, 5), pool(), FLATTEN, dense(256)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64) | BF16),
+    "20/40 5×5, dense 128, batch 64, lr 5e-3, bfloat16": (
+        [conv(20, 5), pool(), conv(40, 5), pool(), FLATTEN, dense(128)],
+        ONE_EPOCH | dict(learning_rate=5e-3, batch_size=64) | BF16),
+    "24/32 5×5 + batch norm, dense 256, lr 1e-2, batch 64, bfloat16": (
+        [conv(24, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(256)],
+        ONE_EPOCH | dict(learning_rate=1e-2, batch_size=64) | BF16),
 }
 
 
