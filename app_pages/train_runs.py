@@ -54,13 +54,14 @@ def run_status(view) -> None:
 
 
 def training_curves(view) -> None:
-    """Loss and accuracy per batch (raw and smoothed) and per epoch (train and validation, best epoch marked)."""
+    """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
+    epoch (train and validation, best epoch marked)."""
     if not view.batches:
         return
     for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
             st.altair_chart(batch_chart(view.batches, metric), width="stretch")
-            if view.epochs:
+            if len(view.epochs) >= 2:
                 st.altair_chart(epoch_chart(view.epochs, metric), width="stretch")
     st.caption(f"{len(view.batches)} batches recorded")
 
@@ -102,7 +103,12 @@ def stop_requested(job_id: int) -> bool:
 
 def job_status(runner, job_id: int) -> None:
     """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second while
-    a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh)."""
+    a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh). Once the
+    run is trained it waits for the run to end (at most one refresh), so the test accuracy shows without a poll's
+    delay."""
+    view = runner.view(job_id)
+    if view.status in ACTIVE and view.latest is not None and view.latest.fraction_done >= 1:
+        runner.wait(job_id, STATUS_REFRESH_S)  # trained, being tested and saved: show the outcome the moment it is
     if runner.briefs() != st.session_state.get(SHOWN_KEY):
         st.rerun()
     view = runner.view(job_id)
