@@ -11,6 +11,7 @@ from mnist_core.registry import Registry
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 
 JOB_KEY, SHOWN_KEY, STOPPING_KEY = "train.job", "train.shown_jobs", "train.stopping"
+OUTCOMES_KEY = "train.outcomes_shown"  # ended runs whose outcome this session's live view has shown
 STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run is queued or training
 
 
@@ -104,14 +105,18 @@ def stop_requested(job_id: int) -> bool:
 def job_status(runner, job_id: int) -> None:
     """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second while
     a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh). Once the
-    run is trained it waits for the run to end (at most one refresh), so the test accuracy shows without a poll's
-    delay."""
+    run is trained it waits for the run to end (at most one refresh) and shows the outcome at once; the whole page
+    follows on the next refresh, so the test accuracy shows without a poll's or a page's delay."""
     view = runner.view(job_id)
     if view.status in ACTIVE and view.latest is not None and view.latest.fraction_done >= 1:
         runner.wait(job_id, STATUS_REFRESH_S)  # trained, being tested and saved: show the outcome the moment it is
-    if runner.briefs() != st.session_state.get(SHOWN_KEY):
+        view = runner.view(job_id)
+    ended = view.status not in ACTIVE
+    first_sight = ended and job_id not in st.session_state.setdefault(OUTCOMES_KEY, set())
+    if runner.briefs() != st.session_state.get(SHOWN_KEY) and not first_sight:
         st.rerun()
-    view = runner.view(job_id)
+    if ended:
+        st.session_state[OUTCOMES_KEY].add(job_id)
     st.subheader(f"Run: {plain(view.name)}")
     if view.status in ACTIVE:
         stopping = stop_requested(job_id)
