@@ -9,19 +9,8 @@ import sys
 
 from .registry import Registry
 from .search_spaces import BUILT_IN_SPACES, load_space
-from .sweeps import (
-    STORAGE_ERRORS,
-    SweepError,
-    create_sweep,
-    default_storage_url,
-    list_sweeps,
-    load_study,
-    open_storage,
-    redacted,
-    summarize,
-    trial_rows,
-    work,
-)
+
+# Each command imports .sweeps itself: Optuna and SQLAlchemy would cost every other CLI command (train, predict) 0.25 s.
 
 
 def add_parsers(commands, common) -> None:
@@ -45,10 +34,14 @@ def add_parsers(commands, common) -> None:
 
 
 def storage_of(args):
+    from .sweeps import default_storage_url, open_storage
+
     return open_storage(args.storage or default_storage_url(Registry(args.models)))
 
 
 def command_create(args) -> None:
+    from .sweeps import create_sweep, redacted
+
     storage = storage_of(args)
     study = create_sweep(args.name, load_space(args.space), args.trials, storage)
     payload = {"name": study.study_name, "trials": args.trials, "storage": redacted(storage.url)}
@@ -59,6 +52,7 @@ def command_create(args) -> None:
 
 def command_work(args) -> None:
     from .data import load_mnist
+    from .sweeps import SweepError, load_study, summarize, work
 
     if args.trials is not None and args.trials < 1:
         raise SweepError(f"--trials must be at least 1, got {args.trials}.")
@@ -77,6 +71,8 @@ def command_work(args) -> None:
 
 
 def command_show(args) -> None:
+    from .sweeps import load_study, summarize, trial_rows
+
     study = load_study(args.name, storage_of(args))
     rows = [row.to_dict() for row in trial_rows(study)]
     if args.json:
@@ -90,6 +86,8 @@ def command_show(args) -> None:
 
 
 def command_list(args) -> None:
+    from .sweeps import list_sweeps
+
     summaries = [summary.to_dict() for summary in list_sweeps(storage_of(args))]
     print(json.dumps(summaries) if args.json else "\n".join(
         f"{row['name']:<30} {row['complete']}/{row['planned']} complete, best "
@@ -102,6 +100,8 @@ SUBCOMMANDS = {"create": command_create, "work": command_work, "show": command_s
 
 def command_sweep(args) -> int:
     """Run the chosen subcommand; a sweep-level failure (wrong name, unreachable storage) exits with code 2."""
+    from .sweeps import STORAGE_ERRORS
+
     try:
         SUBCOMMANDS[args.sweep_command](args)
     except STORAGE_ERRORS as error:

@@ -33,6 +33,15 @@ def test_presets_lists_names_and_descriptions(tmp_path):
     assert {"softmax-regression", "keras-docs-cnn", "fast-cnn", "best-cnn"} <= {row["name"] for row in rows}
 
 
+def test_the_cli_starts_without_tensorflow_or_optuna():
+    """Every command pays for what ``import mnist_core.cli`` loads; the heavy libraries come with the commands."""
+    heavy = "{'tensorflow', 'keras', 'optuna', 'sqlalchemy'}"
+    probe = f"import sys, mnist_core.cli; print(sorted({heavy} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_train_reports_run_accuracy_loss_and_seconds(trained):
     models, payload = trained
     assert set(payload) >= {"run_id", "test_accuracy", "test_loss", "seconds"}
