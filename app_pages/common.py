@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -51,14 +52,32 @@ def plain(text) -> str:
 
 class DataSetSource:
     """Where every page and the job runner get MNIST: a data set uploaded on the Home page (kept in memory for this
-    server process until it restarts), else the configured one ($MNIST_PATH or the Keras cache)."""
+    server process until it restarts), else the configured one ($MNIST_PATH or the Keras cache), read from disk once
+    per path and shared read-only (so a run does not pay a fresh read, ~0.2-0.5 s)."""
 
     def __init__(self):
         self.uploaded: MnistData | None = None
+        self._configured: tuple[str | None, MnistData] | None = None  # ($MNIST_PATH it was read for, the data)
+        self._lock = threading.Lock()
+
+    def has_data(self) -> bool:
+        """Whether ``load`` answers from memory."""
+        configured = self._configured
+        return self.uploaded is not None or (configured is not None and configured[0] == os.environ.get(ENV_VAR))
 
     def load(self) -> MnistData:
-        """The data set for training; safe to call from the job runner's thread (no Streamlit calls)."""
-        return self.uploaded if self.uploaded is not None else load_mnist(allow_download=False)
+        """The data set for training and for the pages; safe to call from any thread (no Streamlit calls). A read
+        that fails raises ``DataSetError`` and is not kept, so a fixed path or a finished download is picked up."""
+        if self.uploaded is not None:
+            return self.uploaded
+        path = os.environ.get(ENV_VAR)
+        with self._lock:
+            if self._configured is None or self._configured[0] != path:
+                data = load_mnist(allow_download=False)
+                for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+                    array.flags.writeable = False
+                self._configured = path, data
+            return self._configured[1]
 
 
 @st.cache_resource
@@ -67,21 +86,13 @@ def data_source() -> DataSetSource:
     return DataSetSource()
 
 
-@st.cache_resource(show_spinner="Loading MNIST…", max_entries=2)
-def configured_data(mnist_path: str | None) -> MnistData:
-    """MNIST from $MNIST_PATH (passed in so the cache follows it) or the Keras cache, one read-only copy shared by
-    every session; the Home page offers the download. Failures raise ``DataSetError`` and are not cached, so a fixed
-    path or a finished download is picked up."""
-    data = load_mnist(allow_download=False)
-    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
-        array.flags.writeable = False
-    return data
-
-
 def load_dataset() -> MnistData:
     """The data set every page uses (uploaded, else configured); raises ``DataSetError`` with how to fix it."""
     source = data_source()
-    return source.uploaded if source.uploaded is not None else configured_data(os.environ.get(ENV_VAR))
+    if source.has_data():
+        return source.load()
+    with st.spinner("Loading MNIST…"):
+        return source.load()
 
 
 def dataset_or_warning() -> MnistData | None:
