@@ -128,16 +128,20 @@ def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
                  one_hot: bool = False, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """Batched ``tf.data`` pipeline (uint8 kept until a batch is cast) with autotune off to avoid epoch-start stalls."""
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (images.reshape((len(images), *model.input_shape[1:])), labels.astype(np.int32)))
+    """Batched ``tf.data`` pipeline with autotune off (it stalled epoch starts). Only the image indices are shuffled
+    and each batch is gathered at once: shuffling the images themselves filled a 60,000-image buffer before the first
+    batch of every epoch (~0.3 s) in the same order. Images stay uint8 in memory until a batch is cast."""
+    all_images = tf.constant(images.reshape((len(images), *model.input_shape[1:])))
+    all_labels = tf.constant(labels.astype(np.int32))
+    order = tf.data.Dataset.range(len(images))
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+        order = order.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
 
-    def scale(x, y):
+    def gather(index):
+        x, y = tf.gather(all_images, index), tf.gather(all_labels, index)
         return tf.cast(x, tf.float32) / PIXEL_MAX, (tf.one_hot(y, NUM_CLASSES) if one_hot else y)
 
-    dataset = dataset.batch(batch_size).map(scale).prefetch(PREFETCH_BATCHES)
+    dataset = order.batch(batch_size).map(gather).prefetch(PREFETCH_BATCHES)
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)

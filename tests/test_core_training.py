@@ -65,6 +65,29 @@ def test_the_pipeline_has_autotune_switched_off(mnist, small_dense_model):
     assert images.shape == (5, 784) and float(images.numpy().max()) <= 1.0
 
 
+def test_the_shuffled_pipeline_gives_every_image_once_per_epoch_with_its_label_in_a_new_order_each_epoch(
+        mnist, small_dense_model):
+    images, labels = mnist.x_test[:50], mnist.y_test[:50]
+    by_pixels = {image.tobytes(): label for image, label in zip(images, labels, strict=True)}
+    dataset = make_dataset(images, labels, 16, small_dense_model, one_hot=True, shuffle_seed=7)
+
+    def one_epoch(dataset) -> list[bytes]:
+        seen = []
+        for batch_images, batch_labels in dataset:
+            assert batch_images.shape[0] <= 16
+            for image, label in zip(batch_images.numpy(), batch_labels.numpy(), strict=True):
+                key = np.rint(image * 255).astype(np.uint8).tobytes()
+                assert label.argmax() == by_pixels[key] and label.sum() == 1.0
+                seen.append(key)
+        return seen
+
+    first, second = one_epoch(dataset), one_epoch(dataset)
+    assert sorted(first) == sorted(second) == sorted(by_pixels) and len(first) == 50
+    assert first != second and first != list(by_pixels)
+    again = make_dataset(images, labels, 16, small_dense_model, one_hot=True, shuffle_seed=7)
+    assert one_epoch(again) == first and one_epoch(again) == second  # the same seed, the same orders
+
+
 def test_a_mixed_bfloat16_run_computes_in_bfloat16_learns_and_loads_back_predicting_the_same(mnist, registry):
     runner = JobRunner(registry, lambda: mnist)
     config = TINY.replace(precision="mixed_bfloat16", subset_size=3000)
