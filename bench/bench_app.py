@@ -26,7 +26,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from e2e_helpers import clear_drawing, draw_stroke, drawing_pad_box, metric
+from e2e_helpers import clear_drawing, draw_stroke, drawing_pad_box, metric, wait_for_app_idle
 from e2e_server import PROJECT, VIEWPORT, start_streamlit, stop_process_group
 
 PRESET = "fast-cnn"
@@ -87,6 +87,7 @@ def train_in_app(page, server, watched: bool) -> tuple[float, float, str]:
     accuracy on screen, run id). Unwatched: the page goes Home at once and the run's record is read when saved."""
     page.goto(f"{server.url}/train")
     expect(page.get_by_text("Training settings")).to_be_visible(timeout=TIMEOUT_MS)
+    wait_for_app_idle(page)  # a user presses Train on a page that has loaded, not while it still draws the last run
     before = set(os.listdir(server.models_dir))
     pressed = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
