@@ -42,6 +42,7 @@ test-fast: $(VENV)/.dev-installed
 # Figures go to mnist_core/measured.json and bench/RESULTS.md; run on a quiet machine (load < 0.5, nothing else).
 bench: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_training.py
+	$(PYTHON) bench/bench_epoch_floor.py
 	PYTHONPATH=tests/e2e $(PYTHON) bench/bench_app.py
 
 # Every preset with its own settings (the slow ones take many minutes); same quiet-machine rule.
