@@ -9,6 +9,7 @@ from app_pages.common import forget_widget, kept_widget, load_dataset, plain
 from mnist_core.config import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
+    MAX_LABEL_SMOOTHING,
     MAX_LEARNING_RATE,
     OPTIMIZERS,
     PRECISIONS,
@@ -28,6 +29,7 @@ NUMBER_SETTINGS = {
     "learning_rate": ("Learning rate", 0.0, MAX_LEARNING_RATE, 0.0005, "%.5f"),
     "validation_split": ("Validation split", 0.0, 0.9, 0.05, "%.2f"),
     "seed": ("Seed", 0, 2**31 - 1, 1, None),
+    "label_smoothing": ("Label smoothing", 0.0, MAX_LABEL_SMOOTHING, 0.05, "%.2f"),
 }
 CHOICE_SETTINGS = {"optimizer": ("Optimizer", OPTIMIZERS), "lr_schedule": ("Learning-rate schedule", SCHEDULES),
                    "precision": ("Precision", PRECISIONS)}

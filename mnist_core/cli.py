@@ -241,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--subset-size", dest="subset_size", type=int)
     train.add_argument("--steps-per-execution", dest="steps_per_execution", type=int)
     train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy of the hidden layers")
+    train.add_argument("--label-smoothing", dest="label_smoothing", type=float,
+                       help="share of each target moved onto the other classes (cross-entropy only), e.g. 0.1")
 
     for name, helptext in (("evaluate", "test accuracy and loss of a saved model"),
                            ("predict", "predict the digit in image files"),

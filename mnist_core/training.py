@@ -163,10 +163,21 @@ def make_optimizer(config: TrainConfig, total_steps: int):
         config.optimizer](learning_rate=rate)
 
 
+def one_hot_labels(config: TrainConfig) -> bool:
+    """Whether the loss takes one-hot labels (the sparse loss takes class numbers, but cannot smooth them)."""
+    return config.loss != "sparse_categorical_crossentropy" or config.label_smoothing > 0
+
+
+def make_loss(config: TrainConfig):
+    if config.label_smoothing > 0:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    return config.loss
+
+
 def compile_model(model, config: TrainConfig, total_steps: int) -> None:
-    one_hot = config.loss != "sparse_categorical_crossentropy"
+    one_hot = one_hot_labels(config)
     accuracy = keras.metrics.CategoricalAccuracy if one_hot else keras.metrics.SparseCategoricalAccuracy
-    model.compile(optimizer=make_optimizer(config, total_steps), loss=config.loss,
+    model.compile(optimizer=make_optimizer(config, total_steps), loss=make_loss(config),
                   metrics=[accuracy(name="accuracy")], steps_per_execution=config.steps_per_execution)
 
 
@@ -359,7 +370,7 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     keras.utils.set_random_seed(config.seed)
     with distribution_strategy().scope():
         model = build_model(spec, precision=config.precision)
-        one_hot = config.loss != "sparse_categorical_crossentropy"
+        one_hot = one_hot_labels(config)
         steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
         compile_model(model, config, steps_per_epoch * config.epochs)
         initial_epoch = restore(model, partial) if partial is not None else 0

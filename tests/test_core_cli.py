@@ -153,6 +153,7 @@ CLI_BAD_SETTINGS = [
     (["--patience", "0"], "patience must be between 1"),
     (["--subset-size", "100", "--batch-size", "500"], "batch_size 500 is larger than the 95 training images"),
     (["--subset-size", "100000"], "subset_size 100000 is larger than the 60000 training images"),
+    (["--label-smoothing", "0.9"], "label_smoothing must be a fraction in [0, 0.5]"),
 ]
 
 

@@ -57,6 +57,12 @@ BAD_SETTINGS = [
     ({"subset_size": "1000"}, "subset_size must be a whole number"),
     ({"steps_per_execution": 0}, "steps_per_execution must be between 1"),
     ({"precision": "float16"}, "precision must be one of float32, mixed_bfloat16, got 'float16'"),
+    ({"label_smoothing": -0.1}, "label_smoothing must be a fraction in [0, 0.5] (e.g. 0.1), got -0.1"),
+    ({"label_smoothing": 0.6}, "label_smoothing must be a fraction in [0, 0.5]"),
+    ({"label_smoothing": float("nan")}, "label_smoothing must be a fraction in [0, 0.5]"),
+    ({"label_smoothing": True}, "label_smoothing must be a fraction"),
+    ({"label_smoothing": "0.1"}, "label_smoothing must be a fraction"),
+    ({"label_smoothing": 0.1, "loss": "mean_squared_error"}, "label_smoothing applies to the cross-entropy losses"),
 ]
 
 
@@ -81,6 +87,12 @@ def test_numpy_numbers_are_accepted_as_plain_python_values():
         TrainConfig(learning_rate=np.float32("nan"))
     with pytest.raises(ConfigError, match="epochs must be a whole number"):
         TrainConfig(epochs=np.array([1, 2]))
+
+
+def test_a_record_from_before_label_smoothing_loads_without_it():
+    saved = TrainConfig().to_dict()
+    del saved["label_smoothing"]
+    assert TrainConfig.from_dict(saved).label_smoothing == 0.0
 
 
 def test_unknown_setting_names_are_refused_not_ignored():

@@ -5,6 +5,7 @@ import math
 import threading
 
 import numpy as np
+import pytest
 
 from faults_helpers import assert_runs_intact, steps_per_epoch
 from mnist_core.cli import main as cli_main
@@ -86,6 +87,19 @@ def test_the_shuffled_pipeline_gives_every_image_once_per_epoch_with_its_label_i
     assert first != second and first != list(by_pixels)
     again = make_dataset(images, labels, 16, small_dense_model, one_hot=True, shuffle_seed=7)
     assert one_epoch(again) == first and one_epoch(again) == second  # the same seed, the same orders
+
+
+def test_label_smoothing_trains_against_softened_one_hot_targets(mnist):
+    config = TINY.replace(label_smoothing=0.2)
+    result = train(DENSE, config, prepare_data(mnist, config))  # class numbers would not fit a categorical loss
+    assert result.status == FINISHED and result.epochs[-1]["accuracy"] > 0.3  # chance is 0.1
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
+    labels = rng.integers(0, 10, size=6)
+    targets = np.eye(10)[labels] * (1 - 0.2) + 0.2 / 10
+    expected = -(targets * np.log(probabilities)).sum(axis=1).mean()
+    assert float(result.model.loss(np.eye(10, dtype=np.float32)[labels], probabilities)) == pytest.approx(expected,
+                                                                                                          rel=1e-5)
 
 
 def test_a_mixed_bfloat16_run_computes_in_bfloat16_learns_and_loads_back_predicting_the_same(mnist, registry):
