@@ -1,5 +1,5 @@
-"""Where one epoch of the speed recipe goes on this CPU, to say why "99% in one epoch in 3 s" is out of reach here:
-the input pipeline alone, Keras's one-time tracing of the training step (first fit minus a second fit of the same
+"""Where one epoch of the speed preset goes on this CPU, i.e. what bounds "99% in one epoch in 3 s" here: the input
+pipeline alone, Keras's one-time tracing of the training step (first fit minus a second fit of the same
 model), the steady cost per image of the whole training step, and the cost per image of the costliest layer (the 5×5
 16→32 convolution, forward and backward) on 1 and on 2 threads next to a large matrix product on 1 and 2 threads (what
 the cores can do). Writes ``bench/EPOCH_FLOOR.md`` with the load average.
@@ -22,28 +22,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from results import AT_START, write_atomic  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
 TABLE = Path(__file__).with_name("EPOCH_FLOOR.md")
-RECIPE = dict(optimizer="adam", lr_schedule="one-cycle", epochs=1, validation_split=0.0, steps_per_execution=32,
-              precision="mixed_bfloat16", learning_rate=6e-3, batch_size=64, seed=1)  # best 1-epoch fast-cnn
 MATMUL_SIDE, CONV_REPEATS, MATMUL_REPEATS = 2048, 400, 20
 
 
 def fit_seconds() -> dict:
-    """One epoch of the recipe with the product's model, optimizer and pipeline, then a second epoch of the same
+    """One epoch of the speed preset with the product's model, optimizer and pipeline, then a second epoch of the same
     model (its training step already traced): the difference is the one-time cost every run pays."""
     import keras
 
     from mnist_core.architectures import build_model
-    from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
-    from mnist_core.presets import PRESETS
-    from mnist_core.training import compile_model, make_dataset
+    from mnist_core.presets import SPEED_PRESET, get_preset
+    from mnist_core.training import compile_model, make_dataset, one_hot_labels
 
-    data, config = load_mnist(), TrainConfig.from_dict(RECIPE)
+    data, preset = load_mnist(), get_preset(SPEED_PRESET)
+    config = preset.config
     keras.utils.set_random_seed(config.seed)
-    model = build_model(PRESETS["fast-cnn"].spec, precision=config.precision)
+    model = build_model(preset.spec, precision=config.precision)
     steps = -(-len(data.y_train) // config.batch_size)
     compile_model(model, config, 2 * steps)
-    dataset = make_dataset(data.x_train, data.y_train, config.batch_size, model, shuffle_seed=config.seed)
+    dataset = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot_labels(config), config.seed)
     started, first_batch = time.perf_counter(), None
     for _ in dataset:
         first_batch = first_batch or time.perf_counter() - started
@@ -121,10 +119,10 @@ def main() -> None:
     for row in rows:
         print(row.strip("| ").replace(" | ", ": "), flush=True)
     write_atomic(TABLE, "\n".join([
-        "# Where one epoch of the speed recipe goes", "",
+        "# Where one epoch of the speed preset goes", "",
         f"Written by `{state['command']}` on {state['date']}, {state['machine']}, load {state['load']:.2f} "
-        "(figures taken at load >= 0.5 do not count). Recipe: fast-cnn, one epoch, batch 64, one-cycle Adam 6e-3, "
-        "bfloat16 (the best one-epoch row of ONE_EPOCH.md).", "", "| what | measured |", "| --- | --- |", *rows, ""]))
+        "(figures taken at load >= 0.5 do not count). Settings: the speed preset's (fast-cnn, one epoch).", "",
+        "| what | measured |", "| --- | --- |", *rows, ""]))
 
 
 if __name__ == "__main__":

@@ -76,12 +76,12 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
         TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=128, epochs=10)),
     Preset(
         "fast-cnn", "Fast CNN (speed to 99% on CPU)",
-        "Conv16 5×5 → MaxPool → Conv32 5×5 → MaxPool → Dense128 (80k params), one-cycle Adam, 32 batches per call, "
-        "bfloat16 compute: chosen for seconds to 99% on a CPU.",
+        "Conv16 5×5 → MaxPool → Conv32 5×5 → MaxPool → Dense128 (80k params): one epoch of one-cycle Adam with label "
+        "smoothing 0.1, 32 batches per call, bfloat16 compute: chosen for seconds to 99% on a CPU.",
         "new (small 2-conv net on a one-cycle schedule)",
         [conv(16, 5), pool(), conv(32, 5), pool(), FLATTEN, dense(128)],
-        TrainConfig(optimizer="adam", learning_rate=4e-3, lr_schedule="one-cycle", batch_size=128, epochs=2,
-                    validation_split=0.0, steps_per_execution=32, precision="mixed_bfloat16")),
+        TrainConfig(optimizer="adam", learning_rate=8e-3, lr_schedule="one-cycle", batch_size=128, epochs=1,
+                    validation_split=0.0, steps_per_execution=32, precision="mixed_bfloat16", label_smoothing=0.1)),
     Preset(
         "best-cnn", "Best CNN (augmented)",
         "Random shifts/rotations, Conv32-Conv32-BatchNorm-MaxPool-Conv64-Conv64-BatchNorm-MaxPool-Dense256 with "
