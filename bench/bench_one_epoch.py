@@ -81,6 +81,8 @@ RECIPES = {  # name -> (spec, settings)
         PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=7e-3, batch_size=96) | BF16 | SMOOTH),
     "fast-cnn, 1 epoch, batch 128, lr 8e-3, bfloat16, label smoothing 0.1": (
         PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=8e-3, batch_size=128) | BF16 | SMOOTH),
+    "fast-cnn, 1 epoch, batch 240, lr 1.8e-2, bfloat16, label smoothing 0.1": (
+        PRESETS["fast-cnn"].spec, ONE_EPOCH | dict(learning_rate=1.8e-2, batch_size=240) | BF16 | SMOOTH),
     "24/32 5×5 + batch norm, dense 256, lr 1e-2, batch 64, bfloat16": (
         [conv(24, 5), NORM, pool(), conv(32, 5), NORM, pool(), FLATTEN, dense(256)],
         ONE_EPOCH | dict(learning_rate=1e-2, batch_size=64) | BF16),

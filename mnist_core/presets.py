@@ -80,7 +80,7 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
         "smoothing 0.1, 32 batches per call, bfloat16 compute: chosen for seconds to 99% on a CPU.",
         "new (small 2-conv net on a one-cycle schedule)",
         [conv(16, 5), pool(), conv(32, 5), pool(), FLATTEN, dense(128)],
-        TrainConfig(optimizer="adam", learning_rate=8e-3, lr_schedule="one-cycle", batch_size=128, epochs=1,
+        TrainConfig(optimizer="adam", learning_rate=1.2e-2, lr_schedule="one-cycle", batch_size=160, epochs=1,
                     validation_split=0.0, steps_per_execution=32, precision="mixed_bfloat16", label_smoothing=0.1)),
     Preset(
         "best-cnn", "Best CNN (augmented)",
