@@ -33,7 +33,7 @@ def fit_seconds() -> dict:
     from mnist_core.architectures import build_model
     from mnist_core.data import load_mnist
     from mnist_core.presets import SPEED_PRESET, get_preset
-    from mnist_core.training import compile_model, make_dataset, one_hot_labels
+    from mnist_core.training import compile_model, training_dataset
 
     data, preset = load_mnist(), get_preset(SPEED_PRESET)
     config = preset.config
@@ -41,7 +41,7 @@ def fit_seconds() -> dict:
     model = build_model(preset.spec, precision=config.precision)
     steps = -(-len(data.y_train) // config.batch_size)
     compile_model(model, config, 2 * steps)
-    dataset = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot_labels(config), config.seed)
+    dataset = training_dataset(data.x_train, data.y_train, config, model)
     started, first_batch = time.perf_counter(), None
     for _ in dataset:
         first_batch = first_batch or time.perf_counter() - started
@@ -49,7 +49,7 @@ def fit_seconds() -> dict:
     seconds = []
     for _ in range(2):
         started = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # the pipeline shuffles
         seconds.append(time.perf_counter() - started)
     return {"first": seconds[0], "second": seconds[1], "images": len(data.y_train), "pipeline": pipeline,
             "first_batch": first_batch}
@@ -62,6 +62,7 @@ def kernel_costs(threads: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+
     @tf.function
     def conv_step(images, kernel):
         with tf.GradientTape() as tape:
@@ -84,6 +85,7 @@ def kernel_costs(threads: int) -> dict:
 def timed(repeats: int, function, *args) -> float:
     """Seconds per call of ``function(*args)`` (a tensor or a list of them) over ``repeats`` calls, after one
     warm-up call."""
+
     def finish(result):
         (result[0] if isinstance(result, list) else result).numpy()
 
@@ -106,8 +108,8 @@ def main() -> None:
     fit = fit_seconds()
     per_image_us = fit["second"] / fit["images"] * 1e6
     kernels = {threads: json.loads(subprocess.run(
-        [sys.executable, __file__, "--kernels-on", str(threads)], capture_output=True, text=True, check=True,
-        env=os.environ).stdout.strip().splitlines()[-1]) for threads in (1, 2)}
+        [sys.executable, __file__, "--kernels-on", str(threads)], capture_output=True, text=True,
+        check=True).stdout.strip().splitlines()[-1]) for threads in (1, 2)}
     rows = [f"| input pipeline alone, one epoch (first batch after) | {fit['pipeline']:.2f} s "
             f"({fit['first_batch'] * 1e3:.0f} ms) |",
             f"| one epoch, first fit (traces the step) | {fit['first']:.2f} s |",

@@ -23,7 +23,7 @@ from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluation import ImagePredictor, evaluate  # noqa: E402
 from mnist_core.presets import SPEED_PRESET, get_preset  # noqa: E402
-from mnist_core.training import compile_model, make_dataset, prepare_data, train  # noqa: E402
+from mnist_core.training import compile_model, prepare_data, train, training_dataset  # noqa: E402
 
 OVERHEAD_SPEC = [{"type": "Dense", "units": 128}]
 
@@ -31,10 +31,10 @@ OVERHEAD_SPEC = [{"type": "Dense", "units": 128}]
 def bare_fit_seconds(spec, config, data) -> float:
     """Plain ``model.fit`` on the same pipeline, model and settings, with no callbacks."""
     keras.utils.set_random_seed(config.seed)
-    model = build_model(spec)
+    model = build_model(spec, precision=config.precision)
     steps = int(np.ceil(len(data.y_train) / config.batch_size))
     compile_model(model, config, steps * config.epochs)
-    dataset = make_dataset(data.x_train, data.y_train, config.batch_size, model, shuffle_seed=config.seed)
+    dataset = training_dataset(data.x_train, data.y_train, config, model)
     started = time.perf_counter()
     model.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False)
     return time.perf_counter() - started

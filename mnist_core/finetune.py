@@ -22,7 +22,7 @@ from .evaluation import evaluate
 from .jobs import RunRequest
 from .my_digits import MyDigits, MyDigitsError
 from .registry import Registry, RunRecord
-from .training import FINISHED, ProgressEvent, compile_model, make_dataset, one_hot_labels, watch
+from .training import FINISHED, ProgressEvent, compile_model, training_dataset, watch
 
 FINETUNE_CONFIG = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=2, validation_split=0.0,
                               seed=7)
@@ -121,7 +121,7 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     run = watch(on_event, stop_event, config.epochs, steps, config.batch_size, len(y_mix))
     with classifier_only(model):
         compile_model(model, config, steps * config.epochs)
-        model.fit(make_dataset(x_mix, y_mix, config.batch_size, model, one_hot_labels(config), config.seed),
+        model.fit(training_dataset(x_mix, y_mix, config, model),
                   epochs=config.epochs, callbacks=run.callbacks, verbose=0, shuffle=False)  # shuffled already
     status, reason = run.outcome() or (FINISHED, lineage(base.name, base_id, len(y_mine), len(y_held)))
     after = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}

@@ -168,7 +168,13 @@ def one_hot_labels(config: TrainConfig) -> bool:
     return config.loss != "sparse_categorical_crossentropy" or config.label_smoothing > 0
 
 
+def training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, model) -> tf.data.Dataset:
+    """The shuffled pipeline that ``config`` trains ``model`` on (its batch size, seed and label form)."""
+    return make_dataset(images, labels, config.batch_size, model, one_hot_labels(config), config.seed)
+
+
 def make_loss(config: TrainConfig):
+    """The loss to compile: Keras's name for it, or the smoothing cross-entropy when labels are smoothed."""
     if config.label_smoothing > 0:
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     return config.loss
@@ -370,12 +376,11 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     keras.utils.set_random_seed(config.seed)
     with distribution_strategy().scope():
         model = build_model(spec, precision=config.precision)
-        one_hot = one_hot_labels(config)
         steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
         compile_model(model, config, steps_per_epoch * config.epochs)
         initial_epoch = restore(model, partial) if partial is not None else 0
-    train_set = make_dataset(data.x_train, data.y_train, config.batch_size, model, one_hot, config.seed)
-    val_set = (make_dataset(data.x_val, data.y_val, 1024, model, one_hot) if len(data.y_val) else None)
+    train_set = training_dataset(data.x_train, data.y_train, config, model)
+    val_set = make_dataset(data.x_val, data.y_val, 1024, model, one_hot_labels(config)) if len(data.y_val) else None
     run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train), history)
     callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history)] if partial is not None else [])
     if config.early_stopping:
