@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from faults_helpers import assert_runs_intact, steps_per_epoch
+from mnist_core.architectures import build_model
 from mnist_core.cli import main as cli_main
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import JobRunner, RunRequest, execute_run
 from mnist_core.registry import DEFAULT_ID, RECORD_FILE
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
-from mnist_core.training import make_dataset, prepare_data, train
+from mnist_core.training import compile_model, make_dataset, prepare_data, train, training_dataset
 
 DENSE = [{"type": "Dense", "units": 32}]
 TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
@@ -87,6 +88,20 @@ def test_the_shuffled_pipeline_gives_every_image_once_per_epoch_with_its_label_i
     assert first != second and first != list(by_pixels)
     again = make_dataset(images, labels, 16, small_dense_model, one_hot=True, shuffle_seed=7)
     assert one_epoch(again) == first and one_epoch(again) == second  # the same seed, the same orders
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_a_compiled_model_traces_its_training_step_once(mnist, steps_per_execution):
+    """Optimizer slots created while the step is traced make TensorFlow trace it twice (~0.5 s per run)."""
+    config = TINY.replace(steps_per_execution=steps_per_execution)
+    data = prepare_data(mnist, config)
+    model = build_model(DENSE)
+    compile_model(model, config, total_steps=9)
+    traced = []
+    step = model.train_step
+    model.train_step = lambda batch: traced.append(1) or step(batch)
+    model.fit(training_dataset(data.x_train, data.y_train, config, model), epochs=1, verbose=0, shuffle=False)
+    assert len(traced) == 1 and int(model.optimizer.iterations) == 9
 
 
 def test_label_smoothing_trains_against_softened_one_hot_targets(mnist):
