@@ -22,6 +22,7 @@ from mnist_core.architectures import build_model  # noqa: E402
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluation import ImagePredictor, evaluate  # noqa: E402
+from mnist_core.measured import count_of  # noqa: E402
 from mnist_core.presets import SPEED_PRESET, get_preset  # noqa: E402
 from mnist_core.training import compile_model, prepare_data, train, training_dataset  # noqa: E402
 
@@ -82,7 +83,7 @@ def seconds_to_99(data_all, seeds: list[int]) -> None:
         result = train(preset.spec, config, data)
         accuracy = evaluate(result.model, data.x_test, data.y_test).accuracy
         print(f"{SPEED_PRESET} seed {seed}: {accuracy:.2%} test in {result.seconds:.1f} s of training "
-              f"({config.epochs} epochs){'' if accuracy >= 0.99 else '  BELOW 99%'}")
+              f"({count_of(config.epochs, 'epoch')}){'' if accuracy >= 0.99 else '  BELOW 99%'}")
         runs.append({"seed": seed, "test_accuracy": round(accuracy, 4), "seconds": round(result.seconds, 2)})
     record("presets", SPEED_PRESET, {"epochs": preset.config.epochs, "runs": runs})
 

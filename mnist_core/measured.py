@@ -24,6 +24,11 @@ def span(values: list[float], decimals: int, unit: str) -> str:
     return f"{low}{unit}" if low == high else f"{low}–{high}{unit}"
 
 
+def count_of(number: int, noun: str) -> str:
+    """``number`` with ``noun``, plural unless it is one: "1 epoch", "30 epochs"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def preset_expectation(name: str, figures: dict | None = None) -> str | None:
     """What training preset ``name`` with its own settings gave on the benchmark machine, or None if not measured."""
     entry = (load_figures() if figures is None else figures).get("presets", {}).get(name)
@@ -32,6 +37,6 @@ def preset_expectation(name: str, figures: dict | None = None) -> str | None:
     runs = entry["runs"]
     accuracy = span([100 * run["test_accuracy"] for run in runs], 2, "%")
     seconds = span([run["seconds"] for run in runs], 1, " s")
-    seeds = f"{len(runs)} seeds" if len(runs) > 1 else "1 seed"
-    return (f"Measured with these settings: {accuracy} test accuracy, {seconds} of training ({seeds}, "
-            f"{entry['epochs']} epochs, {entry['machine']}, load {entry['load']:.2f}, {entry['date']}).")
+    return (f"Measured with these settings: {accuracy} test accuracy, {seconds} of training "
+            f"({count_of(len(runs), 'seed')}, {count_of(entry['epochs'], 'epoch')}, {entry['machine']}, "
+            f"load {entry['load']:.2f}, {entry['date']}).")

@@ -19,7 +19,7 @@ def test_expectation_comes_from_the_recorded_runs(tmp_path):
     path = tmp_path / "measured.json"
     path.write_text(json.dumps(figures), encoding="utf-8")
     text = preset_expectation("fast-cnn", load_figures(path))
-    assert "99.05–99.12% test accuracy" in text and "2.8–3.0 s of training" in text and "2 seeds" in text
+    assert "99.05–99.12% test accuracy" in text and "2.8–3.0 s of training" in text and "(2 seeds, 1 epoch," in text
     assert "load 0.12" in text
     assert preset_expectation("best-cnn", load_figures(path)) is None
 
