@@ -182,7 +182,7 @@ def make_loss(config: TrainConfig):
 
 def compile_model(model, config: TrainConfig, total_steps: int) -> None:
     """Compile ``model`` for ``config`` and create its optimizer's slots now: left to ``fit``, they are created while
-    the training step is traced, and TensorFlow then traces the step a second time (0.3-0.8 s per run on 2 cores)."""
+    the training step is traced, and TensorFlow then traces the step a second time (0.4-0.8 s per run on 2 cores)."""
     one_hot = one_hot_labels(config)
     accuracy = keras.metrics.CategoricalAccuracy if one_hot else keras.metrics.SparseCategoricalAccuracy
     model.compile(optimizer=make_optimizer(config, total_steps), loss=make_loss(config),

@@ -92,7 +92,7 @@ def test_the_shuffled_pipeline_gives_every_image_once_per_epoch_with_its_label_i
 
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_a_compiled_model_traces_its_training_step_once(mnist, steps_per_execution):
-    """Optimizer slots created while the step is traced make TensorFlow trace it twice (~0.5 s per run)."""
+    """Optimizer slots created while the step is traced make TensorFlow trace it twice (0.4-0.8 s per run)."""
     config = TINY.replace(steps_per_execution=steps_per_execution)
     data = prepare_data(mnist, config)
     model = build_model(DENSE)
