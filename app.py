@@ -8,6 +8,8 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
+from app_pages.common import preload_engine
+
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:", url_path="data"),
@@ -46,3 +48,4 @@ def run_selected_page() -> None:
 
 keep_keras_state_between_runs()
 run_selected_page()
+preload_engine()

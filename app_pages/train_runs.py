@@ -45,7 +45,8 @@ def run_status(view) -> None:
     if view.status == QUEUED:
         st.info(f"Queued: position {view.queue_position} in line")
     elif view.latest is None:
-        st.progress(0.0, text="Preparing the data and building the model…")
+        st.progress(0.0, text="Preparing the data and building the model (the first run after the server starts "
+                              "may also wait a few seconds for TensorFlow to load)…")
     elif view.latest.fraction_done >= 1:
         st.progress(1.0, text="Trained: now testing the model on the test set and saving it…")
     else:

@@ -85,7 +85,7 @@ def train_request(args):
 def command_train(args) -> int:
     from keras.utils import Progbar
 
-    from .jobs import execute_run, resume_run  # TensorFlow only for the commands that need it
+    from .runs import execute_run, resume_run  # TensorFlow only for the commands that need it
 
     if args.resume:
         given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None] + (

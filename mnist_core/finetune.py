@@ -21,8 +21,9 @@ from .data import MnistData, stratified_subset
 from .evaluation import evaluate
 from .jobs import RunRequest
 from .my_digits import MyDigits, MyDigitsError
+from .progress import ProgressEvent
 from .registry import Registry, RunRecord
-from .training import FINISHED, ProgressEvent, compile_model, training_dataset, watch
+from .training import FINISHED, compile_model, training_dataset, watch
 
 FINETUNE_CONFIG = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=2, validation_split=0.0,
                               seed=7)

@@ -1,6 +1,6 @@
-"""Runs end to end (prepare data, train with a checkpoint at each epoch end, test, save), the resumption of runs
-whose process died, and a runner that trains them one at a time in a background thread, so a page never blocks on
-``fit``; its jobs' live state can be read from any thread at any moment."""
+"""The runner that trains submitted runs (``runs.py``) one at a time in a background thread, so a page never blocks on
+``fit``; its jobs' live state can be read from any thread at any moment. Free of TensorFlow (``runs.py`` is imported
+on the runner's thread), so that the pages that create a runner do not wait for that import."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .architectures import SpecError, count_params
+from .architectures import SpecError
 from .config import ConfigError, TrainConfig
-from .data import DataSetError, MnistData, fingerprint
-from .evaluation import evaluate
-from .registry import PartialRun, Registry, RegistryError, RunRecord
+from .data import DataSetError, MnistData
+from .progress import History, ProgressEvent
+from .registry import Registry, RegistryError, RunRecord
 from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
-from .training import History, ProgressEvent, prepare_data, train
 
 LIVE_JOBS_KEPT = 3  # ended jobs whose history stays in memory; older ones are read back from the registry
 
@@ -34,74 +33,14 @@ class RunRequest:
     architecture: str
     spec: list
     config: TrainConfig
-    execute: Callable | None = None  # runs the job instead of execute_run, same arguments (e.g. a fine-tune)
+    execute: Callable | None = None  # runs the job instead of runs.execute_run, same arguments (e.g. a fine-tune)
     resume_id: str | None = None  # an interrupted run to go on with (see ``request_of``)
-
-
-def execute_run(request: RunRequest, data: MnistData, registry: Registry,
-                on_event: Callable[[ProgressEvent], None] | None = None,
-                stop_event: threading.Event | None = None, history: History | None = None) -> RunRecord:
-    """Train ``request`` on ``data``, measure it on the test set and save it (stopped and failed runs too). Until it
-    is saved, the run is checkpointed at each epoch end in its work folder in the registry, so that if this process
-    dies the run is listed as interrupted and can be resumed (``resume_run``); rows go to ``history`` as they come."""
-    if request.resume_id is not None:
-        return resume_run(request.resume_id, data, registry, on_event, stop_event, history)
-    prepared = prepare_data(data, request.config)
-    partial = registry.start_partial(request.name, request.architecture, request.spec, request.config.to_dict(),
-                                     count_params(request.spec))
-    return complete_run(partial, request, prepared, registry, on_event, stop_event, history)
 
 
 def resume_request(interrupted: RunRecord) -> RunRequest:
     """A request to resume an interrupted run (as ``Registry.list_interrupted`` lists it), with its own settings."""
     return RunRequest(interrupted.name, interrupted.architecture, interrupted.spec,
                       TrainConfig.from_dict(interrupted.config), resume_id=interrupted.id)
-
-
-def resume_run(run_id: str, data: MnistData, registry: Registry,
-               on_event: Callable[[ProgressEvent], None] | None = None,
-               stop_event: threading.Event | None = None, history: History | None = None) -> RunRecord:
-    """Go on with an interrupted run after its last checkpointed epoch (same data, settings and step count), then
-    test and save it like any run: its record holds every epoch, those before the interruption too."""
-    partial = registry.claim_partial(run_id)
-    try:
-        request = resume_request(partial.as_record())
-        prepared = prepare_data(data, request.config)
-    except BaseException:
-        partial.release()
-        raise
-    return complete_run(partial, request, prepared, registry, on_event, stop_event, history)
-
-
-def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: Registry,
-                 on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event | None,
-                 history: History | None) -> RunRecord:
-    """Train from the partial run's last checkpoint (or from the start), test, save under the partial run's id and
-    remove its work folder. A network that cannot be built leaves nothing behind; any other failure (or this process
-    dying) leaves the run interrupted, to be resumed."""
-    history = history or History()
-    history.start_after(partial.values["epochs"], partial.values["batches"])
-    try:
-        result = train(request.spec, request.config, prepared, on_event, stop_event, history, partial)
-        accuracy = loss = predictions = None
-        if result.status != FAILED:
-            evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
-            accuracy, loss = evaluation.accuracy, evaluation.loss
-            predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
-        record = RunRecord(
-            id="", name=request.name, architecture=request.architecture, spec=request.spec,
-            config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
-            params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
-            test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
-        saved = registry.save_run(result.model, record, run_id=partial.run_id, test_predictions=predictions)
-    except (SpecError, ConfigError):
-        partial.remove()  # it could never train
-        raise
-    except BaseException:
-        partial.release()
-        raise
-    partial.remove()
-    return saved
 
 
 @dataclass
@@ -256,6 +195,8 @@ class JobRunner:
         """Run the job with its execute function; rows go to the job's history."""
         on_event = functools.partial(self._record_event, job)
         if job.request.execute is None:
+            from .runs import execute_run  # TensorFlow: the app has usually imported it already (preload_engine)
+
             return execute_run(job.request, self.load_data(), self.registry, on_event, job.stop_event, job.history)
 
         def on_event_with_rows(event: ProgressEvent) -> None:  # a job of its own kind tells its rows in its events
@@ -280,3 +221,4 @@ class JobRunner:
                 self._finish(job, FAILED, f"unexpected error: {type(error).__name__}: {error}")
             else:
                 self._finish(job, record.status, record.reason, record)
+

@@ -50,7 +50,8 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
     (what a killed process leaves; tests/test_core_cli.py kills a real one)."""
     import threading
 
-    from mnist_core.training import History, prepare_data, train
+    from mnist_core.progress import History
+    from mnist_core.training import prepare_data, train
 
     partial = registry.start_partial(name, "custom", spec, config.to_dict(), 0)
     stop = threading.Event()

@@ -1,8 +1,11 @@
-"""app.py's reliance on Streamlit internals: an upgrade that removes them must fail here, not slow training down."""
+"""app.py: its reliance on Streamlit internals (an upgrade that removes them must fail here, not slow training down),
+and the training engine loaded in the background once the first page is shown."""
 
 from __future__ import annotations
 
 import runpy
+import subprocess
+import sys
 
 from helpers import PROJECT
 
@@ -19,3 +22,34 @@ def test_the_patched_streamlit_hook_still_exists_and_is_switched_off(monkeypatch
     assert script_runner._clean_problem_modules is not original
     assert script_runner._clean_problem_modules() is None
     assert "keep_keras_state_between_runs" in namespace
+
+
+WHO_IMPORTS_TENSORFLOW = """
+import importlib.abc, sys, threading, time
+importers = []
+
+class Witness(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" and not importers:
+            importers.append(threading.current_thread().name)
+
+sys.meta_path.insert(0, Witness())
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("app.py", default_timeout=90).run()  # the Home page
+assert not app.exception, [exception.value for exception in app.exception]
+deadline = time.monotonic() + 120
+while not importers and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(importers)
+"""
+
+
+def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own():
+    """TensorFlow takes 3-6 s to import: the app loads it after its first page, on its own thread, so neither that
+    page nor the Train page waits for it, and it is loaded by the time a user presses Train."""
+    from app_pages.common import ENGINE_PRELOAD_THREAD
+
+    done = subprocess.run([sys.executable, "-c", WHO_IMPORTS_TENSORFLOW], capture_output=True, text=True,
+                          cwd=PROJECT, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([ENGINE_PRELOAD_THREAD])

@@ -2,18 +2,21 @@
 run, one history shared by the live view and the saved run, and only the last few jobs' history kept in memory."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from faults_helpers import Child, assert_runs_intact, child_env, steps_per_epoch
-from helpers import interrupted_run
+from helpers import PROJECT, interrupted_run
 from mnist_core.architectures import SpecError, count_params
 from mnist_core.config import TrainConfig
 from mnist_core.data import ENV_VAR
-from mnist_core.jobs import LIVE_JOBS_KEPT, JobRunner, RunRequest, execute_run, resume_request
+from mnist_core.jobs import LIVE_JOBS_KEPT, JobRunner, RunRequest, resume_request
 from mnist_core.registry import DEFAULT_ID, Registry
+from mnist_core.runs import execute_run
 from mnist_core.statuses import FINISHED, INTERRUPTED, QUEUED
 
 DENSE = [{"type": "Dense", "units": 32}]
@@ -183,3 +186,12 @@ def test_two_processes_training_into_one_registry_both_save(registry, good, mnis
     listed = {record.id for record in Registry(registry.root).list_runs()}
     assert {result["id"] for result in results} <= listed
     assert_runs_intact(registry, good)
+
+
+
+def test_the_job_runner_loads_no_tensorflow():
+    """Pages create the runner: it must not make them wait for TensorFlow (3-6 s); its thread imports it per run."""
+    probe = "import sys, mnist_core.jobs; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -11,8 +11,9 @@ from faults_helpers import assert_runs_intact, steps_per_epoch
 from mnist_core.architectures import build_model
 from mnist_core.cli import main as cli_main
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import JobRunner, RunRequest, execute_run
+from mnist_core.jobs import JobRunner, RunRequest
 from mnist_core.registry import DEFAULT_ID, RECORD_FILE
+from mnist_core.runs import execute_run
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
 from mnist_core.training import compile_model, make_dataset, prepare_data, train, training_dataset
 
@@ -175,7 +176,7 @@ def stop_in_epoch(epoch: int, step: int = 2):
 
 
 def test_a_resumed_run_goes_on_from_its_last_checkpoint_with_the_step_count_and_history(mnist, registry):
-    from mnist_core.training import History
+    from mnist_core.progress import History
 
     config = TINY.replace(epochs=3, lr_schedule="one-cycle", steps_per_execution=2)
     data = prepare_data(mnist, config)
