@@ -210,7 +210,6 @@ def preload_engine() -> None:
                      daemon=True).start()
 
 
-
 @st.cache_resource
 def shared_job_runner(models_root: str) -> JobRunner:
     """The one job runner of this server process for a registry folder, shared by every browser session."""

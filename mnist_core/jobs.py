@@ -34,7 +34,7 @@ class RunRequest:
     spec: list
     config: TrainConfig
     execute: Callable | None = None  # runs the job instead of runs.execute_run, same arguments (e.g. a fine-tune)
-    resume_id: str | None = None  # an interrupted run to go on with (see ``request_of``)
+    resume_id: str | None = None  # an interrupted run to go on with (see ``resume_request``)
 
 
 def resume_request(interrupted: RunRecord) -> RunRequest:
