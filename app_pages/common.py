@@ -202,7 +202,7 @@ ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
 
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras: 3-6 s on 2 cores) once per server process, on a thread of
+    """Import the training engine (TensorFlow and Keras: 4.2-4.9 s on 2 cores) once per server process, on a thread of
     its own, after the first page shown: no page waits for it, and by the time a user presses Train or draws a digit
     it is usually loaded (the Train page's first visit waited for it before: 6.5-7.1 s, now 2.4-3.5 s). A failed import
     is reported by whatever needs the engine, which imports it again."""

@@ -45,7 +45,7 @@ print(importers)
 
 
 def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own():
-    """TensorFlow takes 3-6 s to import: the app loads it after its first page, on its own thread, so neither that
+    """TensorFlow takes 4-5 s to import: the app loads it after its first page, on its own thread, so neither that
     page nor the Train page waits for it, and it is loaded by the time a user presses Train."""
     from app_pages.common import ENGINE_PRELOAD_THREAD
 

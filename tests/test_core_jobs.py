@@ -190,7 +190,7 @@ def test_two_processes_training_into_one_registry_both_save(registry, good, mnis
 
 
 def test_the_job_runner_loads_no_tensorflow():
-    """Pages create the runner: it must not make them wait for TensorFlow (3-6 s); its thread imports it per run."""
+    """Pages create the runner: it must not make them wait for TensorFlow (4-5 s); its thread imports it per run."""
     probe = "import sys, mnist_core.jobs; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
     assert done.returncode == 0, done.stderr
