@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.common import RUN_PARAM, job_runner, plain
-from mnist_core.charts import batch_chart, epoch_chart, progress_label
+from mnist_core.charts import batch_chart_spec, batch_frame, epoch_chart, progress_label
 from mnist_core.registry import Registry
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 
@@ -40,6 +40,16 @@ def watched_job(runner) -> int | None:
     return st.session_state[JOB_KEY]
 
 
+def runs_on_page(briefs) -> list:
+    """What the page outside the live view shows of the server's runs, so the live view redraws the whole page only
+    when that changes: with several runs, the picker's labels (each run's status); with one, only whether it is
+    still active (its going from queued to training shows inside the live view, and a full redraw then would take
+    the CPU that the run has just started to train on)."""
+    if len(briefs) > 1:
+        return list(briefs)
+    return [(brief.id, brief.status in ACTIVE) for brief in briefs]
+
+
 def run_status(view) -> None:
     """Queue position or progress bar of a run that has not ended."""
     if view.status == QUEUED:
@@ -62,7 +72,7 @@ def training_curves(view) -> None:
         return
     for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
-            st.altair_chart(batch_chart(view.batches, metric), width="stretch")
+            st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
             if len(view.epochs) >= 2:
                 st.altair_chart(epoch_chart(view.epochs, metric), width="stretch")
     st.caption(f"{len(view.batches)} batches recorded")
@@ -105,7 +115,7 @@ def stop_requested(job_id: int) -> bool:
 
 def job_status(runner, job_id: int) -> None:
     """The run's name, queue place or progress and the Stop button, then how it ended; refreshed every second while
-    a run is active, and the whole page redrawn once any run's status changed (labels, outcome, refresh). Once the
+    a run is active, and the whole page redrawn once what it shows of the runs changed (``runs_on_page``). Once the
     run is trained it waits for the run to end (at most one refresh) and shows the outcome at once; the whole page
     follows on the next refresh, so the test accuracy shows without a poll's or a page's delay."""
     view = runner.view(job_id)
@@ -114,7 +124,7 @@ def job_status(runner, job_id: int) -> None:
         view = runner.view(job_id)
     ended = view.status not in ACTIVE
     first_sight = ended and job_id not in st.session_state.setdefault(OUTCOMES_KEY, set())
-    if runner.briefs() != st.session_state.get(SHOWN_KEY) and not first_sight:
+    if runs_on_page(runner.briefs()) != runs_on_page(st.session_state.get(SHOWN_KEY, [])) and not first_sight:
         st.rerun()
     if ended:
         st.session_state[OUTCOMES_KEY].add(job_id)

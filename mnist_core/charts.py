@@ -3,6 +3,8 @@ shows about training, errors and predictions can be unit-tested; pictures (NumPy
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 
 import altair as alt
@@ -43,19 +45,36 @@ def thin(frame: pd.DataFrame, limit: int = MAX_BATCH_POINTS) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
-def batch_chart(batches: list[dict], metric: str) -> alt.Chart:
-    """Per-batch training ``metric``: the raw values faint and their moving average as a solid line."""
+def batch_frame(batches: list[dict], metric: str) -> pd.DataFrame:
+    """The rows of ``batch_chart_spec``'s chart: per batch, the raw ``metric`` and its moving average (finite values
+    only, at most ``MAX_BATCH_POINTS`` rows)."""
     rows = [row for row in batches if metric in row and math.isfinite(row[metric])]
     frame = pd.DataFrame({"batch": [row["step"] for row in rows], "raw": [row[metric] for row in rows]})
     frame["smoothed"] = smooth(frame["raw"], smoothing_weight(len(frame))) if len(frame) else []
-    frame = thin(frame)
-    base = alt.Chart(frame).encode(x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d")))
+    return thin(frame)
+
+
+def batch_chart_spec(metric: str) -> dict:
+    """Vega-Lite spec, without data, of the per-batch training ``metric`` chart (rows from ``batch_frame``): the
+    raw values faint and their moving average as a solid line. A fresh copy of a spec built once per metric: the
+    live view redraws this chart every few seconds while a run trains, and Altair's validation of a new chart takes
+    ~50 ms of the CPU (and the interpreter) that training needs."""
+    return copy.deepcopy(_batch_chart_spec(metric))
+
+
+@functools.cache
+def _batch_chart_spec(metric: str) -> dict:
+    shape = pd.DataFrame({"batch": [0], "raw": [0.0], "smoothed": [0.0]})  # only to build the spec; taken out below
+    base = alt.Chart(shape).encode(x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d")))
     title = METRIC_TITLES.get(metric, metric)
     raw = base.mark_line(opacity=RAW_OPACITY, color="#2563eb").encode(
         y=alt.Y("raw:Q", title=title, axis=alt.Axis(format=VALUE_FORMAT)))
     line = base.mark_line(color="#2563eb").encode(
         y="smoothed:Q", tooltip=["batch:Q", alt.Tooltip("smoothed:Q", format=".4f")])
-    return (raw + line).properties(title=f"{title} per batch (train)", height=CHART_HEIGHT)
+    spec = (raw + line).properties(title=f"{title} per batch (train)", height=CHART_HEIGHT).to_dict()
+    for key in ("data", "datasets", "config"):  # the rows come with each drawing; Streamlit themes the chart itself
+        spec.pop(key, None)
+    return spec
 
 
 def best_epoch(epochs: list[dict]) -> int | None:

@@ -48,10 +48,17 @@ def test_epoch_chart_draws_train_and_validation_with_the_best_epoch_rule():
 
 def test_batch_chart_shows_raw_and_smoothed_per_batch_loss():
     batches = [{"step": step, "epoch": 1, "loss": 2.0 / step, "accuracy": 0.5} for step in range(1, 41)]
-    spec = charts.batch_chart(batches, "loss").to_dict()
+    batches.insert(5, {"step": 99, "epoch": 1, "loss": math.inf})  # not drawn
+    frame = charts.batch_frame(batches, "loss")
+    assert frame["batch"].tolist() == list(range(1, 41))
+    assert np.allclose(frame["smoothed"], charts.smooth(frame["raw"], charts.smoothing_weight(40)))
+    spec = charts.batch_chart_spec("loss")
     assert spec["title"] == "Loss per batch (train)"
-    assert len(spec["layer"]) == 2
-    assert len(next(iter(spec["datasets"].values()))) == 40
+    assert [(layer["mark"]["type"], layer["encoding"]["y"]["field"]) for layer in spec["layer"]] == [
+        ("line", "raw"), ("line", "smoothed")]
+    assert "data" not in spec and "datasets" not in spec  # the rows are given with each drawing
+    spec["title"] = "changed by a caller"
+    assert charts.batch_chart_spec("loss")["title"] == "Loss per batch (train)"  # each call gets its own copy
 
 
 def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():

@@ -175,6 +175,19 @@ def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(
     assert [run.status for run in empty_registry.list_runs()] == ["stopped"]
 
 
+def test_the_live_view_redraws_the_whole_page_only_when_what_it_shows_of_the_runs_changes():
+    from app_pages.train_runs import runs_on_page
+    from mnist_core.jobs import JobBrief
+    from mnist_core.statuses import FINISHED, QUEUED, RUNNING
+
+    queued, running, finished = (JobBrief(1, "a", status, None) for status in (QUEUED, RUNNING, FINISHED))
+    assert runs_on_page([queued]) == runs_on_page([running])  # a lone run starts: only the live view changes
+    assert runs_on_page([running]) != runs_on_page([finished])  # it ends: the refresh stops, the page follows
+    other = JobBrief(2, "b", QUEUED, None)
+    assert runs_on_page([other, queued]) != runs_on_page([other, running])  # the picker's labels change
+    assert runs_on_page([running]) != runs_on_page([other, running])  # a second run: the picker appears
+
+
 def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"), batch_size=4096)
     assert_rendered(app)
