@@ -221,4 +221,3 @@ class JobRunner:
                 self._finish(job, FAILED, f"unexpected error: {type(error).__name__}: {error}")
             else:
                 self._finish(job, record.status, record.reason, record)
-

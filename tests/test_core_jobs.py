@@ -188,7 +188,6 @@ def test_two_processes_training_into_one_registry_both_save(registry, good, mnis
     assert_runs_intact(registry, good)
 
 
-
 def test_the_job_runner_loads_no_tensorflow():
     """Pages create the runner: it must not make them wait for TensorFlow (4-5 s); its thread imports it per run."""
     probe = "import sys, mnist_core.jobs; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
