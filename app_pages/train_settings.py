@@ -19,6 +19,7 @@ from mnist_core.config import (
     check_fits_data,
 )
 from mnist_core.data import DataSetError
+from mnist_core.precision import AUTO, resolved_precision
 
 SETTINGS_KEY, BASE_KEY = "train.settings", "train.base"
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
@@ -33,6 +34,10 @@ NUMBER_SETTINGS = {
 }
 CHOICE_SETTINGS = {"optimizer": ("Optimizer", OPTIMIZERS), "lr_schedule": ("Learning-rate schedule", SCHEDULES),
                    "precision": ("Precision", PRECISIONS)}
+CHOICE_OPTIONS = {"precision": {
+    "format_func": lambda name: f"auto ({resolved_precision(AUTO)} on this CPU)" if name == AUTO else name,
+    "help": "mixed_bfloat16 computes in bfloat16: faster on CPUs that have it natively (AVX512-BF16, AMX), many "
+            "times slower on others. auto uses it only where it is native; the run records what it used."}}
 
 
 def setting_key(field: str) -> str:
@@ -72,7 +77,8 @@ def settings_form(train_count: int | None) -> dict:
             help="Train on a stratified subset of this many training images; 0 = all of them.")
     for position, (field, (label, choices)) in enumerate(CHOICE_SETTINGS.items()):
         with (left, right)[position % 2]:
-            chosen[field] = kept_widget(st.selectbox, setting_key(field), chosen[field], label, choices)
+            chosen[field] = kept_widget(st.selectbox, setting_key(field), chosen[field], label, choices,
+                                        **CHOICE_OPTIONS.get(field, {}))
     with left:
         chosen["early_stopping"] = kept_widget(st.checkbox, setting_key("early_stopping"), chosen["early_stopping"],
                                                "Early stopping")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .data import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
 from .errors import DigitLabError
+from .precision import resolved_precision
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid", "linear")
 PADDINGS = ("valid", "same")
@@ -163,8 +164,10 @@ def count_params(spec: list[dict]) -> int:
 
 def build_model(spec: list[dict], name: str = "digit_classifier", precision: str = "float32"):
     """The Keras ``Sequential`` model for ``spec`` (uncompiled); raises ``SpecError`` first if it cannot be built.
-    ``precision`` is the dtype policy of the spec's layers; the softmax output always computes in float32."""
+    ``precision`` is the dtype policy of the spec's layers ("auto": see ``resolved_precision``); the softmax output
+    always computes in float32."""
     rows = summarize_spec(spec)
+    precision = resolved_precision(precision)
     import keras  # heavy import kept out of the checker
     from keras import layers as kl
 

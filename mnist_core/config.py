@@ -10,7 +10,8 @@ from .errors import DigitLabError
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "one-cycle")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error")
-PRECISIONS = ("float32", "mixed_bfloat16")  # Keras dtype policies; bfloat16 runs natively on CPUs with AVX512-BF16
+# Keras dtype policies, and "auto": bfloat16 compute only where the CPU runs it natively (``precision`` module).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 MAX_LEARNING_RATE = 10.0
 MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
@@ -28,7 +29,8 @@ class TrainConfig:
     ``subset_size`` trains on a stratified subset of that many training images (``None``: all of them);
     ``steps_per_execution`` runs that many batches per call into TensorFlow (faster on CPU; progress events and stop
     requests are then handled every that many batches); ``precision`` is the Keras dtype policy of every layer but the
-    output (``mixed_bfloat16``: compute in bfloat16, keep weights in float32; about 30% faster here);
+    output (``mixed_bfloat16``: compute in bfloat16, keep weights in float32: ~25% faster on CPUs with native
+    bfloat16, many times slower on others; ``auto``: bfloat16 only where it is native, and a run records which);
     ``label_smoothing`` moves that share of each target onto the other classes (cross-entropy only): a softer target
     that generalises better in short trainings (one epoch of fast-cnn: +0.15 points).
     """

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from .architectures import SpecError, count_params
 from .config import ConfigError
 from .data import MnistData, fingerprint
 from .evaluation import evaluate
 from .jobs import RunRequest, resume_request
+from .precision import with_resolved_precision
 from .progress import History, ProgressEvent
 from .registry import PartialRun, Registry, RunRecord
 from .statuses import FAILED
@@ -25,6 +27,7 @@ def execute_run(request: RunRequest, data: MnistData, registry: Registry,
     dies the run is listed as interrupted and can be resumed (``resume_run``); rows go to ``history`` as they come."""
     if request.resume_id is not None:
         return resume_run(request.resume_id, data, registry, on_event, stop_event, history)
+    request = replace(request, config=with_resolved_precision(request.config))
     prepared = prepare_data(data, request.config)
     partial = registry.start_partial(request.name, request.architecture, request.spec, request.config.to_dict(),
                                      count_params(request.spec))

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import DigitLabError
+from .precision import with_resolved_precision
 from .registry import Registry, RegistryError, RunRecord
 from .search_spaces import check_space, suggest
 
@@ -272,7 +273,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
 
     trial.set_user_attr(WORKER_ATTR, worker_id())
     trial.set_user_attr(RUN_ATTR, None)  # a retried trial inherits its predecessor's attributes
-    spec, config = suggest(trial, sweep_space(study))
+    spec, suggested = suggest(trial, sweep_space(study))
+    config = with_resolved_precision(suggested)
     prepared = prepare_data(data, config)
     pruning = threading.Event()  # set when the pruner says stop: training ends after the next batch
     pruned_after: list[int] = []

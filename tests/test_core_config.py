@@ -56,7 +56,7 @@ BAD_SETTINGS = [
     ({"subset_size": 5}, "subset_size must be between 10"),
     ({"subset_size": "1000"}, "subset_size must be a whole number"),
     ({"steps_per_execution": 0}, "steps_per_execution must be between 1"),
-    ({"precision": "float16"}, "precision must be one of float32, mixed_bfloat16, got 'float16'"),
+    ({"precision": "float16"}, "precision must be one of auto, float32, mixed_bfloat16, got 'float16'"),
     ({"label_smoothing": -0.1}, "label_smoothing must be a fraction in [0, 0.5] (e.g. 0.1), got -0.1"),
     ({"label_smoothing": 0.6}, "label_smoothing must be a fraction in [0, 0.5]"),
     ({"label_smoothing": float("nan")}, "label_smoothing must be a fraction in [0, 0.5]"),

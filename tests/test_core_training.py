@@ -12,6 +12,7 @@ from mnist_core.architectures import build_model
 from mnist_core.cli import main as cli_main
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import JobRunner, RunRequest
+from mnist_core.precision import cpu_flags, resolved_precision
 from mnist_core.registry import DEFAULT_ID, RECORD_FILE
 from mnist_core.runs import execute_run
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
@@ -131,6 +132,14 @@ def test_a_mixed_bfloat16_run_computes_in_bfloat16_learns_and_loads_back_predict
     assert hidden.variable_dtype == "float32" and output.compute_dtype == "float32"
     probabilities = model(mnist.x_test[:20, :, :, None] / 255.0).numpy()
     assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_an_auto_precision_run_records_and_computes_in_what_this_cpu_runs_natively(mnist, registry):
+    native = resolved_precision("auto", cpu_flags())  # the oracle reads /proc/cpuinfo itself, uncached
+    record = execute_run(RunRequest("auto", "custom", DENSE, TINY.replace(precision="auto", epochs=1)), mnist,
+                         registry)
+    assert native in ("float32", "mixed_bfloat16") and record.config["precision"] == native
+    assert registry.load_model(record.id).layers[0].dtype_policy.name == native
 
 
 def test_runner_trains_one_at_a_time_in_order_and_saves_each_run(mnist, registry):

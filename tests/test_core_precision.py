@@ -1,0 +1,41 @@
+"""precision: "auto" is bfloat16 only on CPUs whose flags say it is native; the flags come from /proc/cpuinfo."""
+
+import pytest
+
+from mnist_core.precision import cpu_flags, resolved_precision
+
+# The head of /proc/cpuinfo on two machines: a Sapphire Rapids (AMX and AVX512-BF16) and a Zen 3 (AVX2 only).
+SAPPHIRE_RAPIDS = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8488C
+flags\t\t: fpu vme sse sse2 avx avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8
+bugs\t\t: spectre_v1
+"""
+ZEN_3 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC
+flags\t\t: fpu vme sse sse2 fma avx avx2 vaes vpclmulqdq
+"""
+
+
+@pytest.mark.parametrize(("cpuinfo", "expected"), [(SAPPHIRE_RAPIDS, "mixed_bfloat16"), (ZEN_3, "float32")])
+def test_auto_is_bfloat16_only_where_the_cpu_flags_say_it_is_native(tmp_path, cpuinfo, expected):
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert resolved_precision("auto", cpu_flags(path)) == expected
+
+
+def test_a_policy_asked_for_by_name_is_kept_whatever_the_cpu():
+    for policy in ("float32", "mixed_bfloat16"):
+        assert resolved_precision(policy, frozenset()) == resolved_precision(policy, frozenset({"amx_bf16"})) == policy
+
+
+def test_flags_are_read_from_the_flags_line_only_and_are_empty_without_one(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(SAPPHIRE_RAPIDS)
+    flags = cpu_flags(path)
+    assert {"avx2", "amx_bf16"} <= flags and "spectre_v1" not in flags and "Intel(R)" not in flags
+    path.write_text("processor\t: 0\nmodel name\t: a CPU with no flags line\n")
+    assert cpu_flags(path) == frozenset()
+    assert cpu_flags(tmp_path / "missing") == frozenset()  # not Linux: "auto" is float32
+
