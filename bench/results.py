@@ -13,9 +13,16 @@ from datetime import date
 from pathlib import Path
 
 from mnist_core.measured import FIGURES_FILE, load_figures, span
+from mnist_core.precision import cpu_field
 
 RESULTS_PAGE = Path(__file__).with_name("RESULTS.md")
 QUIET_LOAD = 0.5  # a figure taken above this one-minute load average is not trusted
+
+
+def machine() -> str:
+    """The number of cores and the CPU's name: the same bench differs several-fold between CPUs (bfloat16, oneDNN)."""
+    name = cpu_field("model name")
+    return f"{os.cpu_count()} CPU cores" + (f", {name}" if name else "")
 
 
 def machine_state() -> dict:
@@ -25,7 +32,7 @@ def machine_state() -> dict:
     if load >= QUIET_LOAD:
         print(f"WARNING: load average {load:.2f} >= {QUIET_LOAD}: figures taken now are not trustworthy",
               file=sys.stderr)
-    return {"load": round(load, 2), "date": date.today().isoformat(), "machine": f"{os.cpu_count()} CPU cores",
+    return {"load": round(load, 2), "date": date.today().isoformat(), "machine": machine(),
             "command": shlex.join(["python", *sys.argv])}
 
 
@@ -47,25 +54,25 @@ def record(section: str, name: str, entry: dict) -> None:
 
 
 def preset_rows(presets: dict) -> list[str]:
-    rows = ["| preset | test accuracy | training time | epochs | seeds | load | date | command |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| preset | test accuracy | training time | epochs | seeds | machine | load | date | command |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in sorted(presets.items()):
         runs = entry["runs"]
         rows.append(f"| {name} | {span([100 * run['test_accuracy'] for run in runs], 2, '%')} | "
                     f"{span([run['seconds'] for run in runs], 1, ' s')} | {entry['epochs']} | "
-                    f"{', '.join(str(run['seed']) for run in runs)} | {entry['load']:.2f} | {entry['date']} | "
-                    f"`{entry['command']}` |")
+                    f"{', '.join(str(run['seed']) for run in runs)} | {entry['machine']} | {entry['load']:.2f} | "
+                    f"{entry['date']} | `{entry['command']}` |")
     return rows
 
 
 def figure_rows(figures: dict) -> list[str]:
-    rows = ["| figure | value | goal | value / goal | load | date | command |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| figure | value | goal | value / goal | machine | load | date | command |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in sorted(figures.items()):
         goal = entry.get("goal")
         ratio = f"{entry['value'] / goal:.2f}" if goal else ""
         rows.append(f"| {name} | {entry['value']:g} {entry['unit']} | {'' if goal is None else f'{goal:g}'} | "
-                    f"{ratio} | {entry['load']:.2f} | {entry['date']} | `{entry['command']}` |")
+                    f"{ratio} | {entry['machine']} | {entry['load']:.2f} | {entry['date']} | `{entry['command']}` |")
     return rows
 
 

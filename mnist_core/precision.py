@@ -17,18 +17,24 @@ NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # as Linux names
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
-    """The CPU's feature flags as Linux lists them (the first "flags" line); empty where there is no such file.
-    TensorFlow's CPU builds run on Linux (and WSL2); elsewhere "auto" is float32, which is never the slow choice."""
+def cpu_field(field: str, cpuinfo: Path = CPUINFO) -> str:
+    """The first value of ``field`` (e.g. "flags", "model name") in Linux's CPU description; empty where there is no
+    such file or field. TensorFlow's CPU builds run on Linux (and WSL2); elsewhere "auto" is float32, which is never
+    the slow choice."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        if name.strip() == field:
+            return value.strip()
+    return ""
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them."""
+    return frozenset(cpu_field("flags", cpuinfo).split())
 
 
 @functools.cache

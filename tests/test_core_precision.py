@@ -2,7 +2,7 @@
 
 import pytest
 
-from mnist_core.precision import cpu_flags, resolved_precision
+from mnist_core.precision import cpu_field, cpu_flags, resolved_precision
 
 # The head of /proc/cpuinfo on two machines: a Sapphire Rapids (AMX and AVX512-BF16) and a Zen 3 (AVX2 only).
 SAPPHIRE_RAPIDS = """processor\t: 0
@@ -39,3 +39,9 @@ def test_flags_are_read_from_the_flags_line_only_and_are_empty_without_one(tmp_p
     assert cpu_flags(path) == frozenset()
     assert cpu_flags(tmp_path / "missing") == frozenset()  # not Linux: "auto" is float32
 
+
+
+def test_a_field_is_its_first_value_and_empty_when_absent(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(ZEN_3 + "\nprocessor\t: 1\nmodel name\t: another CPU\n")
+    assert cpu_field("model name", path) == "AMD EPYC" and cpu_field("microcode", path) == ""
