@@ -55,3 +55,25 @@ def resolved_precision(precision: str, flags: frozenset[str] | None = None) -> s
 def with_resolved_precision(config: TrainConfig) -> TrainConfig:
     """``config`` with its precision as the run will compute in, so that the run's record says what was used."""
     return config.replace(precision=resolved_precision(config.precision))
+
+
+def in_native_precision(model, flags: frozenset[str] | None = None):
+    """``model`` itself, or, where its layers compute in ``mixed_bfloat16`` and the CPU (``flags``, by default this
+    machine's) has no native bfloat16, a copy computing in float32 with the same weights (mixed precision keeps them
+    in float32, so nothing is lost): the shipped default model predicted the 10,000 test images in 5.25 s as it is
+    and in 2.65 s as float32 on an AMD EPYC without AVX512-BF16 (load 0.26)."""
+    if resolved_precision(AUTO, flags) == MIXED_BFLOAT16:
+        return model
+    if not any(layer.dtype_policy.name == MIXED_BFLOAT16 for layer in model.layers):
+        return model
+    import keras
+
+    def in_float32(layer):
+        config = layer.get_config()
+        if layer.dtype_policy.name == MIXED_BFLOAT16:
+            config["dtype"] = FLOAT32
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=in_float32)
+    copy.set_weights(model.get_weights())
+    return copy

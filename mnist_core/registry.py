@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import DigitLabError
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
+from .precision import in_native_precision
 from .statuses import INTERRUPTED, UPLOADED
 
 MODELS_ENV = "DIGIT_LAB_MODELS"
@@ -177,9 +178,9 @@ def check_mnist_classifier(model) -> None:
 
 def load_model_bytes(content: bytes):
     """Load a ``.keras`` file's bytes after every check in ``model_checks`` (bounded archive, allowlisted config,
-    bounded weights) with ``safe_mode=True``, and check it is an MNIST classifier. Any failure is a ``RegistryError``
-    saying why; only a file that passed the checks is written (to a temporary folder, for Keras to read), and
-    TensorFlow is imported only then."""
+    bounded weights) with ``safe_mode=True``, check it is an MNIST classifier, and return it computing in a precision
+    this CPU runs natively (``in_native_precision``). Any failure is a ``RegistryError`` saying why; only a file that
+    passed the checks is written (to a temporary folder, for Keras to read), and TensorFlow is imported only then."""
     with tempfile.TemporaryDirectory(prefix="digit-lab-model-") as folder:
         checked = Path(folder) / MODEL_FILE
         try:
@@ -194,7 +195,7 @@ def load_model_bytes(content: bytes):
             raise RegistryError(f"the model file could not be read ({type(error).__name__}: "
                                 f"{str(error)[:300]}).") from None
     check_mnist_classifier(model)
-    return model
+    return in_native_precision(model)
 
 
 def load_model_file(path: Path):

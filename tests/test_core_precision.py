@@ -1,8 +1,11 @@
-"""precision: "auto" is bfloat16 only on CPUs whose flags say it is native; the flags come from /proc/cpuinfo."""
+"""precision: "auto" is bfloat16 only on CPUs whose flags (from /proc/cpuinfo) say it is native; elsewhere a loaded
+bfloat16 model runs as a float32 copy with the same weights."""
 
+import numpy as np
 import pytest
 
-from mnist_core.precision import cpu_field, cpu_flags, resolved_precision
+from mnist_core.architectures import build_model
+from mnist_core.precision import cpu_field, cpu_flags, in_native_precision, resolved_precision
 
 # The head of /proc/cpuinfo on two machines: a Sapphire Rapids (AMX and AVX512-BF16) and a Zen 3 (AVX2 only).
 SAPPHIRE_RAPIDS = """processor\t: 0
@@ -45,3 +48,19 @@ def test_a_field_is_its_first_value_and_empty_when_absent(tmp_path):
     path = tmp_path / "cpuinfo"
     path.write_text(ZEN_3 + "\nprocessor\t: 1\nmodel name\t: another CPU\n")
     assert cpu_field("model name", path) == "AMD EPYC" and cpu_field("microcode", path) == ""
+
+
+def test_a_bfloat16_model_runs_in_float32_with_the_same_weights_only_where_bfloat16_is_not_native(mnist):
+    model = build_model([{"type": "Conv2D", "filters": 4}, {"type": "Flatten"}, {"type": "Dense", "units": 16}],
+                        precision="mixed_bfloat16")
+    native = frozenset({"avx512_bf16"})
+    assert in_native_precision(model, native) is model
+    copy = in_native_precision(model, frozenset({"avx2"}))
+    assert [layer.dtype_policy.name for layer in copy.layers] == ["float32"] * len(model.layers)
+    assert all(np.array_equal(ours, theirs) for ours, theirs in zip(copy.get_weights(), model.get_weights(),
+                                                                    strict=True))
+    assert model.layers[0].dtype_policy.name == "mixed_bfloat16"  # the original is left as it was
+    images = mnist.x_test[:64, :, :, None] / 255.0
+    assert np.allclose(copy(images).numpy(), model(images).numpy(), atol=0.02)  # bfloat16 keeps ~3 digits
+    float32_model = build_model([{"type": "Dense", "units": 8}])
+    assert in_native_precision(float32_model, frozenset()) is float32_model

@@ -3,6 +3,7 @@
 import json
 import math
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -119,16 +120,21 @@ def test_label_smoothing_trains_against_softened_one_hot_targets(mnist):
                                                                                                           rel=1e-5)
 
 
-def test_a_mixed_bfloat16_run_computes_in_bfloat16_learns_and_loads_back_predicting_the_same(mnist, registry):
+def test_a_mixed_bfloat16_run_is_saved_in_bfloat16_and_loads_computing_in_what_this_cpu_runs_natively(mnist,
+                                                                                                      registry):
     runner = JobRunner(registry, lambda: mnist)
     config = TINY.replace(precision="mixed_bfloat16", subset_size=3000)
     spec = [{"type": "Conv2D", "filters": 8}, {"type": "Flatten"}, *DENSE]
     done = runner.wait(runner.submit(RunRequest("bf16", "custom", spec, config)), 120)
     assert done.status == FINISHED
     assert done.record.config["precision"] == "mixed_bfloat16" and done.record.test_accuracy > 0.8
+    with zipfile.ZipFile(registry.model_path(done.record.id)) as archive:
+        saved = json.loads(archive.read("config.json"))["config"]["layers"]
+    assert [layer["config"]["dtype"]["config"]["name"] for layer in saved[1:3]] == ["mixed_bfloat16"] * 2
     model = registry.load_model(done.record.id)
     hidden, output = model.layers[0], model.layers[-1]
-    assert hidden.dtype_policy.name == "mixed_bfloat16" and hidden.compute_dtype == "bfloat16"
+    native = resolved_precision("auto", cpu_flags())
+    assert hidden.dtype_policy.name == native and hidden.compute_dtype == native.removeprefix("mixed_")
     assert hidden.variable_dtype == "float32" and output.compute_dtype == "float32"
     probabilities = model(mnist.x_test[:20, :, :, None] / 255.0).numpy()
     assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
