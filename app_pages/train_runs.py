@@ -6,7 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.common import RUN_PARAM, job_runner, plain
-from mnist_core.charts import batch_chart_spec, batch_frame, epoch_chart, progress_label
+from mnist_core.charts import (
+    batch_chart_spec,
+    batch_frame,
+    epoch_chart_frame,
+    epoch_chart_spec,
+    epoch_splits,
+    progress_label,
+)
 from mnist_core.registry import Registry
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 
@@ -74,7 +81,8 @@ def training_curves(view) -> None:
         with column:
             st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
             if len(view.epochs) >= 2:
-                st.altair_chart(epoch_chart(view.epochs, metric), width="stretch")
+                frame = epoch_chart_frame(view.epochs, metric)
+                st.vega_lite_chart(frame, epoch_chart_spec(metric, epoch_splits(frame)), width="stretch")
     st.caption(f"{len(view.batches)} batches recorded")
 
 

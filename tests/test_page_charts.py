@@ -38,12 +38,21 @@ def test_best_epoch_prefers_validation_loss_and_skips_non_finite_values():
 
 def test_epoch_chart_draws_train_and_validation_with_the_best_epoch_rule():
     epochs = [{"epoch": e, "loss": 1 / e, "accuracy": 0.8, "val_loss": 1.2 / e, "val_accuracy": 0.7} for e in (1, 2, 3)]
-    frame = charts.epoch_frame(epochs, "loss")
+    epochs[1]["val_loss"] = 0.1  # epoch 2 is the best by validation loss, though epoch 3 trains lower
+    frame = charts.epoch_chart_frame(epochs, "loss")
     assert sorted(frame["split"].unique()) == ["train", "validation"] and len(frame) == 6
-    spec = charts.epoch_chart(epochs, "loss").to_dict()
-    assert spec["title"] == "Loss per epoch"
+    assert frame[frame["best"]][["epoch", "split"]].values.tolist() == [[2, "train"]]  # one rule, at the best epoch
+    spec = charts.epoch_chart_spec("loss", charts.epoch_splits(frame))
+    assert spec["title"] == "Loss per epoch" and "data" not in spec and "datasets" not in spec
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point", "rule"]
-    assert charts.epoch_frame([{"epoch": 1, "loss": 0.4}], "loss")["split"].tolist() == ["train"]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["train", "validation"]
+    assert spec["layer"][2]["transform"][0] == {"filter": "datum.best"}
+    spec["title"] = "changed by a caller"
+    assert charts.epoch_chart_spec("loss", ("train", "validation"))["title"] == "Loss per epoch"
+    alone = charts.epoch_chart_frame([{"epoch": 1, "loss": 0.4}, {"epoch": 2, "loss": 0.5}], "loss")
+    assert alone["split"].tolist() == ["train"] * 2 and alone["best"].tolist() == [True, False]
+    assert charts.epoch_chart_spec("loss", charts.epoch_splits(alone))["layer"][0]["encoding"]["color"]["scale"][
+        "domain"] == ["train"]
 
 
 def test_batch_chart_shows_raw_and_smoothed_per_batch_loss():
