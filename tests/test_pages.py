@@ -14,6 +14,7 @@ import pytest
 
 from app_pages.common import plain
 from helpers import assert_rendered, canvas_state, interrupted_run, open_page, rgba_canvas, save_run, texts, widget
+from mnist_core.precision import cpu_flags, resolved_precision
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
@@ -199,6 +200,17 @@ def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
     app.run()
     assert any("learning_rate must be above 0" in text for text in texts(app.error)), texts(app.error)
     assert widget(app.button, "Train").disabled
+
+
+def test_train_page_warns_that_bfloat16_is_slow_only_on_a_cpu_without_it(data_set, empty_registry):
+    app = choose_tiny_run(open_page("train"))
+    precision = widget(app.selectbox, "Precision")
+    assert precision.options[0] == f"auto ({resolved_precision('auto', cpu_flags())} on this CPU)"
+    assert not any("no native bfloat16" in text for text in texts(app.warning))
+    precision.set_value("mixed_bfloat16").run()
+    emulated = resolved_precision("auto", cpu_flags()) == "float32"
+    assert any("no native bfloat16" in text for text in texts(app.warning)) == emulated
+    assert not widget(app.button, "Train").disabled  # a warning, not a refusal: it is still the user's choice
 
 
 def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_registry):
