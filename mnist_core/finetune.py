@@ -7,11 +7,9 @@ records its parent and its accuracy on the held-out part of My digits and on MNI
 from __future__ import annotations
 
 import functools
-import math
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -21,9 +19,10 @@ from .data import MnistData, stratified_subset
 from .evaluation import evaluate
 from .jobs import RunRequest
 from .my_digits import MyDigits, MyDigitsError
-from .progress import ProgressEvent
+from .progress import History, ProgressEvent
 from .registry import Registry, RunRecord
-from .training import FINISHED, compile_model, training_dataset, watch
+from .runs import finish_run
+from .training import FINISHED, PreparedData, train
 
 FINETUNE_CONFIG = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=2, validation_split=0.0,
                               seed=7)
@@ -83,18 +82,11 @@ def training_mix(data: MnistData, x_mine: np.ndarray, y_mine: np.ndarray, seed: 
     return np.concatenate([data.x_train[keep], x_extra]), np.concatenate([data.y_train[keep], y_extra])
 
 
-@contextmanager
-def classifier_only(model):
-    """Train only the Dense layers (all layers if it has none) while inside; the saved model keeps its flags."""
-    flags = [layer.trainable for layer in model.layers]
+def classifier_layers(model) -> Callable | None:
+    """Which layers a fine-tune trains: the Dense ones (None, i.e. every layer, when the model has none)."""
     if any(isinstance(layer, keras.layers.Dense) and layer.trainable_weights for layer in model.layers):
-        for layer in model.layers:
-            layer.trainable = layer.trainable and isinstance(layer, keras.layers.Dense)
-    try:
-        yield model
-    finally:
-        for layer, flag in zip(model.layers, flags, strict=True):
-            layer.trainable = flag
+        return lambda layer: isinstance(layer, keras.layers.Dense)
+    return None
 
 
 def accuracy_or_none(model, images: np.ndarray, labels: np.ndarray) -> float | None:
@@ -103,10 +95,11 @@ def accuracy_or_none(model, images: np.ndarray, labels: np.ndarray) -> float | N
 
 def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registry: Registry,
                      on_event: Callable[[ProgressEvent], None] | None = None,
-                     stop_event: threading.Event | None = None) -> RunRecord:
+                     stop_event: threading.Event | None = None, history: History | None = None) -> RunRecord:
     """Fine-tune run ``base_id`` as ``request`` says (its config: optimizer, learning rate, batch size, epochs, seed)
     on MNIST + My digits of ``registry``; save and return the new run (stopped and failed ones too, like any run).
-    Its ``seconds`` are the whole fine-tune: measuring before, training, measuring after."""
+    Its ``seconds`` are the whole fine-tune but the final test: measuring before, training, measuring the held-out
+    drawings after. MNIST test after is the run's own test accuracy."""
     started = time.perf_counter()
     config = request.config
     base = registry.record(base_id)
@@ -118,23 +111,18 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     keras.utils.set_random_seed(config.seed)
     x_mix, y_mix = training_mix(data, x_mine, y_mine, config.seed)
     before = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
-    steps = math.ceil(len(y_mix) / config.batch_size)
-    run = watch(on_event, stop_event, config.epochs, steps, config.batch_size, len(y_mix))
-    with classifier_only(model):
-        compile_model(model, config, steps * config.epochs)
-        model.fit(training_dataset(x_mix, y_mix, config, model),
-                  epochs=config.epochs, callbacks=run.callbacks, verbose=0, shuffle=False)  # shuffled already
-    status, reason = run.outcome() or (FINISHED, lineage(base.name, base_id, len(y_mine), len(y_held)))
-    after = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
-    seconds = time.perf_counter() - started
+    nothing = np.zeros((0, *x_mix.shape[1:]), x_mix.dtype), np.zeros(0, y_mix.dtype)
+    prepared = PreparedData(x_mix, y_mix, *nothing, data.x_test, data.y_test)
+    result = train(base.spec or [], config, prepared, on_event, stop_event, history, start_model=model,
+                   trains_layer=classifier_layers(model))
+    after_mine = accuracy_or_none(result.model, x_held, y_held)
+    result.seconds = time.perf_counter() - started
     record = RunRecord(
         id="", name=request.name, architecture=base.architecture, spec=base.spec, config=config.to_dict(),
-        status=status, created="", reason=reason, params=int(model.count_params()),
-        epochs=run.reporter.epoch_rows, batches=run.reporter.batch_rows,
-        test_accuracy=after["test"].accuracy, test_loss=after["test"].loss,
-        seconds=seconds, parent=base_id,
+        status=result.status, created="", parent=base_id,
+        reason=lineage(base.name, base_id, len(y_mine), len(y_held)) if result.status == FINISHED else "",
         finetune={"base_name": base.name, "trained_on": len(y_mine), "held_out": len(y_held),
                   "mnist_images": min(MNIST_IMAGES, len(data.y_train)), "images_per_epoch": len(y_mix),
-                  "mine_accuracy_before": before["mine"], "mine_accuracy_after": after["mine"],
-                  "test_accuracy_before": before["test"].accuracy, "test_accuracy_after": after["test"].accuracy})
-    return registry.save_run(model, record)
+                  "mine_accuracy_before": before["mine"], "mine_accuracy_after": after_mine,
+                  "test_accuracy_before": before["test"].accuracy})
+    return finish_run(result, record, prepared, registry)

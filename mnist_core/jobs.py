@@ -143,19 +143,20 @@ class JobRunner:
             job.stop_event.set()
 
     def view(self, job_id: int) -> JobView:
-        """The job as it is now; an older ended job's history is read back from its saved run."""
+        """The job as it is now, its fields read together under the lock (so an ended job is never seen with its
+        old status and its new record); an older ended job's history is read back from its saved run."""
         with self._lock:
             job = self._jobs[job_id]
             position = self._queue.index(job_id) + 1 if job_id in self._queue else None
-            history, record = job.history, job.record
+            status, reason, latest, record = job.status, job.reason, job.latest, job.record
+            history, started, ended = job.history, job.started, job.ended
         if history is not None:
             epochs, batches = history.snapshot()
         else:
             record = self.saved_record(record)
             epochs, batches = (record.epochs, record.batches) if record is not None else ([], [])
-        return JobView(job.id, job.request.name, job.request.architecture, job.status, job.reason, job.latest,
-                       batches, epochs, record, position, job.submitted, job.started, job.ended,
-                       job.request.resume_id)
+        return JobView(job.id, job.request.name, job.request.architecture, status, reason, latest, batches, epochs,
+                       record, position, job.submitted, started, ended, job.request.resume_id)
 
     def saved_record(self, record: RunRecord | None) -> RunRecord | None:
         """``record`` as saved in the registry (None once it was deleted there)."""
@@ -192,18 +193,13 @@ class JobRunner:
             self._lock.notify_all()
 
     def _execute(self, job: Job):
-        """Run the job with its execute function; rows go to the job's history."""
+        """Run the job with its execute function (``runs.execute_run`` unless the request names another): progress
+        events go to the job, rows to the job's history, which the saved run keeps."""
         on_event = functools.partial(self._record_event, job)
-        if job.request.execute is None:
-            from .runs import execute_run  # TensorFlow: the app has usually imported it already (preload_engine)
-
-            return execute_run(job.request, self.load_data(), self.registry, on_event, job.stop_event, job.history)
-
-        def on_event_with_rows(event: ProgressEvent) -> None:  # a job of its own kind tells its rows in its events
-            on_event(event)
-            job.history.add_event(event)
-
-        return job.request.execute(job.request, self.load_data(), self.registry, on_event_with_rows, job.stop_event)
+        execute = job.request.execute
+        if execute is None:
+            from .runs import execute_run as execute  # TensorFlow: the app has usually imported it (preload_engine)
+        return execute(job.request, self.load_data(), self.registry, on_event, job.stop_event, job.history)
 
     def _work(self) -> None:
         while True:

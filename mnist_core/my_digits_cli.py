@@ -106,9 +106,8 @@ def command_finetune(args) -> int:
     record = request.execute(request, dataset(args), registry, on_event=show)
     payload = {"run_id": record.id, "status": record.status, "reason": record.reason, "parent": record.parent,
                **{key: record.finetune[key] for key in ("trained_on", "held_out", "mine_accuracy_before",
-                                                        "mine_accuracy_after", "test_accuracy_before",
-                                                        "test_accuracy_after")},
-               "seconds": record.seconds}
+                                                        "mine_accuracy_after", "test_accuracy_before")},
+               "test_accuracy_after": record.test_accuracy, "seconds": record.seconds}
     if args.json:
         print(json.dumps(payload))
     else:

@@ -4,8 +4,11 @@ of a run whose process died. This is where the job runner and the CLI meet Tenso
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
+
+import keras
 
 from .architectures import SpecError, count_params
 from .config import ConfigError
@@ -16,7 +19,7 @@ from .precision import with_resolved_precision
 from .progress import History, ProgressEvent
 from .registry import PartialRun, Registry, RunRecord
 from .statuses import FAILED
-from .training import prepare_data, train
+from .training import PreparedData, TrainResult, prepare_data, train
 
 
 def execute_run(request: RunRequest, data: MnistData, registry: Registry,
@@ -49,6 +52,50 @@ def resume_run(run_id: str, data: MnistData, registry: Registry,
     return complete_run(partial, request, prepared, registry, on_event, stop_event, history)
 
 
+class WorkFolderCheckpoint(keras.callbacks.Callback):
+    """Saves the model, its optimizer state and the history at each epoch end into the run's work folder, so a run
+    whose process dies loses at most the epoch under way; an epoch cut short (stop, divergence) is not saved."""
+
+    def __init__(self, partial: PartialRun, history: History):
+        super().__init__()
+        self.partial, self.history = partial, history
+        self.seconds_before = partial.values["seconds"]
+        self.started = 0.0
+
+    def restore(self, model) -> int:
+        """Load the last checkpoint (weights and optimizer state, so the step count and the learning-rate schedule
+        go on where they were) into the compiled ``model``; the number of epochs already done."""
+        if self.partial.checkpoint_path is None:
+            return 0
+        model.load_weights(self.partial.checkpoint_path)
+        return self.partial.epochs_done
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.model.stop_training:  # set by a stop request or the divergence guard during the epoch
+            epochs, batches = self.history.snapshot()
+            self.partial.save_epoch(self.model, epochs, batches,
+                                    self.seconds_before + time.perf_counter() - self.started)
+
+
+def finish_run(result: TrainResult, record: RunRecord, prepared: PreparedData, registry: Registry,
+               run_id: str | None = None) -> RunRecord:
+    """The step that ends every run (a training, a resume, a fine-tune, a sweep trial): test the model unless
+    training failed, fill ``record`` with what training produced and save it with its test predictions (so Errors
+    opens it without predicting again)."""
+    predictions = None
+    if result.status != FAILED:
+        evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
+        record.test_accuracy, record.test_loss = evaluation.accuracy, evaluation.loss
+        predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
+    record.status, record.reason = result.status, record.reason or result.reason
+    record.epochs, record.batches, record.seconds = result.epochs, result.batches, result.seconds
+    record.params = int(result.model.count_params())
+    return registry.save_run(result.model, record, run_id=run_id, test_predictions=predictions)
+
+
 def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: Registry,
                  on_event: Callable[[ProgressEvent], None] | None, stop_event: threading.Event | None,
                  history: History | None) -> RunRecord:
@@ -58,18 +105,11 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
     history = history or History()
     history.start_after(partial.values["epochs"], partial.values["batches"])
     try:
-        result = train(request.spec, request.config, prepared, on_event, stop_event, history, partial)
-        accuracy = loss = predictions = None
-        if result.status != FAILED:
-            evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
-            accuracy, loss = evaluation.accuracy, evaluation.loss
-            predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
-        record = RunRecord(
-            id="", name=request.name, architecture=request.architecture, spec=request.spec,
-            config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
-            params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
-            test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
-        saved = registry.save_run(result.model, record, run_id=partial.run_id, test_predictions=predictions)
+        result = train(request.spec, request.config, prepared, on_event, stop_event, history,
+                       WorkFolderCheckpoint(partial, history))
+        record = RunRecord(id="", name=request.name, architecture=request.architecture, spec=request.spec,
+                           config=request.config.to_dict(), status=result.status, created="")
+        saved = finish_run(result, record, prepared, registry, run_id=partial.run_id)
     except (SpecError, ConfigError):
         partial.remove()  # it could never train
         raise

@@ -267,8 +267,7 @@ def remove_orphan_runs(study: optuna.Study, registry: Registry) -> None:
 def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry,
               on_event: Callable | None = None) -> optuna.trial.FrozenTrial:
     """Train one trial and tell Optuna how it ended: complete (and saved as a run), pruned or failed."""
-    from .architectures import count_params
-    from .evaluation import evaluate
+    from .runs import finish_run
     from .training import FAILED, prepare_data, train
 
     trial.set_user_attr(WORKER_ATTR, worker_id())
@@ -298,16 +297,12 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
         trial.set_user_attr(REASON_ATTR, result.reason)
         raise TrialDiverged(result.reason)
     value = float(result.epochs[-1]["val_accuracy"])
-    evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
-    record = RunRecord(
-        id="", name=f"sweep {study.study_name} #{trial.number}", architecture="sweep", spec=spec,
-        config=config.to_dict(), status=result.status, created="", reason=result.reason,
-        params=count_params(spec), epochs=result.epochs, batches=result.batches,
-        test_accuracy=evaluation.accuracy, test_loss=evaluation.loss, seconds=result.seconds,
-        sweep={"study": study.study_name, "trial": trial.number})
+    record = RunRecord(id="", name=f"sweep {study.study_name} #{trial.number}", architecture="sweep", spec=spec,
+                       config=config.to_dict(), status=result.status, created="",
+                       sweep={"study": study.study_name, "trial": trial.number})
     run_id = registry.new_id(record.name)
     trial.set_user_attr(RUN_ATTR, run_id)  # first, so a worker killed after the save leaves a findable orphan
-    registry.save_run(result.model, record, run_id)
+    finish_run(result, record, prepared, registry, run_id)
     return study.tell(trial, value)
 
 

@@ -10,7 +10,9 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -21,7 +23,6 @@ from .config import TrainConfig, check_fits_data
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
 from .inputs import PIXEL_MAX
 from .progress import History, ProgressEvent
-from .registry import PartialRun
 from .statuses import FAILED, FINISHED, STOPPED
 
 PREFETCH_BATCHES = 2
@@ -259,10 +260,6 @@ class Watch:
     def callbacks(self) -> list:
         return [self.reporter, self.stopper, self.guard]
 
-    @property
-    def cut_short(self) -> bool:
-        return bool(self.stopper.reason or self.guard.failure)
-
     def outcome(self) -> tuple[str, str] | None:
         """(status, reason) of a run that failed or was stopped; None when it ran its course."""
         if self.guard.failure:
@@ -277,62 +274,66 @@ def watch(on_event: Callable[[ProgressEvent], None] | None, stop_event: threadin
                  StopOnRequest(stop_event or threading.Event()), StopOnDivergence())
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the model, its optimizer state and the history at each epoch end into the run's work folder, so a
-    run whose process dies loses at most the epoch under way. An epoch cut short (stop, diverged) is not saved."""
+class Checkpoint(Protocol):
+    """What ``train`` needs of a checkpointing callback (the caller's, e.g. a run's work folder): a Keras callback
+    that saves at epoch ends, and puts its last saved state back into a compiled model before training starts."""
 
-    def __init__(self, partial: PartialRun, run: Watch, history: History):
-        super().__init__()
-        self.partial, self.run, self.history = partial, run, history
-        self.seconds_before = partial.values["seconds"]
+    seconds_before: float  # training seconds spent before this process, in the epochs already checkpointed
 
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.run.cut_short:
-            epochs, batches = self.history.snapshot()
-            seconds = self.seconds_before + time.perf_counter() - self.run.reporter.started
-            self.partial.save_epoch(self.model, epochs, batches, seconds)
+    def restore(self, model) -> int:
+        """Load the last checkpoint into ``model``; the number of epochs it holds (0 when there is none)."""
 
 
-def restore(model, partial: PartialRun) -> int:
-    """Load the partial run's last checkpoint (weights and optimizer state, so the step count and the learning-rate
-    schedule go on where they were) into the compiled ``model``; returns the number of epochs already done."""
-    if partial.checkpoint_path is None:
-        return 0
-    model.load_weights(partial.checkpoint_path)
-    return partial.epochs_done
+@contextmanager
+def training_only(model, trains_layer: Callable | None):
+    """Inside, only the layers ``trains_layer(layer)`` accepts are trainable (all as they are when it is None);
+    the model keeps its own flags after, so what is saved is the model as it was built."""
+    flags = [layer.trainable for layer in model.layers]
+    if trains_layer is not None:
+        for layer in model.layers:
+            layer.trainable = layer.trainable and bool(trains_layer(layer))
+    try:
+        yield model
+    finally:
+        for layer, flag in zip(model.layers, flags, strict=True):
+            layer.trainable = flag
 
 
 def train(spec: list[dict], config: TrainConfig, data: PreparedData,
           on_event: Callable[[ProgressEvent], None] | None = None,
           stop_event: threading.Event | None = None, history: History | None = None,
-          partial: PartialRun | None = None) -> TrainResult:
-    """Build ``spec``, train it under ``config`` on ``data`` and return the model with its history.
+          checkpoint: Checkpoint | None = None, start_model=None, trains_layer: Callable | None = None) -> TrainResult:
+    """Build ``spec`` (or go on from ``start_model``, training only the layers ``trains_layer`` accepts), train it
+    under ``config`` on ``data`` and return the model with its history.
 
     Same spec, config and data give the same history on CPU. ``stop_event`` ends training after the current batch
     (status "stopped"); a non-finite loss ends it with status "failed" and the reason. Rows are added to
-    ``history`` as they come. With ``partial`` (a run's work folder) each epoch end is checkpointed there, and a run
-    that has checkpoints goes on after its last epoch; its ``history`` must then hold the epochs done so far.
+    ``history`` as they come. A ``checkpoint`` callback is restored from before training and called at each epoch
+    end; a run that has checkpoints goes on after its last epoch (its ``history`` must then hold those epochs).
     """
     stop_event, history = stop_event or threading.Event(), history or History()
     keras.utils.set_random_seed(config.seed)
+    steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
     with distribution_strategy().scope():
-        model = build_model(spec, precision=config.precision)
-        steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
-        compile_model(model, config, steps_per_epoch * config.epochs)
-        initial_epoch = restore(model, partial) if partial is not None else 0
-    train_set = training_dataset(data.x_train, data.y_train, config, model)
-    val_set = make_dataset(data.x_val, data.y_val, 1024, model, one_hot_labels(config)) if len(data.y_val) else None
-    run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train), history)
-    callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history)] if partial is not None else [])
-    if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
-            restore_best_weights=config.restore_best))
-    seconds_before = partial.values["seconds"] if partial is not None else 0.0  # checkpoints update it as we go
-    started = time.perf_counter()
-    model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
-              callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles
-    seconds = time.perf_counter() - started + seconds_before
+        model = start_model if start_model is not None else build_model(spec, precision=config.precision)
+    with training_only(model, trains_layer):
+        with distribution_strategy().scope():
+            compile_model(model, config, steps_per_epoch * config.epochs)
+            initial_epoch = checkpoint.restore(model) if checkpoint is not None else 0
+        train_set = training_dataset(data.x_train, data.y_train, config, model)
+        val_set = make_dataset(data.x_val, data.y_val, 1024, model, one_hot_labels(config)) if len(data.y_val) \
+            else None
+        run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train),
+                    history)
+        callbacks = run.callbacks + ([checkpoint] if checkpoint is not None else [])
+        if config.early_stopping:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
+                restore_best_weights=config.restore_best))
+        started = time.perf_counter()
+        model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles
+    seconds = time.perf_counter() - started + (checkpoint.seconds_before if checkpoint is not None else 0.0)
     epochs, batches = history.snapshot()
     if run.outcome() is not None:
         status, reason = run.outcome()

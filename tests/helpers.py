@@ -51,6 +51,7 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
     import threading
 
     from mnist_core.progress import History
+    from mnist_core.runs import WorkFolderCheckpoint
     from mnist_core.training import prepare_data, train
 
     partial = registry.start_partial(name, "custom", spec, config.to_dict(), 0)
@@ -60,7 +61,8 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
         if event.kind == "batch" and event.epoch == 2:
             stop.set()
 
-    train(spec, config, prepare_data(mnist, config), on_event, stop, History(), partial)
+    history = History()
+    train(spec, config, prepare_data(mnist, config), on_event, stop, history, WorkFolderCheckpoint(partial, history))
     partial.release()
     return partial.run_id
 

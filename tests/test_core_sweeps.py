@@ -123,7 +123,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path, capsys):
+def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path, mnist, capsys):
     models = ["--models", str(registry.root)]
     code, _, err = run_cli(capsys, "sweep", "create", "quick-demo", "--space", "quick", "--trials",
                            str(QUICK_TRIALS), *models)
@@ -150,6 +150,7 @@ def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, 
         assert record.config["subset_size"] == 5000 and record.config["epochs"] == 1
         assert record.config["learning_rate"] == pytest.approx(trial["params"]["learning_rate"])
         assert record.spec[0]["units"] == trial["params"]["dense_units"]
+        assert registry.test_probabilities(record.id, mnist.test_fingerprint) is not None  # Errors needs no re-predict
     best = max(trials, key=lambda trial: trial["value"])
     assert [trial["number"] for trial in trials if trial["best"]] == [best["number"]]
     listed = json.loads(run_cli(capsys, "sweep", "list", "--json", *models)[1])

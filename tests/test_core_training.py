@@ -15,7 +15,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs import JobRunner, RunRequest
 from mnist_core.precision import cpu_flags, resolved_precision
 from mnist_core.registry import DEFAULT_ID, RECORD_FILE
-from mnist_core.runs import execute_run
+from mnist_core.runs import WorkFolderCheckpoint, execute_run
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
 from mnist_core.training import compile_model, make_dataset, prepare_data, train, training_dataset
 
@@ -197,14 +197,15 @@ def test_a_resumed_run_goes_on_from_its_last_checkpoint_with_the_step_count_and_
     data = prepare_data(mnist, config)
     partial = registry.start_partial("resumable", "custom", DENSE, config.to_dict(), 0)
     stop, on_event = stop_in_epoch(2)
-    cut = train(DENSE, config, data, on_event, stop, History(), partial)
+    history = History()
+    cut = train(DENSE, config, data, on_event, stop, history, WorkFolderCheckpoint(partial, history))
     assert cut.status == STOPPED and partial.epochs_done == 1  # the cut-short epoch 2 is not checkpointed
     saved_epoch = dict(partial.values["epochs"][0])
     partial.release()  # as if the process had died
 
     resumed_partial = registry.claim_partial(partial.run_id)
     history = History(resumed_partial.values["epochs"], resumed_partial.values["batches"])
-    resumed = train(DENSE, config, data, None, None, history, resumed_partial)
+    resumed = train(DENSE, config, data, None, None, history, WorkFolderCheckpoint(resumed_partial, history))
     steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
     assert resumed.status == FINISHED and "resumed after epoch 1" in resumed.reason
     assert [row["epoch"] for row in resumed.epochs] == [1, 2, 3] and resumed.epochs[0] == saved_epoch

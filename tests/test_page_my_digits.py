@@ -72,7 +72,7 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
     assert_rendered(app)
     tuned = [record for record in model_registry.list_runs() if record.parent == DEFAULT_ID]
     assert len(tuned) == 1
-    assert widget(app.metric, "MNIST test").value == f"{tuned[0].finetune['test_accuracy_after']:.2%}"
+    assert widget(app.metric, "MNIST test").value == f"{tuned[0].test_accuracy:.2%}"
     assert any(plain(tuned[0].id) in text for text in texts(app.caption))
 
 
