@@ -1,9 +1,9 @@
-"""Sweeps: hyperparameter search with Optuna. Create a sweep from a search space, run its trials one at a time in
-this server's background thread (Stop ends it after the current trial), and watch any sweep, here or on a
-PostgreSQL server that workers on other machines fill: trials, best so far, parameters vs accuracy, importances.
-This page picks the storage, creates sweeps and picks the one to watch; following it lives in ``sweeps_watch``.
+"""Sweeps: hyperparameter search with Optuna. Create a sweep from a search space, run its trials one at a time as
+jobs of the server's one job runner, queued with the Train page's runs (Stop ends it after the current trial), and
+watch any sweep, here or on a PostgreSQL server that workers on other machines fill: trials, best so far, parameters
+vs accuracy, importances. This page picks the storage, creates sweeps and picks the one to watch; following it lives
+in ``sweeps_watch``.
 """
-
 from __future__ import annotations
 
 import json
@@ -13,21 +13,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import data_source, plain, shared_registry
+from app_pages.common import job_runner, plain, shared_registry
 from app_pages.sweeps_watch import cached_storage, watch_view
+from mnist_core.jobs import JobRunner
 from mnist_core.registry import Registry
 from mnist_core.search_spaces import BUILT_IN_SPACES, SpaceError, parse_space, space_rows
-from mnist_core.sweeps import STORAGE_ENV, STORAGE_ERRORS, SweepRunner, create_sweep, default_storage_url, list_sweeps
+from mnist_core.sweeps import STORAGE_ENV, STORAGE_ERRORS, create_sweep, default_storage_url, list_sweeps, sweep_request
 
 DEFAULT_TRIALS = 10
 MAX_TRIALS = 1000
 WATCHED_KEY = "sweeps_watched"
-
-
-@st.cache_resource
-def sweep_runner(models_root: str) -> SweepRunner:
-    """The one background sweep worker of this server process (one sweep at a time)."""
-    return SweepRunner(Registry(models_root), data_source().load)
 
 
 def storage_picker(registry: Registry) -> str | None:
@@ -62,7 +57,7 @@ def space_editor() -> dict | None:
     return space
 
 
-def new_sweep(storage_url: str, runner: SweepRunner) -> None:
+def new_sweep(storage_url: str, runner: JobRunner) -> None:
     """Name, space and number of trials; "Create and start" queues the trials and works on them here."""
     st.subheader("New sweep")
     name = st.text_input("Sweep name", value=f"sweep {datetime.now():%m-%d %H:%M}")
@@ -71,18 +66,17 @@ def new_sweep(storage_url: str, runner: SweepRunner) -> None:
         space = space_editor()
     with right:
         trials = st.number_input("Trials", min_value=1, max_value=MAX_TRIALS, value=DEFAULT_TRIALS, step=1)
-        busy = runner.current is not None and runner.current.running
-        if busy:
-            st.caption(plain(f"The sweep “{runner.current.name}” is running here; stop it to start another."))
-        if st.button("Create and start", type="primary", disabled=space is None or busy):
+        st.caption("Its trials train one at a time, in the same queue as the Train page's runs.")
+        if st.button("Create and start", type="primary", disabled=space is None):
             start_sweep(name, space, int(trials), storage_url, runner)
 
 
-def start_sweep(name: str, space: dict, trials: int, storage_url: str, runner: SweepRunner) -> None:
-    """Create the sweep in the storage, start working on it here and watch it; an error if the storage refuses."""
+def start_sweep(name: str, space: dict, trials: int, storage_url: str, runner: JobRunner) -> None:
+    """Create the sweep in the storage, queue its trials on this server's job runner and watch it; an error if the
+    storage refuses."""
     try:
         create_sweep(name, space, trials, cached_storage(storage_url))
-        runner.start(name.strip(), storage_url)
+        runner.submit(sweep_request(name.strip(), storage_url))
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
@@ -112,7 +106,7 @@ def sweeps_page() -> None:
     st.markdown("Search for the best settings with **Optuna**: each trial trains a network with settings drawn from "
                 "a search space, is stopped early when it lags behind the others, and is saved as a run.")
     registry = shared_registry()
-    runner = sweep_runner(str(registry.root))
+    runner = job_runner(registry)
     storage_url = storage_picker(registry)
     if storage_url is None:
         return

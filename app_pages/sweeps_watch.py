@@ -7,15 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import RUN_PARAM, plain
+from mnist_core.jobs import JobBrief, JobRunner
+from mnist_core.statuses import ACTIVE, FAILED, QUEUED
 from mnist_core.sweep_charts import best_so_far_chart, importance_chart, parallel_chart
 from mnist_core.sweeps import (
     STORAGE_ERRORS,
-    SweepRunner,
     load_study,
     open_storage,
     param_importances,
     redacted,
     summarize,
+    sweep_subject,
     trial_rows,
 )
 
@@ -30,13 +32,19 @@ def cached_storage(url: str):
     return open_storage(url)
 
 
-def running_here(runner: SweepRunner, storage_url: str, name: str) -> bool:
-    """Whether this server's sweep worker is running the sweep ``name`` of that storage."""
-    current = runner.current
-    return current is not None and current.running and current.name == name and current.storage_url == storage_url
+def sweep_job(runner: JobRunner, storage_url: str, name: str) -> JobBrief | None:
+    """This server's newest job for the sweep ``name`` of that storage (queued, training or ended), if any."""
+    subject = sweep_subject(name, storage_url)
+    return next((brief for brief in runner.briefs() if brief.subject == subject), None)
 
 
-def sweep_status(runner: SweepRunner, storage_url: str, name: str, summary) -> None:
+def running_here(runner: JobRunner, storage_url: str, name: str) -> bool:
+    """Whether this server's job runner has a trial of the sweep queued or training."""
+    job = sweep_job(runner, storage_url, name)
+    return job is not None and job.status in ACTIVE
+
+
+def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> None:
     """Progress metrics, what this server is doing with the sweep and the Stop button."""
     complete, best = st.columns(2)
     complete.metric("Trials complete", f"{summary.counts['complete']} of {summary.planned}", border=True)
@@ -44,18 +52,22 @@ def sweep_status(runner: SweepRunner, storage_url: str, name: str, summary) -> N
                 border=True)
     counts = ", ".join(f"{count} {state}" for state, count in summary.counts.items() if count)
     st.caption(plain(f"{counts or 'no trials'} · storage {redacted(storage_url)}"))
-    current = runner.current
-    if running_here(runner, storage_url, name):
-        stopping = current.stop_event.is_set()
-        st.info("Stopping after the current trial…" if stopping else
-                f"Running here: {current.trials_run} trial(s) done by this server so far.")
-        event = current.latest_event
+    job = sweep_job(runner, storage_url, name)
+    if job is None:
+        return
+    view = runner.view(job.id)
+    if job.status == QUEUED:
+        st.info(f"Next trial queued here: position {view.queue_position} in this server's line of runs.")
+    elif job.status in ACTIVE:
+        st.info("Running here, one trial at a time; Stop ends the sweep here after the current trial.")
+        event = view.latest
         if event is not None:
             st.progress(event.fraction_done, text=f"current trial: epoch {event.epoch} of {event.epochs}, "
                                                   f"batch {event.step} of {event.steps_per_epoch}")
-        st.button("Stop", disabled=stopping, on_click=runner.stop)
-    elif current is not None and current.name == name and current.error:
-        st.error(plain(f"The sweep stopped with an error: {current.error}"))
+    elif job.status == FAILED:
+        st.error(plain(f"The sweep stopped with an error: {view.reason}"))
+    if job.status in ACTIVE:
+        st.button("Stop", on_click=runner.stop, args=(job.id,))
 
 
 def trials_table(rows: list[dict]) -> None:
@@ -101,7 +113,7 @@ def sweep_charts(study, rows: list[dict]) -> None:
         right.caption("Parameter importances need at least two completed trials with different parameters.")
 
 
-def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) -> None:
+def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool) -> None:
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
         study = load_study(name, cached_storage(storage_url))
@@ -119,7 +131,7 @@ def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) ->
     sweep_charts(study, rows)
 
 
-def watch_view(runner: SweepRunner, storage_url: str, name: str) -> None:
+def watch_view(runner: JobRunner, storage_url: str, name: str) -> None:
     """The sweep ``name``, refreshed live while this server runs it or it has trials left."""
     try:
         active = running_here(runner, storage_url, name) or not summarize(

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .architectures import SpecError
-from .config import ConfigError, TrainConfig
-from .data import DataSetError, MnistData
+from .config import TrainConfig
+from .data import MnistData
+from .errors import DigitLabError
 from .progress import History, ProgressEvent
 from .registry import Registry, RegistryError, RunRecord
 from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
@@ -27,14 +27,26 @@ LIVE_JOBS_KEPT = 3  # ended jobs whose history stays in memory; older ones are r
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What to train: a display name, the architecture's name (a preset or "custom"), its spec and settings."""
+    """What to train: a display name, the architecture's name (a preset or "custom"), its spec and settings; or, with
+    ``execute``, a job of its own kind (a fine-tune, a sweep's trial) that trains through the same queue."""
 
     name: str
     architecture: str
     spec: list
-    config: TrainConfig
+    config: TrainConfig | None
     execute: Callable | None = None  # runs the job instead of runs.execute_run, same arguments (e.g. a fine-tune)
     resume_id: str | None = None  # an interrupted run to go on with (see ``resume_request``)
+    subject: tuple = ()  # what a job of its own kind works on, to find it again (e.g. ("sweep", storage, name))
+
+
+class Outcome(NamedTuple):
+    """How a job of its own kind ended, when it is not simply a saved run: its status, why, the run it saved if
+    any, and whether the same request goes to the back of the queue again (a sweep with trials left)."""
+
+    status: str
+    reason: str
+    record: RunRecord | None = None
+    again: bool = False
 
 
 def resume_request(interrupted: RunRecord) -> RunRequest:
@@ -63,7 +75,7 @@ class Job:
         return f"Job({self.id}, {self.request.name!r}, {self.status})"
 
     def brief(self) -> JobBrief:
-        return JobBrief(self.id, self.request.name, self.status, self.request.resume_id)
+        return JobBrief(self.id, self.request.name, self.status, self.request.resume_id, self.request.subject)
 
 
 class JobBrief(NamedTuple):
@@ -73,6 +85,7 @@ class JobBrief(NamedTuple):
     name: str
     status: str
     resume_id: str | None
+    subject: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -209,11 +222,14 @@ class JobRunner:
                 job = self._jobs[self._queue.popleft()]
                 job.status, job.started = RUNNING, time.time()
             try:
-                record = self._execute(job)
-            except (ConfigError, SpecError, DataSetError, RegistryError) as error:
+                result = self._execute(job)
+            except DigitLabError as error:  # a message for the user: bad settings, data, registry, sweep
                 self._finish(job, FAILED, str(error))
             except Exception as error:  # the worker must survive anything a run throws
                 traceback.print_exc()
                 self._finish(job, FAILED, f"unexpected error: {type(error).__name__}: {error}")
             else:
-                self._finish(job, record.status, record.reason, record)
+                outcome = result if isinstance(result, Outcome) else Outcome(result.status, result.reason, result)
+                self._finish(job, outcome.status, outcome.reason, outcome.record)
+                if outcome.again and not job.stop_event.is_set():
+                    self.submit(job.request)

@@ -12,13 +12,14 @@ is removed.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
@@ -26,6 +27,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import DigitLabError
+from .jobs import Outcome, RunRequest
 from .precision import with_resolved_precision
 from .registry import Registry, RegistryError, RunRecord
 from .search_spaces import check_space, suggest
@@ -265,7 +267,7 @@ def remove_orphan_runs(study: optuna.Study, registry: Registry) -> None:
 
 
 def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry,
-              on_event: Callable | None = None) -> optuna.trial.FrozenTrial:
+              on_event: Callable | None = None, history=None) -> optuna.trial.FrozenTrial:
     """Train one trial and tell Optuna how it ended: complete (and saved as a run), pruned or failed."""
     from .runs import finish_run
     from .training import FAILED, prepare_data, train
@@ -289,7 +291,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
             pruned_after.append(event.epoch)
             pruning.set()
 
-    result = train(spec, config, prepared, report, pruning)
+    result = train(spec, config, prepared, report, pruning, history)
     if pruning.is_set():
         trial.set_user_attr(REASON_ATTR, f"pruned after epoch {pruned_after[0]}: behind the median of others")
         return study.tell(trial, state=TrialState.PRUNED)
@@ -317,10 +319,11 @@ def fail_trial(study: optuna.Study, trial: optuna.Trial, error: BaseException) -
 
 def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: int | None = None,
          stop_event: threading.Event | None = None, on_event: Callable | None = None,
-         on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> int:
-    """Be a worker on sweep ``name``: claim and run waiting trials until none is left and none is running
-    elsewhere (others' trials may still fail and come back), ``max_trials`` are done or ``stop_event`` is set
-    (checked between trials). Returns the number of trials this worker ran."""
+         on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None, history=None,
+         wait_for_others: bool = True) -> int:
+    """Be a worker on sweep ``name``: claim and run waiting trials until none is left and (``wait_for_others``)
+    none is running elsewhere (others' trials may still fail and come back), ``max_trials`` are done or
+    ``stop_event`` is set (checked between trials); rows go to ``history``. Returns the number of trials run."""
     study = load_study(name, storage)
     stop_event = stop_event or threading.Event()
     ran = 0
@@ -329,14 +332,14 @@ def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: i
         remove_orphan_runs(study, registry)
         trial_id = claim_waiting_trial(study, storage)
         if trial_id is None:
-            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if not wait_for_others or not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
             stop_event.wait(IDLE_POLL_S)
             continue
         trial = optuna.Trial(study, trial_id)
         with heartbeat(storage, trial_id):
             try:
-                frozen = run_trial(study, trial, data, registry, on_event)
+                frozen = run_trial(study, trial, data, registry, on_event, history)
             except BaseException as error:  # any failure ends the trial as failed, never half-saved
                 frozen = fail_trial(study, trial, error)
                 if not isinstance(error, Exception):  # Ctrl-C, SystemExit: the trial goes back in the queue
@@ -350,63 +353,41 @@ def work(name: str, storage: RDBStorage, data, registry: Registry, max_trials: i
     return ran
 
 
-# --- a sweep in the background (the dashboard) ------------------------------------------------------------------
+# --- a sweep in the app: trials as jobs of the one job runner ----------------------------------------------------
 
 
-@dataclass
-class BackgroundSweep:
-    """One sweep worked on by a thread of this process; ``error`` holds why it ended early, if it did."""
-
-    name: str
-    storage_url: str
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    trials_run: int = 0
-    error: str = ""
-    latest_event: object = None
-    finished: bool = False
-    thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+def sweep_request(name: str, storage_url: str) -> RunRequest:
+    """A job for the job runner: one trial of sweep ``name``. It queues itself again (behind any run pressed
+    meanwhile) while the sweep has waiting trials, so the server trains one thing at a time; Stop ends it after the
+    current trial."""
+    return RunRequest(f"sweep {name}", "sweep", [], None, execute=functools.partial(execute_trial, name, storage_url),
+                      subject=sweep_subject(name, storage_url))
 
 
-class SweepRunner:
-    """Works on one sweep at a time in a daemon thread (trials one after another), so a page never blocks."""
+def sweep_subject(name: str, storage_url: str) -> tuple:
+    """What the job runner knows a sweep's jobs by (``RunRequest.subject``)."""
+    return ("sweep", storage_url, name)
 
-    def __init__(self, registry: Registry, load_data: Callable):
-        self.registry, self.load_data = registry, load_data
-        self.current: BackgroundSweep | None = None
-        self._lock = threading.Lock()
 
-    def start(self, name: str, storage_url: str) -> BackgroundSweep:
-        with self._lock:
-            if self.current is not None and self.current.running:
-                raise SweepError(f"the sweep {self.current.name!r} is still running here; stop it or wait for it.")
-            sweep = BackgroundSweep(name, storage_url)
-            sweep.thread = threading.Thread(target=self._work, args=(sweep,), name="digit-lab-sweep", daemon=True)
-            self.current = sweep
-            sweep.thread.start()
-            return sweep
+def execute_trial(name: str, storage_url: str, request: RunRequest, data, registry: Registry,
+                  on_event: Callable | None = None, stop_event: threading.Event | None = None,
+                  history=None) -> Outcome:
+    """Run one waiting trial of the sweep (none when another worker took the last one) and say whether any is
+    left to queue again."""
+    from .statuses import FINISHED, STOPPED
 
-    def stop(self) -> None:
-        """Stop the current sweep after its current trial."""
-        with self._lock:
-            if self.current is not None:
-                self.current.stop_event.set()
-
-    def _work(self, sweep: BackgroundSweep) -> None:
-        def count(_trial) -> None:
-            sweep.trials_run += 1
-
-        def keep(event) -> None:
-            sweep.latest_event = event
-
-        try:
-            work(sweep.name, open_storage(sweep.storage_url), self.load_data(), self.registry,
-                 stop_event=sweep.stop_event, on_event=keep, on_trial=count)
-        except Exception as error:  # the thread must report anything, never die silently
-            sweep.error = f"{type(error).__name__}: {error}" if not isinstance(error, SweepError) else str(error)
-        finally:
-            sweep.finished = True
-
+    storage = open_storage(storage_url)
+    trials: list[optuna.trial.FrozenTrial] = []
+    work(name, storage, data, registry, max_trials=1, stop_event=stop_event, on_event=on_event,
+         on_trial=trials.append, history=history, wait_for_others=False)
+    waiting = summarize(load_study(name, storage)).counts.get("waiting", 0)
+    if not trials:
+        return Outcome(STOPPED if stop_event is not None and stop_event.is_set() else FINISHED,
+                       "no trial was left to run here.")
+    trial = trials[0]
+    run_id = trial.user_attrs.get(RUN_ATTR) if trial.state == TrialState.COMPLETE else None
+    record = registry.record(run_id) if run_id else None
+    reason = (f"trial {trial.number} {trial.state.name.lower()}"
+              + (f" ({trial.user_attrs[REASON_ATTR]})" if trial.user_attrs.get(REASON_ATTR) else "")
+              + f"; {waiting} trial(s) of the sweep waiting.")
+    return Outcome(FINISHED, reason, record, again=waiting > 0)

@@ -177,34 +177,36 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry
     assert set(saved) == {row.number for row in rows if row.state == "complete"}
 
 
-def test_the_background_runner_stops_after_the_current_trial_and_runs_one_sweep_at_a_time(registry, mnist):
+def test_a_sweep_in_the_job_runner_trains_one_trial_per_job_queued_with_runs_and_stops_after_its_trial(
+        registry, mnist):
+    from mnist_core.config import TrainConfig
+    from mnist_core.jobs import JobRunner, RunRequest
     from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import (
-        SweepError,
-        SweepRunner,
-        create_sweep,
-        default_storage_url,
-        load_study,
-        open_storage,
-        summarize,
-    )
+    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, summarize, sweep_request
 
     url = default_storage_url(registry)
     create_sweep("background", load_space("quick"), 6, open_storage(url))
-    runner = SweepRunner(registry, lambda: mnist)
-    sweep = runner.start("background", url)
-    with pytest.raises(SweepError, match="still running here"):
-        runner.start("background", url)
+    runner = JobRunner(registry, lambda: mnist)
+    first = runner.submit(sweep_request("background", url))
+    pressed = runner.submit(RunRequest("pressed", "custom", [{"type": "Dense", "units": 16}],
+                                       TrainConfig(epochs=1, subset_size=1000, validation_split=0.2, seed=3)))
+    assert runner.wait(first, WORKER_TIMEOUT_S).status == "finished"
+    assert runner.wait(pressed, WORKER_TIMEOUT_S).status == "finished"
+    second = next(brief.id for brief in runner.briefs() if brief.name == "sweep background" and brief.id > pressed)
+    views = [runner.view(job_id) for job_id in (first, pressed)]
+    assert views[0].record.sweep == {"study": "background", "trial": 0} and views[0].batches
+    assert views[0].ended <= views[1].started  # the press trained after the first trial, never beside it
+    assert runner.view(second).submitted >= views[0].ended  # the sweep queued itself again, behind the press
     deadline = time.monotonic() + WORKER_TIMEOUT_S
-    while sweep.trials_run < 1 and time.monotonic() < deadline:
+    while runner.view(second).latest is None and time.monotonic() < deadline:  # until its trial trains
         time.sleep(0.05)
-    runner.stop()  # during the second trial, or just before it
-    sweep.thread.join(WORKER_TIMEOUT_S)
-    assert sweep.finished and not sweep.error
+    runner.stop(second)  # during the second trial: it is finished, none is started after it
+    assert runner.wait(second, WORKER_TIMEOUT_S).status == "finished"
+    time.sleep(0.5)
+    assert [brief.id for brief in runner.briefs() if brief.status in ("queued", "running")] == []
     counts = summarize(load_study("background", open_storage(url))).counts
-    assert counts["complete"] == sweep.trials_run in (1, 2)  # the trial under way was finished, none after it
-    assert (counts["running"], counts["fail"], counts["waiting"]) == (0, 0, 6 - sweep.trials_run)
-    assert len(sweep_runs(registry, "background")) == sweep.trials_run
+    assert (counts["complete"], counts["running"], counts["fail"], counts["waiting"]) == (2, 0, 0, 4)
+    assert len(sweep_runs(registry, "background")) == 2
 
 
 def test_a_diverging_trial_fails_with_the_reason_is_not_saved_and_not_retried(registry, mnist):
