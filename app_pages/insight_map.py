@@ -59,11 +59,12 @@ def map_coordinates(key, data: MnistData, sample: int, features: np.ndarray, pro
         return pca_map(key, data.fingerprint, sample, features)
     from mnist_core.embedding import tsne_2d
 
-    task = task_for(("tsne", key, data.fingerprint, sample), lambda report: tsne_2d(features, report), "t-SNE")
-    if not wait_for({"t-SNE": task}) or task_failed(task, "t-SNE"):
+    job = task_for(("tsne", key, data.fingerprint, sample), lambda report: tsne_2d(features, report), "t-SNE")
+    views = wait_for({"t-SNE": job})
+    if views is None or task_failed(views["t-SNE"], "t-SNE"):
         return None
-    st.caption(f"t-SNE took {task.elapsed:.0f} s (computed once per model file and sample size).")
-    return task.result
+    st.caption(f"t-SNE took {views['t-SNE'].seconds:.0f} s (computed once per model file and sample size).")
+    return views["t-SNE"].value
 
 
 def clicked_image(frame: pd.DataFrame, data: MnistData, index: int) -> None:

@@ -80,10 +80,11 @@ def robustness_view(registry: Registry, runs: list[RunRecord], run_id: str, data
     labels = {record.id: f"{record.name} ({record.id})" for record in runs}
     tasks = {labels[chosen]: sweep_task(registry, chosen, data, sample, transforms) for chosen in models}
     tasks = {label: task for label, task in tasks.items() if task is not None}
-    if not tasks or not wait_for(tasks):
+    views = wait_for(tasks) if tasks else None
+    if views is None:
         return
-    failed = [label for label, task in tasks.items() if task_failed(task, f"The sweep of {label}")]
-    frames = [task.result.assign(model=label) for label, task in tasks.items() if label not in failed]
+    failed = [label for label, view in views.items() if task_failed(view, f"The sweep of {label}")]
+    frames = [view.value.assign(model=label) for label, view in views.items() if label not in failed]
     if not frames:
         return
     results = pd.concat(frames, ignore_index=True)

@@ -1,54 +1,51 @@
-"""The Insight page's background tasks: long computations (t-SNE, the robustness sweep) run in threads shared by
-every session, kept per server by what they compute, and their progress shown while they run."""
+"""The Insight page's long computations (t-SNE, the robustness sweep) as tasks of the server's one job runner:
+queued with the trainings (so they never take the CPU from one), shared by every session that asks for the same
+thing, kept while the runner keeps their values, and their progress shown while they wait or run."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.background import BackgroundTask
+from app_pages.common import job_runner, shared_registry
+from mnist_core.jobs import JobView, task_request
+from mnist_core.statuses import ACTIVE, FAILED, QUEUED
 
 PROGRESS_REFRESH_S = 1.0
-MAX_TASKS = 32  # background results kept per server (oldest finished ones dropped first)
 
 
-@st.cache_resource
-def task_store() -> dict:
-    """Background tasks of this server process by what they compute (the key names the model file version)."""
-    return {}
+def task_for(key: tuple, work, name: str) -> int:
+    """The job computing ``key``: the one already queued, running or done, or a new one running ``work``."""
+    return job_runner(shared_registry()).submit_once(task_request(name, key, work))
 
 
-def task_for(key: tuple, work, name: str) -> BackgroundTask:
-    """The task computing ``key``: the one already started (running or done) or a new one running ``work``; a
-    failed one is started again."""
-    store = task_store()
-    task = store.get(key)
-    if task is None or (task.done and task.error is not None):
-        finished = [old for old, kept in store.items() if kept.done]
-        for old in finished[:max(0, len(store) + 1 - MAX_TASKS)]:
-            del store[old]
-        task = store[key] = BackgroundTask(work, name)
-    return task
-
-
-def show_progress(tasks: dict[str, BackgroundTask], was_running: bool) -> None:
-    """A progress bar per running task (label → task); the whole page is redrawn once they have all ended."""
-    for label, task in tasks.items():
-        if not task.done:
-            st.progress(task.progress, text=f"{label}: {task.message} ({task.elapsed:.0f} s)")
-    if was_running and all(task.done for task in tasks.values()):
+def show_progress(jobs: dict[str, int], was_running: bool) -> None:
+    """A progress line per task still to end (label → job); the whole page is redrawn once they have all ended."""
+    runner = job_runner(shared_registry())
+    views = [(label, runner.view(job_id)) for label, job_id in jobs.items()]
+    for label, view in views:
+        if view.status == QUEUED:
+            st.progress(0.0, text=f"{label}: waiting for the run before it (position {view.queue_position} in line)")
+        elif view.status in ACTIVE:
+            message = view.latest.message if view.latest is not None else "starting"
+            fraction = view.latest.fraction_done if view.latest is not None else 0.0
+            st.progress(fraction, text=f"{label}: {message} ({view.seconds or 0:.0f} s)")
+    if was_running and all(view.status not in ACTIVE for _, view in views):
         st.rerun()
 
 
-def wait_for(tasks: dict[str, BackgroundTask]) -> bool:
-    """True when every task has ended; otherwise shows their progress, refreshed every second, and returns False."""
-    running = not all(task.done for task in tasks.values())
-    st.fragment(show_progress, run_every=PROGRESS_REFRESH_S if running else None)(tasks, running)
-    return not running
+def wait_for(jobs: dict[str, int]) -> dict[str, JobView] | None:
+    """The tasks' views once every one has ended; otherwise shows their progress, refreshed every second, and
+    returns None."""
+    runner = job_runner(shared_registry())
+    views = {label: runner.view(job_id) for label, job_id in jobs.items()}
+    running = any(view.status in ACTIVE for view in views.values())
+    st.fragment(show_progress, run_every=PROGRESS_REFRESH_S if running else None)(jobs, running)
+    return None if running else views
 
 
-def task_failed(task: BackgroundTask, what: str) -> bool:
-    """True (after an error message) when ``task`` ended with an error."""
-    if task.error is None:
+def task_failed(view: JobView, what: str) -> bool:
+    """True (after an error message) when the task ended without its value."""
+    if view.status != FAILED:
         return False
-    st.error(f"{what} failed: {task.error}. Change a setting or reload the page to try again.")
+    st.error(f"{what} failed: {view.reason}. Change a setting or reload the page to try again.")
     return True

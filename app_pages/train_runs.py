@@ -14,6 +14,7 @@ from mnist_core.charts import (
     epoch_splits,
     progress_label,
 )
+from mnist_core.jobs import TASK
 from mnist_core.registry import Registry
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 
@@ -27,11 +28,16 @@ def submit(registry: Registry, request) -> None:
     st.session_state[JOB_KEY] = job_runner(registry).submit(request)
 
 
+def run_briefs(runner) -> list:
+    """The server's jobs that train (runs, fine-tunes, sweep trials), newest first: not the Insight page's tasks."""
+    return [brief for brief in runner.briefs() if brief.architecture != TASK]
+
+
 def watched_job(runner) -> int | None:
     """The run to show: picked in "Run to watch" when the server has several, by default the run this session
     started, else the one training, else the newest queued, else the newest (so a reload finds it again). The
     labels carry each run's status as it is now; the live view redraws the page when one changes."""
-    briefs = runner.briefs()
+    briefs = run_briefs(runner)
     st.session_state[SHOWN_KEY] = briefs
     if len(briefs) <= 1:
         return briefs[0].id if briefs else None
@@ -132,7 +138,7 @@ def job_status(runner, job_id: int) -> None:
         view = runner.view(job_id)
     ended = view.status not in ACTIVE
     first_sight = ended and job_id not in st.session_state.setdefault(OUTCOMES_KEY, set())
-    if runs_on_page(runner.briefs()) != runs_on_page(st.session_state.get(SHOWN_KEY, [])) and not first_sight:
+    if runs_on_page(run_briefs(runner)) != runs_on_page(st.session_state.get(SHOWN_KEY, [])) and not first_sight:
         st.rerun()
     if ended:
         st.session_state[OUTCOMES_KEY].add(job_id)

@@ -93,12 +93,12 @@ def tsne_2d(features: np.ndarray, on_progress: Progress | None = None, seed: int
     def report(iteration, error, embedding) -> bool:
         calls.append(iteration)
         if on_progress is not None:
-            on_progress(len(calls) / total, f"t-SNE: iteration {len(calls) * TSNE_CALLBACK_EVERY} of "
+            on_progress(len(calls) / total, f"iteration {len(calls) * TSNE_CALLBACK_EVERY} of "
                                             f"{TSNE_EARLY_ITERATIONS + TSNE_ITERATIONS}")
         return False
 
     if on_progress is not None:
-        on_progress(0.0, "t-SNE: finding each image's nearest neighbours")
+        on_progress(0.0, "finding each image's nearest neighbours")
     tsne = TSNE(n_components=2, early_exaggeration_iter=TSNE_EARLY_ITERATIONS, n_iter=TSNE_ITERATIONS,
                 perplexity=min(30.0, (len(features) - 1) / 3), n_jobs=n_jobs, random_state=seed, callbacks=report,
                 callbacks_every_iters=TSNE_CALLBACK_EVERY)

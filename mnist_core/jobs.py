@@ -13,16 +13,18 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .config import TrainConfig
 from .data import MnistData
 from .errors import DigitLabError
-from .progress import History, ProgressEvent
+from .progress import History, ProgressEvent, TaskProgress
 from .registry import Registry, RegistryError, RunRecord
-from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
+from .statuses import ENDED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED
 
 LIVE_JOBS_KEPT = 3  # ended jobs whose history stays in memory; older ones are read back from the registry
+TASK_VALUES_KEPT = 32  # ended tasks whose value stays in memory; an older one is computed again when asked for
+TASK = "task"  # the architecture of a job that computes a value instead of training a run (``task_request``)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Outcome(NamedTuple):
     reason: str
     record: RunRecord | None = None
     again: bool = False
+    value: Any = None  # what a task computed (a map, a table), kept by the runner for the pages
 
 
 def resume_request(interrupted: RunRecord) -> RunRequest:
@@ -63,19 +66,21 @@ class Job:
     request: RunRequest
     status: str = QUEUED
     reason: str = ""
-    latest: ProgressEvent | None = None
+    latest: ProgressEvent | TaskProgress | None = None
     history: History | None = field(default_factory=History)  # None once dropped: the saved record has it
     record: RunRecord | None = None
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    value: Any = None  # a task's result
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.request.name!r}, {self.status})"
 
     def brief(self) -> JobBrief:
-        return JobBrief(self.id, self.request.name, self.status, self.request.resume_id, self.request.subject)
+        return JobBrief(self.id, self.request.name, self.status, self.request.resume_id, self.request.subject,
+                        self.request.architecture)
 
 
 class JobBrief(NamedTuple):
@@ -86,6 +91,7 @@ class JobBrief(NamedTuple):
     status: str
     resume_id: str | None
     subject: tuple = ()
+    architecture: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class JobView:
     architecture: str
     status: str
     reason: str
-    latest: ProgressEvent | None
+    latest: ProgressEvent | TaskProgress | None
     batches: list
     epochs: list
     record: RunRecord | None
@@ -106,6 +112,12 @@ class JobView:
     started: float | None
     ended: float | None
     resume_id: str | None  # the interrupted run this job resumes
+    value: Any = None  # what a task computed
+
+    @property
+    def seconds(self) -> float | None:
+        """How long it has run (so far, or in all once ended); None before it starts."""
+        return None if self.started is None else (self.ended or time.time()) - self.started
 
 
 class JobRunner:
@@ -140,11 +152,24 @@ class JobRunner:
     def submit(self, request: RunRequest) -> int:
         """Queue a run and return its job id at once."""
         with self._lock:
-            job = Job(next(self._ids), request)
-            self._jobs[job.id] = job
-            self._queue.append(job.id)
-            self._lock.notify_all()
-            return job.id
+            return self._queue_job(request)
+
+    def submit_once(self, request: RunRequest) -> int:
+        """The job for ``request.subject`` that is queued, running, or finished with its value still kept; else a
+        new one, queued. Checked and queued under one lock, so two sessions asking at once share one job."""
+        with self._lock:
+            for job in sorted(self._jobs.values(), key=lambda kept: kept.id, reverse=True):
+                if job.request.subject == request.subject and (
+                        job.status not in ENDED or job.status == FINISHED and job.value is not None):
+                    return job.id
+            return self._queue_job(request)
+
+    def _queue_job(self, request: RunRequest) -> int:
+        job = Job(next(self._ids), request)
+        self._jobs[job.id] = job
+        self._queue.append(job.id)
+        self._lock.notify_all()
+        return job.id
 
     def stop(self, job_id: int) -> None:
         """Stop a running job after its current batch, or cancel a queued one."""
@@ -161,7 +186,7 @@ class JobRunner:
         with self._lock:
             job = self._jobs[job_id]
             position = self._queue.index(job_id) + 1 if job_id in self._queue else None
-            status, reason, latest, record = job.status, job.reason, job.latest, job.record
+            status, reason, latest, record, value = job.status, job.reason, job.latest, job.record, job.value
             history, started, ended = job.history, job.started, job.ended
         if history is not None:
             epochs, batches = history.snapshot()
@@ -169,7 +194,7 @@ class JobRunner:
             record = self.saved_record(record)
             epochs, batches = (record.epochs, record.batches) if record is not None else ([], [])
         return JobView(job.id, job.request.name, job.request.architecture, status, reason, latest, batches, epochs,
-                       record, position, job.submitted, started, ended, job.request.resume_id)
+                       record, position, job.submitted, started, ended, job.request.resume_id, value)
 
     def saved_record(self, record: RunRecord | None) -> RunRecord | None:
         """``record`` as saved in the registry (None once it was deleted there)."""
@@ -195,14 +220,21 @@ class JobRunner:
         with self._lock:
             job.latest = event
 
-    def _finish(self, job: Job, status: str, reason: str, record: RunRecord | None = None) -> None:
+    def _finish(self, job: Job, outcome: Outcome) -> None:
         """End the job, and keep the live history of the last ``LIVE_JOBS_KEPT`` ended jobs only (the registry has
-        the others' runs, so a long-lived server does not grow)."""
+        the others' runs) and the values of the last ``TASK_VALUES_KEPT`` tasks, so a long-lived server does not
+        grow."""
         with self._lock:
-            job.status, job.reason, job.record, job.ended = status, reason, record, time.time()
+            job.status, job.reason, job.ended = outcome.status, outcome.reason, time.time()
+            job.record, job.value = outcome.record, outcome.value
             ended = [kept for kept in self._jobs.values() if kept.status in ENDED and kept.history is not None]
             for old in sorted(ended, key=lambda kept: kept.id)[:-LIVE_JOBS_KEPT]:
                 old.history = None
+            valued = [kept for kept in self._jobs.values() if kept.value is not None]
+            for old in sorted(valued, key=lambda kept: kept.id)[:-TASK_VALUES_KEPT]:
+                old.value = None
+            if outcome.again and not job.stop_event.is_set():
+                self._queue_job(job.request)
             self._lock.notify_all()
 
     def _execute(self, job: Job):
@@ -224,12 +256,23 @@ class JobRunner:
             try:
                 result = self._execute(job)
             except DigitLabError as error:  # a message for the user: bad settings, data, registry, sweep
-                self._finish(job, FAILED, str(error))
+                self._finish(job, Outcome(FAILED, str(error)))
             except Exception as error:  # the worker must survive anything a run throws
                 traceback.print_exc()
-                self._finish(job, FAILED, f"unexpected error: {type(error).__name__}: {error}")
+                self._finish(job, Outcome(FAILED, f"unexpected error: {type(error).__name__}: {error}"))
             else:
-                outcome = result if isinstance(result, Outcome) else Outcome(result.status, result.reason, result)
-                self._finish(job, outcome.status, outcome.reason, outcome.record)
-                if outcome.again and not job.stop_event.is_set():
-                    self.submit(job.request)
+                self._finish(job, result if isinstance(result, Outcome) else Outcome(result.status, result.reason,
+                                                                                     result))
+
+
+def task_request(name: str, subject: tuple, work: Callable[[Callable[[float, str], None]], Any]) -> RunRequest:
+    """A job that computes a value instead of training a run (a t-SNE map, a robustness sweep): ``work(report)``
+    returns it, and ``report(fraction, text)`` tells its progress. Queued like any job, so it never takes the CPU from
+    a training; ``JobRunner.submit_once`` finds it again by ``subject``."""
+    return RunRequest(name, TASK, [], None, execute=functools.partial(execute_task, work), subject=subject)
+
+
+def execute_task(work, request: RunRequest, data, registry, on_event, stop_event, history) -> Outcome:
+    """Run a task's ``work``, its progress reported as ``TaskProgress`` events."""
+    value = work(lambda fraction, text: on_event(TaskProgress(min(1.0, max(0.0, float(fraction))), text)))
+    return Outcome(FINISHED, "done", value=value)

@@ -30,6 +30,14 @@ class ProgressEvent:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 
+@dataclass(frozen=True)
+class TaskProgress:
+    """A report from a job that computes a value (``jobs.task_request``): how far it is and what it is doing."""
+
+    fraction_done: float
+    message: str
+
+
 class History:
     """The one record of a run's progress, per batch and per epoch: training appends to it, the live view and the
     saved run read it, so what was shown and what is saved are the same rows. Safe to read from any thread."""

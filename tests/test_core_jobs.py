@@ -194,3 +194,57 @@ def test_the_job_runner_loads_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- tasks: jobs that compute a value (t-SNE, robustness) ---------------------------------------------------------
+
+
+def test_a_task_reports_progress_keeps_its_value_and_two_asks_at_once_share_one_job(mnist, registry):
+    from mnist_core.jobs import task_request
+
+    release, started = threading.Event(), []
+
+    def work(report):
+        started.append(threading.current_thread().name)
+        report(2.0, "half way")  # clipped to 1
+        release.wait(30)
+        return {"answer": 42}
+
+    runner = JobRunner(registry, lambda: mnist)
+    asked = []
+    askers = [threading.Thread(target=lambda: asked.append(runner.submit_once(task_request("t", ("map", 1), work))))
+              for _ in range(8)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert len(set(asked)) == 1  # one job however many sessions asked at the same moment
+    deadline = time.monotonic() + 30
+    while runner.view(asked[0]).latest is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runner.view(asked[0]).latest.message == "half way" and runner.view(asked[0]).latest.fraction_done == 1.0
+    release.set()
+    view = runner.wait(asked[0], 30)
+    assert view.status == FINISHED and view.value == {"answer": 42} and len(started) == 1
+    assert started[0] == "digit-lab-trainer"  # on the runner's one worker, not beside it
+    assert runner.submit_once(task_request("t", ("map", 1), work)) == asked[0]  # kept: not computed again
+
+
+def test_a_task_waits_for_the_training_before_it_and_a_failed_one_is_computed_again(mnist, registry):
+    from mnist_core.jobs import task_request
+
+    runner = JobRunner(registry, lambda: mnist)
+    training = runner.submit(RunRequest("first", "custom", DENSE, TINY))
+    seen = []
+
+    def work(report):
+        seen.append(runner.view(training).status)
+        if len(seen) == 1:
+            raise ValueError("bad sample")
+        return 7
+
+    failed = runner.wait(runner.submit_once(task_request("t", ("robustness", 2), work)), 120)
+    assert failed.status == "failed" and "bad sample" in failed.reason and failed.value is None
+    assert seen == [FINISHED]  # it ran once the training had ended, never beside it
+    again = runner.wait(runner.submit_once(task_request("t", ("robustness", 2), work)), 30)
+    assert again.id != failed.id and again.value == 7
