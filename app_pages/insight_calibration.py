@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import cached_evaluation, model_for, model_key, run_label
+from app_pages.common import cached_evaluation, cached_model, model_for, model_key, run_label
 from mnist_core.data import MnistData
 from mnist_core.registry import Registry, RunRecord
+
+
+@st.cache_resource(max_entries=8, show_spinner="Fitting a temperature on the run's validation split…")
+def cached_temperature(key: tuple, data_fingerprint: str, _record: RunRecord, _data: MnistData) -> float | None:
+    """The temperature fitted on the run's own validation split, once per model file version and data set; None when
+    the run kept none, or trained on another data set than the one loaded now."""
+    from mnist_core.calibration import fit_temperature, held_out_split
+    from mnist_core.evaluation import predict_probabilities
+
+    held_out = held_out_split(_data, _record.config, _record.data_fingerprint)
+    if held_out is None:
+        return None
+    return fit_temperature(predict_probabilities(cached_model(*key), held_out[0]), held_out[1])
 
 
 def calibration_of(registry: Registry, record: RunRecord, data: MnistData, temperature_scaling: bool) -> None:
     """One model's reliability diagram and ECE on the test set, and, when asked and possible, after temperature
     scaling fitted on its validation split."""
-    from mnist_core.calibration import (
-        expected_calibration_error,
-        fit_temperature,
-        held_out_split,
-        reliability_table,
-        with_temperature,
-    )
-    from mnist_core.evaluation import predict_probabilities
+    from mnist_core.calibration import expected_calibration_error, reliability_table, with_temperature
     from mnist_core.insight_charts import reliability_chart
 
     model = model_for(registry, record.id)
@@ -34,13 +40,13 @@ def calibration_of(registry: Registry, record: RunRecord, data: MnistData, tempe
         st.altair_chart(reliability_chart(reliability_table(probabilities, data.y_test), "as trained"))
     if not temperature_scaling:
         return
-    held_out = held_out_split(data, record.config)
+    temperature = cached_temperature(model_key(registry, record.id), data.fingerprint, record, data)
     with after:
-        if held_out is None:
-            st.info("This run kept no validation split (or its settings are unknown), so there is nothing to fit a "
-                    "temperature on without touching the test set.")
+        if temperature is None:
+            st.info("This run kept no validation split (or its settings are unknown, or it trained on another data "
+                    "set than the one loaded now), so there is nothing to fit a temperature on without touching the "
+                    "test set.")
             return
-        temperature = fit_temperature(predict_probabilities(model, held_out[0]), held_out[1])
         scaled = with_temperature(probabilities, temperature)
         st.metric(f"ECE after temperature scaling (T = {temperature:.3f})",
                   f"{expected_calibration_error(scaled, data.y_test):.4f}", border=True)

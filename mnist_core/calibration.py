@@ -56,12 +56,15 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(minimize_scalar(loss, bounds=TEMPERATURE_RANGE, method="bounded").x)
 
 
-def held_out_split(data, training_config: dict | None):
+def held_out_split(data, training_config: dict | None, trained_on: str | None = None):
     """The validation images and labels a run was trained beside (its saved settings replayed on ``data``), or None
-    when it had none (no settings saved, e.g. an uploaded model, or a validation split of 0)."""
+    when it had none (no settings saved, e.g. an uploaded model, or a validation split of 0) or when ``data`` is not
+    the data set it trained on (``trained_on``, its fingerprint, when the run recorded it)."""
     from .config import ConfigError, TrainConfig
     from .training import prepare_data
 
+    if trained_on is not None and trained_on != data.fingerprint:
+        return None
     try:
         prepared = prepare_data(data, TrainConfig.from_dict(training_config or {})) if training_config else None
     except (ConfigError, ValueError):

@@ -112,7 +112,7 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     x_mix, y_mix = training_mix(data, x_mine, y_mine, config.seed)
     before = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     nothing = np.zeros((0, *x_mix.shape[1:]), x_mix.dtype), np.zeros(0, y_mix.dtype)
-    prepared = PreparedData(x_mix, y_mix, *nothing, data.x_test, data.y_test)
+    prepared = PreparedData(x_mix, y_mix, *nothing, data.x_test, data.y_test, data.fingerprint)
     result = train(base.spec or [], config, prepared, on_event, stop_event, history, start_model=model,
                    trains_layer=classifier_layers(model))
     after_mine = accuracy_or_none(result.model, x_held, y_held)

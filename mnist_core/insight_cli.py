@@ -95,7 +95,7 @@ def command_calibration(args) -> None:
     payload = {"run_id": run_id, "ece": expected_calibration_error(probabilities, data.y_test, args.bins),
                "temperature": None, "ece_after": None,
                "bins": reliability_table(probabilities, data.y_test, args.bins).to_dict(orient="records")}
-    held_out = held_out_split(data, record.config)
+    held_out = held_out_split(data, record.config, record.data_fingerprint)
     if held_out is not None:
         temperature = fit_temperature(predict_probabilities(model, held_out[0]), held_out[1])
         payload["temperature"] = temperature

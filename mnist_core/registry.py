@@ -56,6 +56,7 @@ RECORD_TYPES = [  # run.json field, what it should be, the JSON types allowed
     ("versions", "an object", (dict,)),
     ("parent", "a run id or null", (str, type(None))), ("finetune", "an object or null", (dict, type(None))),
     ("sweep", "an object or null", (dict, type(None))),
+    ("data_fingerprint", "text or null", (str, type(None))),
 ]
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -86,6 +87,7 @@ class RunRecord:
     parent: str | None = None  # the run this one was fine-tuned from
     finetune: dict | None = None  # for a fine-tune: what it trained on and the figures before and after
     sweep: dict | None = None  # for a sweep trial's run: {"study": name, "trial": number}
+    data_fingerprint: str | None = None  # the data set it trained on (``MnistData.fingerprint``), when known
 
     def __repr__(self) -> str:
         accuracy = "-" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"

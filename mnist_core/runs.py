@@ -92,7 +92,7 @@ def finish_run(result: TrainResult, record: RunRecord, prepared: PreparedData, r
         predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
     record.status, record.reason = result.status, record.reason or result.reason
     record.epochs, record.batches, record.seconds = result.epochs, result.batches, result.seconds
-    record.params = int(result.model.count_params())
+    record.params, record.data_fingerprint = int(result.model.count_params()), prepared.source
     return registry.save_run(result.model, record, run_id=run_id, test_predictions=predictions)
 
 

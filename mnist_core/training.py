@@ -53,6 +53,7 @@ class PreparedData:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    source: str | None = None  # fingerprint of the data set these come from
 
 
 def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
@@ -63,7 +64,8 @@ def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
         keep = stratified_subset(y, config.subset_size, config.seed)
         x, y = x[keep], y[keep]
     fit_index, val_index = validation_split(len(y), config.validation_split, config.seed)
-    return PreparedData(x[fit_index], y[fit_index], x[val_index], y[val_index], data.x_test, data.y_test)
+    return PreparedData(x[fit_index], y[fit_index], x[val_index], y[val_index], data.x_test, data.y_test,
+                        data.fingerprint)
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,

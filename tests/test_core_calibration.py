@@ -70,4 +70,6 @@ def test_held_out_split_replays_the_runs_validation_split(mnist):
     assert len(labels) == 600
     assert held_out_split(mnist, config.replace(validation_split=0.0).to_dict()) is None
     assert held_out_split(mnist, None) is None
+    assert held_out_split(mnist, config.to_dict(), trained_on="another data set") is None  # not replayed elsewhere
+    assert held_out_split(mnist, config.to_dict(), trained_on=mnist.fingerprint) is not None
     assert held_out_split(mnist, {"not a setting": 1}) is None

@@ -30,6 +30,7 @@ def own_runs(registry):
 def test_a_run_leaves_only_its_saved_record_behind(mnist, registry):
     record = execute_run(RunRequest("plain", "custom", DENSE, TINY), mnist, registry)
     assert record.status == FINISHED and [row["epoch"] for row in record.epochs] == [1, 2]
+    assert record.data_fingerprint == mnist.fingerprint  # so its validation split is replayed on this data set only
     assert [run.id for run in own_runs(registry)] == [record.id]
     assert registry.list_interrupted() == [] and not list(registry.root.glob(".partial-*"))
 
