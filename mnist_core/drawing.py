@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
+from scipy.ndimage import center_of_mass
 
 from .data import IMAGE_SIDE
 from .errors import DigitLabError
@@ -119,12 +120,6 @@ def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.clip(ink / max(1.0 - min(background, 1.0 - background), 1e-6), 0.0, 1.0)
 
 
-def centre_of_mass(weights: np.ndarray) -> tuple[float, float]:
-    rows, cols = np.indices(weights.shape)
-    total = weights.sum()
-    return float((rows * weights).sum() / total), float((cols * weights).sum() / total)
-
-
 def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     """28×28 float32 in [0, 1], white digit on black, centred by mass; raises ``EmptyImageError`` when nothing is
     drawn."""
@@ -144,7 +139,7 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     digit = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     digit = np.clip(digit, 0.0, None)
-    row_mass, col_mass = centre_of_mass(digit)
+    row_mass, col_mass = center_of_mass(digit)
     top = int(np.clip(round(IMAGE_SIDE / 2 - row_mass), 0, IMAGE_SIDE - digit.shape[0]))
     left = int(np.clip(round(IMAGE_SIDE / 2 - col_mass), 0, IMAGE_SIDE - digit.shape[1]))
     frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)

@@ -1,5 +1,6 @@
 """How good a set of predictions is and where it goes wrong: accuracy, log-loss, confusion matrix, per-class scores
-and the misclassified images. Plain NumPy and pandas, so a page showing saved predictions needs no TensorFlow."""
+and the misclassified images. NumPy, pandas and scikit-learn's metrics, so a page showing saved predictions needs no
+TensorFlow."""
 
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ class Evaluation:
 
     @property
     def loss(self) -> float:
-        chosen = self.probabilities[np.arange(len(self.labels)), self.labels]
-        return float(-np.log(np.clip(chosen, EPSILON, 1.0)).mean())
+        """Cross-entropy of the labels (scikit-learn's ``log_loss``, probabilities floored at Keras's epsilon)."""
+        from sklearn.metrics import log_loss
+
+        return float(log_loss(self.labels, np.clip(self.probabilities, EPSILON, 1.0), labels=range(NUM_CLASSES)))
 
     def confusion(self) -> np.ndarray:
         return confusion_matrix(self.labels, self.predicted)
@@ -47,22 +50,23 @@ class Evaluation:
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """10×10 counts: row = true class, column = predicted class."""
-    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(labels), np.asarray(predicted)), 1)
-    return matrix
+    """10×10 counts: row = true class, column = predicted class (scikit-learn's, over all ten digits)."""
+    from sklearn.metrics import confusion_matrix as counts
+
+    return counts(labels, predicted, labels=range(NUM_CLASSES)).astype(np.int64)
 
 
 def per_class_metrics(confusion: np.ndarray) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class (0 where a class is never predicted or never present)."""
-    hits = np.diag(confusion).astype(float)
-    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(predicted > 0, hits / predicted, 0.0)
-        recall = np.where(actual > 0, hits / actual, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    """Precision, recall, F1 and support per class (0 where a class is never predicted or never present), by
+    scikit-learn's ``precision_recall_fscore_support`` over the predictions the confusion matrix counts."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    true, predicted = np.nonzero(confusion)
+    weights = confusion[true, predicted]
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        true, predicted, labels=range(NUM_CLASSES), sample_weight=weights, zero_division=0)
     return pd.DataFrame({"digit": np.arange(NUM_CLASSES), "precision": precision, "recall": recall, "f1": f1,
-                         "support": actual})
+                         "support": confusion.sum(axis=1)})
 
 
 def misclassified(probabilities: np.ndarray, labels: np.ndarray) -> pd.DataFrame:

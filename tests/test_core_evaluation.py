@@ -60,3 +60,11 @@ def test_activations_and_saliency_show_what_the_network_sees(small_cnn_model, sm
     assert saliency.shape == (28, 28) and saliency.max() == 1.0 and saliency.min() >= 0
     hidden = ImagePredictor(small_dense_model).activations(image)
     assert [values.shape for _, values in hidden] == [(64,)]
+
+
+def test_a_digit_never_predicted_or_never_present_scores_zero_not_nan():
+    labels, predicted = np.array([0, 1, 9, 9]), np.array([0, 1, 1, 1])  # 9 never predicted, 2-8 never present
+    scores = per_class_metrics(confusion_matrix(labels, predicted))
+    assert scores.precision[9] == scores.recall[9] == scores.f1[9] == 0 and scores.support[9] == 2
+    assert scores.precision[1] == 1 / 3 and scores.recall[1] == 1 and scores.support[5] == 0
+    assert not scores.isna().to_numpy().any()
