@@ -7,7 +7,7 @@ import importlib
 import os
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mnist_core.evaluation import ImagePredictor
     from mnist_core.jobs import JobRunner
 
+PageState = TypeVar("PageState")
 HOME_PAGE, TRAIN_PAGE = "app_pages/home.py", "app_pages/train.py"
 RUN_PARAM = "run"  # query parameter of a link that opens a page on one run: /errors?run=RUN_ID
 FLASH_KEY = "flash_message"
@@ -224,6 +225,25 @@ def job_runner(registry: Registry) -> JobRunner:
 
 
 # --- widget state ---------------------------------------------------------------------------------------------
+
+
+def page_state(kind: type[PageState]) -> PageState:
+    """This session's one state object of a page: a dataclass of what the user chose there, created with its
+    defaults on the first visit, so the choices survive moving around the app."""
+    return st.session_state.setdefault(kind.__name__, kind())
+
+
+def kept(widget, state, field: str, *args, clean=None, **kwargs):
+    """``widget(*args, key=..., **kwargs)`` bound to ``state.field``: it shows the stored choice when the page comes
+    back (Streamlit forgets the widgets a page did not show), and the user's choice is stored there. ``clean`` turns
+    a stored value that no longer fits (a run since deleted) into one that does. Pass no default to the widget: the
+    state object holds it."""
+    key = f"{type(state).__name__}.{field}"
+    value = st.session_state.get(key, getattr(state, field))
+    st.session_state[key] = clean(value) if clean is not None else value
+    value = widget(*args, key=key, **kwargs)
+    setattr(state, field, value)
+    return value
 
 
 def kept_widget(widget, key: str, default, *args, **kwargs):

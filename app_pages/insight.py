@@ -1,22 +1,19 @@
 """Insight: what a model learned and how far to trust it. An embedding map of the test images (click a point to see
 it), a robustness lab (accuracy under rotation, shift, scale, stroke thickness, noise, blur and occlusion, for
 several models), the first layer's weights, and the reliability of its confidence. The work is in mnist_core;
-long computations (t-SNE, the robustness sweep) run in background threads, shared by all sessions and kept per
-model file and data set contents, so they are computed once. Each view lives in an ``insight_*`` module beside
-this page, the background tasks in ``insight_tasks``."""
-
+long computations (t-SNE, the robustness sweep) are tasks of the server's job runner, shared by all sessions and
+kept per model file and data set contents, so they are computed once; the user's choices are one
+``InsightChoices``. Each view lives in an ``insight_*`` module beside this page."""
 from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import dataset_or_warning, model_picker, shared_registry
+from app_pages.common import dataset_or_warning, kept, model_picker, page_state, shared_registry
 from app_pages.insight_calibration import confidence_view
 from app_pages.insight_map import embedding_view
 from app_pages.insight_robustness import robustness_view
+from app_pages.insight_state import VIEWS, InsightChoices
 from app_pages.insight_weights import weights_view
-
-VIEWS = ("Embedding map", "Robustness lab", "Weights", "Confidence")
-VIEW_KEY = "insight.view"
 
 
 def insight_page() -> None:
@@ -28,15 +25,16 @@ def insight_page() -> None:
     run_id = model_picker(runs) if data is not None else None
     if run_id is None:
         return
-    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key=VIEW_KEY) or VIEWS[0]
+    choices = page_state(InsightChoices)
+    view = kept(st.segmented_control, choices, "view", "View", VIEWS) or VIEWS[0]
     if view == VIEWS[0]:
-        embedding_view(registry, run_id, data)
+        embedding_view(registry, run_id, data, choices)
     elif view == VIEWS[1]:
-        robustness_view(registry, runs, run_id, data)
+        robustness_view(registry, runs, run_id, data, choices)
     elif view == VIEWS[2]:
         weights_view(registry, run_id)
     else:
-        confidence_view(registry, runs, run_id, data)
+        confidence_view(registry, runs, run_id, data, choices)
 
 
 insight_page()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import cached_evaluation, cached_model, model_for, model_key, run_label
+from app_pages.common import cached_evaluation, cached_model, kept, model_for, model_key, run_label
+from app_pages.insight_state import InsightChoices
 from mnist_core.data import MnistData
 from mnist_core.registry import Registry, RunRecord
 
@@ -53,13 +54,15 @@ def calibration_of(registry: Registry, record: RunRecord, data: MnistData, tempe
         st.altair_chart(reliability_chart(reliability_table(scaled, data.y_test), f"temperature {temperature:.3f}"))
 
 
-def confidence_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData) -> None:
+def confidence_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData,
+                    choices: InsightChoices) -> None:
     """Reliability diagrams and ECE of the chosen models."""
     records = {record.id: record for record in runs}
-    models = st.multiselect("Models", list(records), default=[run_id], format_func=lambda i: run_label(records[i]),
-                            key="insight.confidence_models")
-    temperature_scaling = st.checkbox("Temperature scaling (fitted on the run's validation split)",
-                                      key="insight.temperature")
+    models = kept(st.multiselect, choices, "confidence_models", "Models", list(records),
+                  format_func=lambda i: run_label(records[i]),
+                  clean=lambda kept_ids: [i for i in kept_ids if i in records] or [run_id])
+    temperature_scaling = kept(st.checkbox, choices, "temperature",
+                               "Temperature scaling (fitted on the run's validation split)")
     st.caption("Bars: accuracy of the predictions in each confidence bin; dashed: perfect calibration. ECE: the "
                "average gap, weighted by how many predictions fall in each bin (0 is perfect).")
     for chosen in models:

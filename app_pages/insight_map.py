@@ -8,16 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached_evaluation, model_for, model_key
+from app_pages.common import cached_evaluation, kept, model_for, model_key
+from app_pages.insight_state import MAP_SAMPLES, MODEL_SPACE, PIXEL_SPACE, PROJECTIONS, InsightChoices
 from app_pages.insight_tasks import task_failed, task_for, wait_for
 from mnist_core.data import MnistData
 from mnist_core.pictures import enlarge
 from mnist_core.registry import Registry
 
-MAP_SAMPLES = (1000, 2000, 5000, 10000)
-DEFAULT_MAP_SAMPLE = 2000
-PROJECTIONS = ("PCA", "t-SNE")
-MODEL_SPACE, PIXEL_SPACE = "the model's last hidden layer", "raw pixels (no model)"
 POINT_KEY = "insight.map"
 
 
@@ -40,16 +37,19 @@ def pca_map(key: tuple | None, data_fingerprint: str, sample: int, _features: np
     return pca_2d(_features)
 
 
-def map_settings() -> tuple[str, str, int]:
+def map_settings(choices: InsightChoices) -> tuple[str, str, int]:
     """The "Space", "Projection" and "Points" choices."""
     space_column, projection_column, sample_column = st.columns([2, 1, 1])
-    space = space_column.radio("Space", (MODEL_SPACE, PIXEL_SPACE), horizontal=True, key="insight.space")
-    projection = projection_column.radio("Projection", PROJECTIONS, horizontal=True, key="insight.projection",
-                                         help="PCA is instant; t-SNE (openTSNE) separates clusters better and takes "
-                                              "a while, in the background.")
-    sample = sample_column.selectbox("Points", MAP_SAMPLES, index=MAP_SAMPLES.index(DEFAULT_MAP_SAMPLE),
-                                     format_func=lambda n: f"{n:,} test images", key="insight.points",
-                                     help="A sample keeps each digit's share of the test set.")
+    with space_column:
+        space = kept(st.radio, choices, "space", "Space", (MODEL_SPACE, PIXEL_SPACE), horizontal=True)
+    with projection_column:
+        projection = kept(st.radio, choices, "projection", "Projection", PROJECTIONS, horizontal=True,
+                          help="PCA is instant; t-SNE (openTSNE) separates clusters better and takes a while, in "
+                               "the background.")
+    with sample_column:
+        sample = kept(st.selectbox, choices, "points", "Points", MAP_SAMPLES,
+                      format_func=lambda n: f"{n:,} test images", help="A sample keeps each digit's share of the "
+                                                                       "test set.")
     return space, projection, sample
 
 
@@ -78,12 +78,12 @@ def clicked_image(frame: pd.DataFrame, data: MnistData, index: int) -> None:
                        f"**Top 3:** {row['top3']}")
 
 
-def embedding_view(registry: Registry, run_id: str, data: MnistData) -> None:
+def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: InsightChoices) -> None:
     """The embedding map of the chosen space and projection; clicking a point shows that image."""
     from mnist_core.embedding import map_frame
     from mnist_core.insight_charts import POINT_SELECTION, embedding_chart
 
-    space, projection, sample = map_settings()
+    space, projection, sample = map_settings(choices)
     model = model_for(registry, run_id)
     if model is None:
         return

@@ -7,31 +7,34 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import model_for, model_key, run_label
+from app_pages.common import kept, model_for, model_key, run_label
+from app_pages.insight_state import ROBUSTNESS_SAMPLES, InsightChoices
 from app_pages.insight_tasks import task_failed, task_for, wait_for
 from mnist_core.data import MnistData
 from mnist_core.pictures import enlarge
 from mnist_core.registry import Registry, RegistryError, RunRecord
 
-ROBUSTNESS_SAMPLES = (500, 1000, 2000, 5000, 10000)
-DEFAULT_ROBUSTNESS_SAMPLE = 2000
 CHARTS_PER_ROW = 2
 
 
-def lab_settings(runs: list[RunRecord], run_id: str, test_count: int) -> tuple[list[str], list[str], int, int]:
+def lab_settings(runs: list[RunRecord], run_id: str, test_count: int,
+                 choices: InsightChoices) -> tuple[list[str], list[str], int, int]:
     """The "Models", "Transforms", "Test images" and "Example image" choices."""
     from mnist_core.robustness import TRANSFORMS
 
     labels = {record.id: run_label(record) for record in runs}
-    models = st.multiselect("Models", list(labels), default=[run_id], format_func=labels.get,
-                            help="One curve per model.", key="insight.lab_models")
-    transforms = st.multiselect("Transforms", list(TRANSFORMS), default=list(TRANSFORMS), key="insight.transforms")
+    models = kept(st.multiselect, choices, "lab_models", "Models", list(labels), format_func=labels.get,
+                  help="One curve per model.", clean=lambda kept_ids: [i for i in kept_ids if i in labels] or [run_id])
+    transforms = kept(st.multiselect, choices, "transforms", "Transforms", list(TRANSFORMS),
+                      clean=lambda names: list(TRANSFORMS) if names is None else names)
     sample_column, example_column = st.columns(2)
-    sample = sample_column.selectbox("Test images", ROBUSTNESS_SAMPLES,
-                                     index=ROBUSTNESS_SAMPLES.index(DEFAULT_ROBUSTNESS_SAMPLE),
-                                     format_func=lambda n: f"{n:,} (stratified sample)", key="insight.sample")
-    example = example_column.number_input("Example image", min_value=0, max_value=test_count - 1, value=0, step=1,
-                                          help="The test image shown transformed under each chart.")
+    with sample_column:
+        sample = kept(st.selectbox, choices, "sample", "Test images", ROBUSTNESS_SAMPLES,
+                      format_func=lambda n: f"{n:,} (stratified sample)")
+    with example_column:
+        example = kept(st.number_input, choices, "example", "Example image", min_value=0, max_value=test_count - 1,
+                       step=1, help="The test image shown transformed under each chart.",
+                       clean=lambda index: min(max(int(index), 0), test_count - 1))
     return models, transforms, sample, int(example)
 
 
@@ -71,9 +74,10 @@ def curves_and_examples(results: pd.DataFrame, data: MnistData, example: int) ->
                          caption=[f"{severity:g}" for severity, _ in strip])
 
 
-def robustness_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData) -> None:
+def robustness_view(registry: Registry, runs: list[RunRecord], run_id: str, data: MnistData,
+                    choices: InsightChoices) -> None:
     """Accuracy of the chosen models under each transform as severity grows."""
-    models, transforms, sample, example = lab_settings(runs, run_id, len(data.y_test))
+    models, transforms, sample, example = lab_settings(runs, run_id, len(data.y_test), choices)
     if not models or not transforms:
         st.info("Pick at least one model and one transform.")
         return

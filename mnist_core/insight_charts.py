@@ -10,6 +10,7 @@ POINT_SELECTION = "point"  # name of the click selection on the embedding map (c
 MAP_SIZE = 560
 CURVE_HEIGHT = 220
 POINT_SIZE, WRONG_SIZE = 18, 60
+RELIABILITY_SIDE, RELIABILITY_COUNTS_HEIGHT = 320, 90
 
 
 def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
@@ -49,9 +50,11 @@ def robustness_chart(frame: pd.DataFrame, transform: str, unit: str) -> alt.Char
     ).properties(title=transform, height=CURVE_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
-def reliability_chart(table: pd.DataFrame, title: str) -> alt.Chart:
+def reliability_chart(table: pd.DataFrame, title: str) -> alt.VConcatChart:
     """Reliability diagram: each confidence bin's accuracy (bars, over the bin's span) against the diagonal of
-    perfect calibration; hovering shows mean confidence, accuracy and count."""
+    perfect calibration; hovering shows mean confidence, accuracy and count. Under it, as is standard, how many
+    predictions fall in each bin (a symlog axis, since nearly all of a good model's are in the top bin): without the
+    counts, a bin of 3 predictions looks as badly calibrated as one of 3,000."""
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
         strokeDash=[4, 3], color="#6b7280").encode(x="x:Q", y="y:Q")
     bars = alt.Chart(table).mark_rect(color="#2563eb", opacity=0.75, stroke="white").encode(
@@ -62,4 +65,12 @@ def reliability_chart(table: pd.DataFrame, title: str) -> alt.Chart:
         tooltip=[alt.Tooltip("lower:Q", format=".0%", title="from"), alt.Tooltip("upper:Q", format=".0%", title="to"),
                  alt.Tooltip("confidence:Q", format=".2%", title="mean confidence"),
                  alt.Tooltip("accuracy:Q", format=".2%"), "count:Q"])
-    return (bars + diagonal).properties(title=title, width=320, height=320)
+    counts = alt.Chart(table).mark_rect(color="#6b7280", opacity=0.75, stroke="white").encode(
+        x=alt.X("lower:Q", title="confidence", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        x2="upper:Q",
+        y=alt.Y("count:Q", title="predictions", scale=alt.Scale(type="symlog"), axis=alt.Axis(format="~s")),
+        y2=alt.datum(0),
+        tooltip=[alt.Tooltip("lower:Q", format=".0%", title="from"), alt.Tooltip("upper:Q", format=".0%", title="to"),
+                 alt.Tooltip("count:Q", title="predictions")])
+    return alt.vconcat((bars + diagonal).properties(title=title, width=RELIABILITY_SIDE, height=RELIABILITY_SIDE),
+                       counts.properties(width=RELIABILITY_SIDE, height=RELIABILITY_COUNTS_HEIGHT), spacing=6)

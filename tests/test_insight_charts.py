@@ -39,10 +39,13 @@ def test_robustness_chart_draws_one_line_per_model():
     assert spec["autosize"]["type"] == "fit-x"  # the plot keeps its height whatever the legend takes
 
 
-def test_reliability_chart_has_bins_and_the_diagonal():
+def test_reliability_chart_has_bins_the_diagonal_and_the_count_of_each_bin_beneath():
     table = pd.DataFrame({"lower": [0.8], "upper": [0.9], "count": [5], "confidence": [0.85], "accuracy": [0.6]})
     spec = reliability_chart(table, "as trained").to_dict()
-    bars, diagonal = spec["layer"]
+    diagram, counts = spec["vconcat"]
+    assert counts["encoding"]["y"]["field"] == "count" and counts["encoding"]["x2"]["field"] == "upper"
+    assert counts["encoding"]["y"]["scale"]["type"] == "symlog"
+    bars, diagonal = diagram["layer"]
     assert bars["encoding"]["x"]["field"] == "lower" and bars["encoding"]["x2"]["field"] == "upper"
     assert bars["encoding"]["y"]["field"] == "accuracy"
     assert diagonal["mark"]["type"] == "line"

@@ -43,7 +43,7 @@ def open_insight(view: str | None = None):
     app.switch_page("app_pages/insight.py")
     app.run()
     if view is not None:
-        app.button_group(key="insight.view").set_value(view).run()
+        app.button_group(key="InsightChoices.view").set_value(view).run()
     return app
 
 
@@ -65,12 +65,12 @@ def test_map_of_the_default_model_and_logits_for_softmax_regression(models):
     assert_rendered(app)
     [spec] = charts(app)
     assert spec["title"].startswith("PCA of dense") and "2,000 test images" in spec["title"]
-    app.selectbox(key="insight.points").set_value(1000).run()
-    app.radio(key="insight.space").set_value("raw pixels (no model)").run()
+    app.selectbox(key="InsightChoices.points").set_value(1000).run()
+    app.radio(key="InsightChoices.space").set_value("raw pixels (no model)").run()
     assert_rendered(app)
     assert charts(app)[0]["title"] == "PCA of raw pixels · 1,000 test images"
     pick_model(app, "linear")
-    app.radio(key="insight.space").set_value("the model's last hidden layer").run()
+    app.radio(key="InsightChoices.space").set_value("the model's last hidden layer").run()
     assert_rendered(app)
     assert any("no hidden layer" in info.value for info in app.info)
     assert charts(app)[0]["title"].startswith("PCA of logits")
@@ -78,8 +78,8 @@ def test_map_of_the_default_model_and_logits_for_softmax_regression(models):
 
 def test_tsne_map_is_computed_in_the_background_then_drawn(models):
     app = open_insight()
-    app.selectbox(key="insight.points").set_value(1000)
-    app.radio(key="insight.projection").set_value("t-SNE").run()
+    app.selectbox(key="InsightChoices.points").set_value(1000)
+    app.radio(key="InsightChoices.projection").set_value("t-SNE").run()
     assert_rendered(app)
     deadline = time.monotonic() + SWEEP_TIMEOUT_S
     while not charts(app) and time.monotonic() < deadline:  # the first runs show the progress bar only
@@ -96,9 +96,9 @@ def test_robustness_lab_sweeps_two_models_and_starts_at_their_accuracy(models, m
     from mnist_core.evaluation import evaluate
 
     app = open_insight("Robustness lab")
-    app.multiselect(key="insight.lab_models").select("linear")
-    app.multiselect(key="insight.transforms").set_value(["rotate", "blur"])
-    app.selectbox(key="insight.sample").set_value(500).run()
+    app.multiselect(key="InsightChoices.lab_models").select("linear")
+    app.multiselect(key="InsightChoices.transforms").set_value(["rotate", "blur"])
+    app.selectbox(key="InsightChoices.sample").set_value(500).run()
     deadline = time.monotonic() + SWEEP_TIMEOUT_S
     while not app.dataframe and time.monotonic() < deadline:  # the sweeps run in background threads
         time.sleep(1)
@@ -116,11 +116,18 @@ def test_robustness_lab_sweeps_two_models_and_starts_at_their_accuracy(models, m
         assert table.loc[("rotate", 0.0), column] == pytest.approx(plain)
         assert table.loc[("blur", 0.0), column] == pytest.approx(plain)
 
+    app.button_group(key="InsightChoices.view").set_value("Weights").run()  # away to another view, and back
+    app.button_group(key="InsightChoices.view").set_value("Robustness lab").run()
+    assert app.multiselect(key="InsightChoices.lab_models").value == ["default", "linear"]
+    assert app.multiselect(key="InsightChoices.transforms").value == ["rotate", "blur"]
+    assert app.selectbox(key="InsightChoices.sample").value == 500
+    assert app.dataframe and not app.get("progress")  # the kept results at once, nothing computed again
+
 
 def test_weights_of_softmax_regression_are_ten_templates(models):
     app = open_insight()
     pick_model(app, "linear")
-    app.button_group(key="insight.view").set_value("Weights").run()
+    app.button_group(key="InsightChoices.view").set_value("Weights").run()
     assert_rendered(app)
     assert any("one template per digit" in markdown.value for markdown in app.markdown)
     assert any(caption.value.startswith("Layer dense") and ": 10 pictures" in caption.value for caption in app.caption)
@@ -135,8 +142,8 @@ def test_confidence_shows_the_engines_ece_before_and_after_temperature(models, m
     probabilities = predict_probabilities(models.load_model("default"), mnist.x_test)
     metric = next(metric for metric in app.metric if metric.label == "ECE on the test set")
     assert metric.value == f"{expected_calibration_error(probabilities, mnist.y_test):.4f}"
-    app.checkbox(key="insight.temperature").check().run()
-    app.multiselect(key="insight.confidence_models").select("linear").run()
+    app.checkbox(key="InsightChoices.temperature").check().run()
+    app.multiselect(key="InsightChoices.confidence_models").select("linear").run()
     assert_rendered(app)
     labels = [metric.label for metric in app.metric]
     assert labels.count("ECE on the test set") == 2
