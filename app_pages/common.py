@@ -233,12 +233,13 @@ def page_state(kind: type[PageState]) -> PageState:
     return st.session_state.setdefault(kind.__name__, kind())
 
 
-def kept(widget, state, field: str, *args, clean=None, **kwargs):
+def kept(widget, state, field: str, *args, clean=None, version: str = "", **kwargs):
     """``widget(*args, key=..., **kwargs)`` bound to ``state.field``: it shows the stored choice when the page comes
     back (Streamlit forgets the widgets a page did not show), and the user's choice is stored there. ``clean`` turns
-    a stored value that no longer fits (a run since deleted) into one that does. Pass no default to the widget: the
-    state object holds it."""
-    key = f"{type(state).__name__}.{field}"
+    a stored value that no longer fits (a run since deleted) into one that does. A new ``version`` (e.g. of the
+    options' labels) makes a new widget with the stored choice: a browser goes on showing a keyed widget's old labels.
+    Pass no default to the widget: the state object holds it."""
+    key = f"{type(state).__name__}.{field}" + (f".{version}" if version else "")
     value = st.session_state.get(key, getattr(state, field))
     st.session_state[key] = clean(value) if clean is not None else value
     value = widget(*args, key=key, **kwargs)

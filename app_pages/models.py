@@ -3,18 +3,33 @@ downloading and uploading models. TensorFlow is loaded only to check an uploaded
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import TRAIN_HINT, flash, plain, run_label, shared_registry, show_flash
+from app_pages.common import TRAIN_HINT, flash, kept, page_state, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
-RUN_KEY, KEPT_RUN_KEY = "models.run", "models.run.kept"  # the run picked in "Run", by id; kept across pages
 COMPARED_ON_START = 2
+
+
+@dataclass
+class ModelsChoices:
+    """What a user picked on the Models page, by run id: kept while they move around the app, and while other
+    sessions save, rename or delete runs."""
+
+    run: str | None = None
+    compared: list | None = None  # None: the newest runs with curves
+
+
+def labels_version(labels: dict) -> str:
+    """A short digest of a picker's labels, so a renamed run gives the picker a new widget (see ``kept``)."""
+    return hashlib.sha1(repr(sorted(labels.items())).encode()).hexdigest()[:10]
 
 
 def runs_table(runs: list[RunRecord]) -> None:
@@ -36,13 +51,15 @@ def runs_table(runs: list[RunRecord]) -> None:
         })
 
 
-def comparison(runs: list[RunRecord]) -> None:
+def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
     """Overlaid epoch curves and a metrics table of the runs picked in "Compare runs"."""
     st.subheader("Compare runs")
+    labels = {record.id: run_label(record) for record in runs}
     by_id = {record.id: record for record in runs}
     with_curves = [record.id for record in runs if record.epochs]
-    picked = st.multiselect("Compare runs", list(by_id), default=with_curves[:COMPARED_ON_START],
-                            format_func=lambda run_id: run_label(by_id[run_id]))
+    picked = kept(st.multiselect, choices, "compared", "Compare runs", list(labels), format_func=labels.get,
+                  version=labels_version(labels),
+                  clean=lambda ids: with_curves[:COMPARED_ON_START] if ids is None else [i for i in ids if i in by_id])
     if not picked:
         st.caption("Pick runs to overlay their learning curves.")
         return
@@ -95,22 +112,20 @@ def delete_run(run_id: str) -> None:
         flash("success", f"Deleted run {run_id}.")
 
 
-def picked_run(runs: list[RunRecord]) -> RunRecord:
-    """The "Run" picker, keyed by run id: it keeps the user's run while others save, rename or delete theirs (and
-    when the user comes back from another page); the newest run until one is picked, or once the picked is gone."""
+def picked_run(runs: list[RunRecord], choices: ModelsChoices) -> RunRecord:
+    """The "Run" picker, by run id: it keeps the user's run while others save, rename or delete theirs (and when
+    the user comes back from another page), with its new name once renamed; the newest run until one is picked, or
+    once the picked is gone."""
     labels = {record.id: run_label(record) for record in runs}
-    if st.session_state.get(RUN_KEY) not in labels:
-        kept = st.session_state.get(KEPT_RUN_KEY)
-        st.session_state[RUN_KEY] = kept if kept in labels else next(iter(labels))
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key=RUN_KEY)
-    st.session_state[KEPT_RUN_KEY] = run_id
+    run_id = kept(st.selectbox, choices, "run", "Run", list(labels), format_func=labels.get,
+                  version=labels_version(labels), clean=lambda kept_id: kept_id if kept_id in labels else runs[0].id)
     return next(record for record in runs if record.id == run_id)
 
 
-def run_actions(registry: Registry, runs: list[RunRecord]) -> None:
+def run_actions(registry: Registry, runs: list[RunRecord], choices: ModelsChoices) -> None:
     """Rename, download or delete (after a confirmation naming the run, acting on that run only) the run picked."""
     st.subheader("Manage a run")
-    record = picked_run(runs)
+    record = picked_run(runs, choices)
     run_id = record.id
     name, download, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     with name:
@@ -178,9 +193,10 @@ def models_page() -> None:
         default_id = registry.default_id()
         st.caption(plain(f"{len(runs)} run(s) in {registry.root}. Default model: "
                          + (run_label(registry.record(default_id)) if default_id else "none installed") + "."))
+        choices = page_state(ModelsChoices)
         runs_table(runs)
-        comparison(runs)
-        run_actions(registry, runs)
+        comparison(runs, choices)
+        run_actions(registry, runs, choices)
     upload_form()
 
 

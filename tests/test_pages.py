@@ -275,6 +275,20 @@ def test_models_page_keeps_the_users_run_and_typed_name_when_another_session_sav
     assert model_registry.record(mine.id).name == "renamed by me"
 
 
+def test_after_a_rename_the_picker_shows_the_new_name_and_a_three_run_comparison_stays(data_set, model_registry,
+                                                                                      small_dense_model):
+    runs = [save_run(model_registry, small_dense_model, name=f"run {n}") for n in range(3)]
+    app = open_page("models")
+    widget(app.multiselect, "Compare runs").set_value([run.id for run in runs]).run()
+    widget(app.selectbox, "Run").set_value(runs[1].id).run()
+    widget(app.text_input, "New name").input("renamed").run()
+    widget(app.button, "Rename").click().run()
+    assert_rendered(app)
+    picker = widget(app.selectbox, "Run")
+    assert picker.value == runs[1].id and picker.format_func(picker.value).startswith("renamed ·")
+    assert widget(app.multiselect, "Compare runs").value == [run.id for run in runs]
+
+
 def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set, model_registry, small_dense_model):
     mine = save_run(model_registry, small_dense_model, name="mine")
     app = open_page("models")
