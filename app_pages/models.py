@@ -66,8 +66,8 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
     chosen = [by_id[run_id] for run_id in picked]
     curves = {legend_label(record): record.epochs for record in chosen}
     if any(curves.values()):
-        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
-            column.altair_chart(comparison_chart(curves, metric), width="stretch")
+        for tab, metric in zip(st.tabs(["Accuracy", "Loss"]), ("accuracy", "loss"), strict=True):
+            tab.altair_chart(comparison_chart(curves, metric), width="stretch")
     else:
         st.caption("The picked runs have no per-epoch history (uploaded models).")
     st.dataframe(pd.DataFrame([metrics_row(record) for record in chosen]), hide_index=True, column_config={

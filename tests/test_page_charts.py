@@ -112,3 +112,15 @@ def test_smoothing_equals_tensorboards_debiased_average_written_out():
         average = weight * average + (1 - weight) * value
         expected.append(average / (1 - weight ** (position + 1)))
     np.testing.assert_allclose(charts.smooth(values, weight), expected)
+
+
+def test_comparison_puts_the_legend_under_the_plot_and_goes_logarithmic_only_for_runs_of_very_different_lengths():
+    def rows(count):
+        return [{"epoch": epoch, "accuracy": 0.9, "loss": 0.3} for epoch in range(1, count + 1)]
+
+    similar = charts.comparison_chart({"a": rows(3), "b": rows(5)}, "accuracy").to_dict()
+    assert similar["encoding"]["x"].get("scale", {}).get("type") is None
+    assert similar["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert similar["encoding"]["color"]["scale"]["scheme"] == "tableau10"  # ten clearly different colours
+    apart = charts.comparison_chart({"short": rows(2), "long": rows(30)}, "loss").to_dict()
+    assert apart["encoding"]["x"]["scale"]["type"] == "log" and "log" in apart["encoding"]["x"]["title"]
