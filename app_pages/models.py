@@ -4,6 +4,7 @@ downloading and uploading models. TensorFlow is loaded only to check an uploaded
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from app_pages.common import TRAIN_HINT, flash, kept, page_state, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
+from mnist_core.model_checks import MAX_ARCHIVE_BYTES
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
@@ -173,6 +175,7 @@ def upload_form() -> None:
     """The uploader for a .keras model; the result is reported on the next run."""
     st.subheader("Upload a model")
     st.file_uploader("Upload a .keras model", type=["keras"], key=UPLOAD_KEY, on_change=import_upload,
+                     max_upload_size=math.ceil(MAX_ARCHIVE_BYTES / 2**20),  # what the file check accepts, said up front
                      help="Checked before loading: only standard Keras layers (Dense, Conv2D, pooling, dropout, "
                           "normalization, augmentation…) and at most 8 million parameters are accepted, so files "
                           "with code or oversized parts are refused, and so are models whose input is not a 28×28 "

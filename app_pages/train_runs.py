@@ -89,7 +89,17 @@ def training_curves(view) -> None:
             if len(view.epochs) >= 2:
                 frame = epoch_chart_frame(view.epochs, metric)
                 st.vega_lite_chart(frame, epoch_chart_spec(metric, epoch_splits(frame)), width="stretch")
-    st.caption(f"{len(view.batches)} batches recorded")
+    st.caption(batches_caption(view))
+
+
+def batches_caption(view) -> str:
+    """How far the curves go, in the batches of the chart's axis: points come once per group of batches that Keras
+    runs in one call (``steps_per_execution``), so "12 points" would not match an axis running to 384."""
+    steps = [row["step"] for row in view.batches] or [0]
+    event = view.latest
+    total = f" of {event.epochs * event.steps_per_epoch:,}" if getattr(event, "steps_per_epoch", None) else ""
+    every = steps[1] - steps[0] if len(steps) > 1 else 1
+    return f"{steps[-1]:,}{total} batches trained" + (f"; one point every {every} batches" if every > 1 else "")
 
 
 def run_outcome(view) -> None:
@@ -160,7 +170,7 @@ def job_curves(runner, job_id: int) -> None:
     training needs, and not at all while a stop is under way (so testing and saving the model is not slowed)."""
     view = runner.view(job_id)
     if view.status in ACTIVE and stop_requested(job_id):
-        st.caption(f"{len(view.batches)} batches recorded; the curves are shown again once the run is saved.")
+        st.caption(f"{batches_caption(view)}; the curves are shown again once the run is saved.")
         return
     training_curves(view)
 

@@ -218,7 +218,9 @@ class StopOnRequest(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         with self.lock:
             if self.stop_event.is_set() and not self.reason:
-                self.reason = f"stopped on request during epoch {self.epoch}, after batch {batch + 1}."
+                steps = (self.params or {}).get("steps")
+                self.reason = (f"stopped on request after epoch {self.epoch} (it had finished)." if batch + 1 == steps
+                               else f"stopped on request during epoch {self.epoch}, after batch {batch + 1}.")
                 self.model.stop_training = True
 
 

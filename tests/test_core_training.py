@@ -179,6 +179,15 @@ def test_runner_cancels_a_queued_run_and_stops_a_running_one(mnist, registry):
     assert saved.status == "stopped" and np.isfinite(saved.test_accuracy)
 
 
+def test_a_stop_after_the_last_batch_of_an_epoch_says_the_epoch_had_finished(mnist):
+    config = TINY.replace(epochs=3, subset_size=100, batch_size=100, validation_split=0.0)  # one batch per epoch
+    stop = threading.Event()
+    stop.set()
+    result = train(DENSE, config, prepare_data(mnist, config), stop_event=stop)
+    assert result.status == STOPPED and result.reason == "stopped on request after epoch 1 (it had finished)."
+    assert [row["epoch"] for row in result.epochs] == [1]
+
+
 def stop_in_epoch(epoch: int, step: int = 2):
     """A stop event and an ``on_event`` that sets it at ``step`` of ``epoch`` (so earlier epochs end normally)."""
     stop = threading.Event()

@@ -131,7 +131,7 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
         app.run()
     accuracy = metric_value(app, "Test accuracy")
     assert accuracy.endswith("%") and 50 < float(accuracy.rstrip("%")) <= 100
-    assert any(text.endswith("batches recorded") for text in texts(app.caption))
+    assert any(text.endswith(" batches trained") and " of " in text for text in texts(app.caption))
     runs = empty_registry.list_runs()
     assert [(run.architecture, run.status) for run in runs] == [("dense32-rmsprop", "finished")]
     assert any(plain(f"(id {runs[0].id})") in text for text in texts(app.caption))  # Markdown source: escaped

@@ -53,7 +53,7 @@ STOP_EPOCHS = 200  # far longer than the Stop journey waits, however fast it tra
 # Long enough to be still training after a visit to another page even when the page trains at full speed (about
 # 300 batches/s here); the journey waits for the end on the Models page, where nothing slows the training down.
 TRAIN_EPOCHS = 80
-BATCHES = r"(\d[\d,]*) batches recorded"
+BATCHES = r"(\d[\d,]*)(?: of [\d,]+)? batches trained"
 SHOWING = r"Showing (\d[\d,]*) misclassified images"
 TILE = re.compile(r"^#\d+: (\d)→(\d) \(\d+%\)$")
 TRAINING_TIMEOUT_S = 420
@@ -147,7 +147,7 @@ def test_train_live_and_finish(page, app_server, requests_seen):
         page.wait_for_timeout(250)
     points_after, end_after = line_points(loss_chart), x_axis_end(loss_chart)
     assert grown(), f"the loss chart did not grow ({points_before} → {points_after} points, axis to {end_after})"
-    print(f"train journey: {first} → {later} batches recorded, loss line {points_before} → {points_after} points, "
+    print(f"train journey: {first} → {later} batches trained, loss line {points_before} → {points_after} points, "
           f"batch axis to {end_before:.0f} → {end_after:.0f} ({elapsed(started)})")
     assert page.get_by_text("Finished:").count() == 0, (
         "the run finished before the live view could be checked; make the Train journey's run longer")
@@ -163,7 +163,7 @@ def test_train_live_and_finish(page, app_server, requests_seen):
     expect(page.locator('[data-testid="stProgress"]')).to_contain_text(f"/{TRAIN_EPOCHS}")
     back = wait_for_number_above(page, BATCHES, later, 60)
     again = wait_for_number_above(page, BATCHES, back, 120)
-    print(f"train journey: after coming back {back} → {again} batches recorded ({elapsed(started)})")
+    print(f"train journey: after coming back {back} → {again} batches trained ({elapsed(started)})")
     screenshot(page, "test_train_live_and_finish-live")
     # What was chosen on the Train page is still chosen after the visit (checked at the end of the journey).
     form_after_visit = {label: page.get_by_role(role, name=label, exact=True).input_value()
@@ -196,7 +196,7 @@ def test_train_live_and_finish(page, app_server, requests_seen):
     expect(epochs_chart).to_be_visible()
     assert symbol_count(epochs_chart) == 2 * TRAIN_EPOCHS, "one train and one validation point per epoch"
     total = wait_for_number_above(page, BATCHES, 0, 60)
-    assert total == TRAIN_EPOCHS * EPOCH_BATCHES, f"{total} batches recorded for {TRAIN_EPOCHS} epochs"
+    assert total == TRAIN_EPOCHS * EPOCH_BATCHES, f"{total} batches trained for {TRAIN_EPOCHS} epochs"
     assert line_points(chart(page, "Loss per batch")) == min(total, MAX_BATCH_POINTS)  # longer runs are thinned
     expect(page.get_by_text(f"Saved to the registry as “{TRAIN_RUN}”")).to_be_visible()
     assert_no_exception(page)
@@ -243,10 +243,11 @@ def test_stop_a_long_run(page, app_server, requests_seen):
     assert 1 <= last_batch <= EPOCH_BATCHES, f"stopped after batch {last_batch} of an epoch of {EPOCH_BATCHES}"
     # The page redraws itself once with the outcome; then the curves are back, and they end where the run stopped.
     stopped_at = (epoch - 1) * EPOCH_BATCHES + last_batch
-    expect(page.get_by_text(re.compile(rf"^{stopped_at} batches recorded$"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    planned = STOP_EPOCHS * EPOCH_BATCHES
+    expect(page.get_by_text(re.compile(rf"^{stopped_at:,} of {planned:,} batches trained$"))).to_be_visible(
+        timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
     print(f"stop journey: {stopped_at - shown_at_press} batches after the one shown at the press")
-    planned = STOP_EPOCHS * EPOCH_BATCHES
     assert shown_at_press <= stopped_at < planned // 4, f"stopped after {stopped_at} of {planned} batches"
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
