@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .architectures import build_model
-from .config import TrainConfig, check_fits_data
+from .config import OPTIMIZER_CLASSES, WARMUP_FRACTION, TrainConfig, check_fits_data, one_hot_labels
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
 from .inputs import PIXEL_MAX
 from .progress import History, ProgressEvent
@@ -86,9 +86,6 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
     return dataset.with_options(options)
 
 
-WARMUP_FRACTION = 0.25  # one-cycle: linear warm-up over the first quarter of training, then cosine decay to zero
-
-
 def one_cycle(peak: float, total_steps: int):
     """The one-cycle schedule as Keras's ``CosineDecay`` with a linear warm-up from 0 to ``peak``."""
     warmup = int(total_steps * WARMUP_FRACTION)
@@ -98,13 +95,7 @@ def one_cycle(peak: float, total_steps: int):
 
 def make_optimizer(config: TrainConfig, total_steps: int):
     rate = one_cycle(config.learning_rate, total_steps) if config.lr_schedule == "one-cycle" else config.learning_rate
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
-        config.optimizer](learning_rate=rate)
-
-
-def one_hot_labels(config: TrainConfig) -> bool:
-    """Whether the loss takes one-hot labels (the sparse loss takes class numbers, but cannot smooth them)."""
-    return config.loss != "sparse_categorical_crossentropy" or config.label_smoothing > 0
+    return getattr(keras.optimizers, OPTIMIZER_CLASSES[config.optimizer])(learning_rate=rate)
 
 
 def training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, model) -> tf.data.Dataset:
