@@ -35,6 +35,7 @@ MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ID = "default"
 MODEL_FILE, RECORD_FILE = "model.keras", "run.json"
+BOARD_DIR = "tensorboard"  # a run's TensorBoard event files (``tensorboard_logs``): train/, validation/, test/
 PREDICTIONS_FILE = "test_predictions.npz"  # the test-set probabilities computed when the run was tested
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
@@ -256,6 +257,11 @@ class PartialRun:
         return len(self.values["epochs"])
 
     @property
+    def board_dir(self) -> Path:
+        """Where the run's TensorBoard events go while it trains (the saved run gets a copy)."""
+        return self.folder / BOARD_DIR
+
+    @property
     def checkpoint_path(self) -> Path | None:
         """The newest epoch-end checkpoint (weights and optimizer state), None before the first epoch ended."""
         name = self.values["checkpoint"]
@@ -432,10 +438,10 @@ class Registry:
         return f"{stamp}-{slug(name)}-{uuid.uuid4().hex[:4]}"
 
     def save_run(self, model, record: RunRecord, run_id: str | None = None,
-                 test_predictions: tuple[np.ndarray, str] | None = None) -> RunRecord:
+                 test_predictions: tuple[np.ndarray, str] | None = None, board: Path | None = None) -> RunRecord:
         """Save model and record as a new run folder atomically; fills in id, name, created and versions.
         ``test_predictions`` (probabilities, fingerprint of the test split) are kept so that the Errors page needs
-        no second pass over the test set."""
+        no second pass over the test set; the TensorBoard events in the folder ``board`` are copied in."""
         record.name = clean_name(record.name)
         record.id = self.new_id(record.name) if run_id is None or run_id == "" else run_id
         check_run_id(record.id)
@@ -449,6 +455,8 @@ class Registry:
                 probabilities, test_fingerprint = test_predictions
                 np.savez_compressed(temporary / PREDICTIONS_FILE, probabilities=probabilities.astype(np.float32),
                                     test_fingerprint=np.array(test_fingerprint))
+            if board is not None and board.is_dir():
+                shutil.copytree(board, temporary / BOARD_DIR)
             write_json_atomic(temporary / RECORD_FILE, asdict(record))
             fsync_path(temporary / MODEL_FILE)
             os.rename(temporary, self.root / record.id)

@@ -16,6 +16,7 @@ from .precision import with_resolved_precision
 from .progress import History, ProgressEvent
 from .registry import PartialRun, Registry, RunRecord
 from .statuses import FAILED
+from .tensorboard_logs import write_test_metrics
 from .training import prepare_data, train
 
 
@@ -64,12 +65,14 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
             evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
             accuracy, loss = evaluation.accuracy, evaluation.loss
             predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
+            write_test_metrics(partial.board_dir, accuracy, loss, len(result.epochs))
         record = RunRecord(
             id="", name=request.name, architecture=request.architecture, spec=request.spec,
             config=request.config.to_dict(), status=result.status, created="", reason=result.reason,
             params=count_params(request.spec), epochs=result.epochs, batches=result.batches,
             test_accuracy=accuracy, test_loss=loss, seconds=result.seconds)
-        saved = registry.save_run(result.model, record, run_id=partial.run_id, test_predictions=predictions)
+        saved = registry.save_run(result.model, record, run_id=partial.run_id, test_predictions=predictions,
+                                  board=partial.board_dir)
     except (SpecError, ConfigError):
         partial.remove()  # it could never train
         raise

@@ -23,6 +23,7 @@ from .inputs import PIXEL_MAX
 from .progress import History, ProgressEvent
 from .registry import PartialRun
 from .statuses import FAILED, FINISHED, STOPPED
+from .tensorboard_logs import RunBoard
 
 PREFETCH_BATCHES = 2
 
@@ -314,7 +315,8 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     train_set = training_dataset(data.x_train, data.y_train, config, model)
     val_set = make_dataset(data.x_val, data.y_val, 1024, model, one_hot_labels(config)) if len(data.y_val) else None
     run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train), history)
-    callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history)] if partial is not None else [])
+    callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history), RunBoard(partial.board_dir)]
+                                 if partial is not None else [])
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
