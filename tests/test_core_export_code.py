@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,20 @@ def test_the_exported_script_trains_to_the_runs_accuracy_and_saves_an_importable
     assert abs(last_accuracy(done.stdout) - record.test_accuracy) <= ACCURACY_POINTS
     imported = registry.import_model("exported", (tmp_path / "m.keras").read_bytes())  # the Models page's check
     assert imported.params == record.params == count_params(SMALL_SPEC)
+
+
+def test_a_fine_tuned_runs_program_trains_on_from_its_parent(small_run, mnist_path, tmp_path):
+    registry, record = small_run
+    tuned = RunRecord.from_dict(asdict(record) | {"parent": record.id, "finetune": {"mnist_images": 3000}})
+    program = tmp_path / "tune.py"
+    program.write_text(run_script(tuned), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(program), "--data", mnist_path, "--parent",
+                           str(registry.model_path(record.id)), "--out", str(tmp_path / "tuned.keras")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training on 3,000 images, validating on 0" in done.stdout
+    assert last_accuracy(done.stdout) > record.test_accuracy - 0.02  # it starts from the trained parent
+    assert registry.import_model("tuned", (tmp_path / "tuned.keras").read_bytes()).params == record.params
 
 
 def test_the_exported_notebook_runs_cell_by_cell_to_the_runs_accuracy(small_run, mnist_path, tmp_path, monkeypatch):
