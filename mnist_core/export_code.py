@@ -130,8 +130,8 @@ def settings_lines(config: TrainConfig, origin: Origin, precision: str) -> list[
         f"LABEL_SMOOTHING = {literal(config.label_smoothing)}  # share of each target moved onto the other digits",
         f"STEPS_PER_EXECUTION = {literal(config.steps_per_execution)}  # batches per call into TensorFlow (faster "
         "on CPU)",
-        f"PRECISION = {literal(precision)}  # dtype policy of the hidden layers (mixed_bfloat16 pays only on CPUs "
-        "with native bfloat16)",
+        f"PRECISION = {literal(precision)}  # the hidden layers' dtype policy (mixed_bfloat16: fast with native "
+        "bfloat16 only)",
     ]
     if config.early_stopping:
         lines.append(f"PATIENCE = {literal(config.patience)}  # early stopping: epochs without improvement")
@@ -186,8 +186,9 @@ def compile_code(config: TrainConfig) -> str:
     lines = ["steps_per_epoch = math.ceil(len(y_fit) / BATCH_SIZE)"]
     if config.lr_schedule == "one-cycle":
         lines += [
-            "# One-cycle: the rate climbs linearly from 0 to LEARNING_RATE over the first "
-            f"{WARMUP_FRACTION:.0%} of the steps, then falls to 0 along a cosine.",
+            f"# One-cycle: the rate climbs linearly from 0 to LEARNING_RATE over the first {WARMUP_FRACTION:.0%} of "
+            "the steps,",
+            "# then falls to 0 along a cosine.",
             "total_steps = steps_per_epoch * EPOCHS",
             f"warmup_steps = int(total_steps * {literal(WARMUP_FRACTION)})",
             "learning_rate = keras.optimizers.schedules.CosineDecay(",
