@@ -43,6 +43,7 @@ test-fast: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_training.py
 	$(PYTHON) bench/bench_epoch_floor.py
+	$(PYTHON) bench/bench_tensorboard.py
 	PYTHONPATH=tests/e2e $(PYTHON) bench/bench_app.py
 
 # Every preset with its own settings (the slow ones take many minutes); same quiet-machine rule.

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app_pages.code_view import code_downloads
 from app_pages.common import TRAIN_HINT, flash, kept, page_state, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
 from mnist_core.model_checks import MAX_ARCHIVE_BYTES
@@ -148,6 +149,7 @@ def run_actions(registry: Registry, runs: list[RunRecord], choices: ModelsChoice
         st.button("Delete", key=f"models.delete.{run_id}", disabled=is_default, on_click=st.session_state.__setitem__,
                   args=(DELETE_KEY, run_id),
                   help="The default model cannot be deleted." if is_default else "Asks for confirmation first.")
+    code_downloads(record)
     if st.session_state.get(DELETE_KEY) == run_id:  # the question names the run its answer acts on
         st.warning(plain(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed."))
         confirm, cancel = st.columns([1, 5])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.code_view import code_view
 from app_pages.common import job_runner, kept_widget, plain, shared_registry
 from app_pages.train_interrupted import interrupted_runs
 from app_pages.train_layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
@@ -117,6 +118,8 @@ def train_page() -> None:
         ready = spec_ok and config is not None and train_count is not None
         with submit_area:
             submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
+    code_view(st.session_state.get(NAME_KEY, "").strip() or architecture_name(choice, spec),
+              architecture_name(choice, spec), spec, config)
     st.divider()
     interrupted_runs(registry)
     live_view(registry)

@@ -8,7 +8,7 @@ The output layer, ``Dense(10, softmax)`` (with a ``Flatten`` before it when need
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .data import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
 from .errors import DigitLabError
@@ -38,6 +38,7 @@ LAYER_SETTINGS: dict[str, dict[str, tuple]] = {
 AUGMENTATION_TYPES = {"RandomRotation", "RandomTranslation", "RandomZoom"}
 SPATIAL_TYPES = {"Conv2D", "MaxPooling2D", *AUGMENTATION_TYPES}
 ADDED_FLATTEN = "Flatten() [added]"
+MODEL_NAME = "digit_classifier"
 
 
 class SpecError(DigitLabError, ValueError):
@@ -162,29 +163,43 @@ def count_params(spec: list[dict]) -> int:
     return sum(row.params for row in summarize_spec(spec))
 
 
-def build_model(spec: list[dict], name: str = "digit_classifier", precision: str = "float32"):
-    """The Keras ``Sequential`` model for ``spec`` (uncompiled); raises ``SpecError`` first if it cannot be built.
+@dataclass(frozen=True)
+class LayerCall:
+    """One layer as the builder makes it, ``keras.layers.<kind>(*args, **options)``: ``build_model`` calls it and the
+    code exporter writes it out, so an exported program has the very same layers."""
+
+    kind: str
+    args: tuple = ()
+    options: dict = field(default_factory=dict)
+
+
+def layer_calls(spec: list[dict], precision: str = "float32") -> list[LayerCall]:
+    """The layers ``spec`` builds, input and output included; raises ``SpecError`` first if it cannot be built.
     ``precision`` is the dtype policy of the spec's layers ("auto": see ``resolved_precision``); the softmax output
     always computes in float32."""
     rows = summarize_spec(spec)
     precision = resolved_precision(precision)
-    import keras  # heavy import kept out of the checker
-    from keras import layers as kl
-
     settings = [checked_settings(position, layer) for position, layer in enumerate(spec, start=1)]
     image_input = bool(settings) and settings[0]["type"] in SPATIAL_TYPES
-    stack = [keras.Input((IMAGE_SIDE, IMAGE_SIDE, 1) if image_input else (NUM_PIXELS,))]
+    calls = [LayerCall("Input", ((IMAGE_SIDE, IMAGE_SIDE, 1) if image_input else (NUM_PIXELS,),))]
     for layer in settings:
         options = {key: value for key, value in layer.items() if key != "type"} | {"dtype": precision}
-        if layer["type"] == "RandomRotation":
-            stack.append(kl.RandomRotation(options.pop("factor"), fill_mode="constant", **options))
-        elif layer["type"] in ("RandomTranslation", "RandomZoom"):
+        if layer["type"] in AUGMENTATION_TYPES:  # rotation takes one factor, translation and zoom one per axis
             factor = options.pop("factor")
-            stack.append(getattr(kl, layer["type"])(factor, factor, fill_mode="constant", **options))
+            factors = (factor,) if layer["type"] == "RandomRotation" else (factor, factor)
+            calls.append(LayerCall(layer["type"], factors, {"fill_mode": "constant", **options}))
         else:
-            stack.append(getattr(kl, layer["type"])(**options))
+            calls.append(LayerCall(layer["type"], (), options))
     if any(row.name == ADDED_FLATTEN for row in rows):
-        stack.append(kl.Flatten(dtype=precision))
-    stack.append(kl.Dense(NUM_CLASSES, activation="softmax", dtype="float32"))
-    return keras.Sequential(stack, name=name)
+        calls.append(LayerCall("Flatten", (), {"dtype": precision}))
+    calls.append(LayerCall("Dense", (NUM_CLASSES,), {"activation": "softmax", "dtype": "float32"}))
+    return calls
 
+
+def build_model(spec: list[dict], name: str = MODEL_NAME, precision: str = "float32"):
+    """The Keras ``Sequential`` model for ``spec`` (uncompiled): its ``layer_calls``, made."""
+    calls = layer_calls(spec, precision)
+    import keras  # heavy import kept out of the checker
+
+    return keras.Sequential([getattr(keras.layers, call.kind)(*call.args, **call.options) for call in calls],
+                            name=name)

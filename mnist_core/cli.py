@@ -208,6 +208,25 @@ def command_import(args) -> None:
     emit(args, {"run_id": record.id, "name": record.name, "params": record.params, "file": str(path)},
          f"imported {path} as “{record.name}” (run {record.id}, {record.params:,} parameters)")
 
+def command_code(args) -> None:
+    """A run (or a preset) as a plain Keras script or Jupyter notebook: to stdout, or to ``--out``."""
+    from .export_code import Origin, notebook, run_origin, script
+
+    if args.preset:
+        preset = get_preset(args.preset)
+        spec, config, origin = preset.spec, preset.config, Origin(preset.name, preset.name)
+    else:
+        spec, config, origin = run_origin(Registry(args.models).record(args.run))
+    text = (notebook if args.notebook else script)(spec, config, origin)
+    if args.out is None:
+        print(text, end="")
+        return
+    write_output(args.out, text)
+    emit(args, {"run_id": origin.run_id, "preset": args.preset, "out": str(args.out),
+                "kind": "notebook" if args.notebook else "script"},
+         f"wrote the {'notebook' if args.notebook else 'script'} of {origin.run_id or args.preset} to {args.out}")
+
+
 # --- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -261,6 +280,13 @@ def parser() -> argparse.ArgumentParser:
                                        help="check a .keras model file and add it as a run (exit 2 when refused)")
     model_import.add_argument("file", metavar="FILE.keras")
     model_import.add_argument("--name", help="display name of the run (default: the file's name)")
+    code = commands.add_parser("code", parents=[common],
+                               help="a run (or a preset) as a plain Keras script or Jupyter notebook")
+    what = code.add_mutually_exclusive_group(required=True)
+    what.add_argument("run", nargs="?", metavar="RUN", help="run id (see `list`)")
+    what.add_argument("--preset", choices=list(PRESETS), help="a preset with its own settings instead of a run")
+    code.add_argument("--notebook", action="store_true", help="a Jupyter notebook (.ipynb) instead of a script")
+    code.add_argument("--out", help="file to write (default: print it)")
     insight_cli.add_parsers(commands, common)
     sweep_cli.add_parsers(commands, common)
     my_digits_cli.add_parsers(commands, common)
@@ -269,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
             "predict": command_predict, "list": command_list, "kaggle": command_kaggle, "download": command_download,
-            "import": command_import,
+            "import": command_import, "code": command_code,
             "robustness": insight_cli.command_robustness, "embedding": insight_cli.command_embedding,
             "calibration": insight_cli.command_calibration,
             "sweep": sweep_cli.command_sweep,

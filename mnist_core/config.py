@@ -7,9 +7,12 @@ from dataclasses import asdict, dataclass, fields
 
 from .errors import DigitLabError
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OPTIMIZER_CLASSES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}  # setting -> class in keras.optimizers
+OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
 SCHEDULES = ("constant", "one-cycle")
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error")
+WARMUP_FRACTION = 0.25  # one-cycle: linear warm-up over the first quarter of training, then cosine decay to zero
+SPARSE_LOSS = "sparse_categorical_crossentropy"
+LOSSES = (SPARSE_LOSS, "categorical_crossentropy", "mean_squared_error")
 # Keras dtype policies, and "auto": bfloat16 compute only where the CPU runs it natively (``precision`` module).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 MAX_LEARNING_RATE = 10.0
@@ -72,6 +75,11 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict() | changes)
+
+
+def one_hot_labels(config: TrainConfig) -> bool:
+    """Whether the loss takes one-hot labels (the sparse loss takes class numbers, but cannot smooth them)."""
+    return config.loss != SPARSE_LOSS or config.label_smoothing > 0
 
 
 def require_int(name: str, value, low: int, high: int) -> None:

@@ -22,6 +22,7 @@ from .my_digits import MyDigits, MyDigitsError
 from .progress import History, ProgressEvent
 from .registry import Registry, RunRecord
 from .runs import finish_run
+from .tensorboard_logs import RunBoard
 from .training import FINISHED, PreparedData, train
 
 FINETUNE_CONFIG = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=2, validation_split=0.0,
@@ -113,16 +114,17 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     before = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     nothing = np.zeros((0, *x_mix.shape[1:]), x_mix.dtype), np.zeros(0, y_mix.dtype)
     prepared = PreparedData(x_mix, y_mix, *nothing, data.x_test, data.y_test, data.fingerprint)
-    result = train(base.spec or [], config, prepared, on_event, stop_event, history, start_model=model,
-                   trains_layer=classifier_layers(model))
-    after_mine = accuracy_or_none(result.model, x_held, y_held)
-    result.seconds = time.perf_counter() - started
-    record = RunRecord(
-        id="", name=request.name, architecture=base.architecture, spec=base.spec, config=config.to_dict(),
-        status=result.status, created="", parent=base_id,
-        reason=lineage(base.name, base_id, len(y_mine), len(y_held)) if result.status == FINISHED else "",
-        finetune={"base_name": base.name, "trained_on": len(y_mine), "held_out": len(y_held),
-                  "mnist_images": min(MNIST_IMAGES, len(data.y_train)), "images_per_epoch": len(y_mix),
-                  "mine_accuracy_before": before["mine"], "mine_accuracy_after": after_mine,
-                  "test_accuracy_before": before["test"].accuracy})
-    return finish_run(result, record, prepared, registry)
+    with registry.scratch_folder() as board:
+        result = train(base.spec or [], config, prepared, on_event, stop_event, history, start_model=model,
+                       trains_layer=classifier_layers(model), callbacks=[RunBoard(board)])
+        after_mine = accuracy_or_none(result.model, x_held, y_held)
+        result.seconds = time.perf_counter() - started
+        record = RunRecord(
+            id="", name=request.name, architecture=base.architecture, spec=base.spec, config=config.to_dict(),
+            status=result.status, created="", parent=base_id,
+            reason=lineage(base.name, base_id, len(y_mine), len(y_held)) if result.status == FINISHED else "",
+            finetune={"base_name": base.name, "trained_on": len(y_mine), "held_out": len(y_held),
+                      "mnist_images": min(MNIST_IMAGES, len(data.y_train)), "images_per_epoch": len(y_mix),
+                      "mine_accuracy_before": before["mine"], "mine_accuracy_after": after_mine,
+                      "test_accuracy_before": before["test"].accuracy})
+        return finish_run(result, record, prepared, registry, board)

@@ -20,6 +20,7 @@ import time
 import unicodedata
 import uuid
 import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ID = "default"
 MODEL_FILE, RECORD_FILE = "model.keras", "run.json"
+BOARD_DIR = "tensorboard"  # a run's TensorBoard event files (``tensorboard_logs``): train/, validation/, test/
 PREDICTIONS_FILE = "test_predictions.npz"  # the test-set probabilities computed when the run was tested
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
@@ -258,6 +260,11 @@ class PartialRun:
         return len(self.values["epochs"])
 
     @property
+    def board_dir(self) -> Path:
+        """Where the run's TensorBoard events go while it trains (the saved run gets a copy)."""
+        return self.folder / BOARD_DIR
+
+    @property
     def checkpoint_path(self) -> Path | None:
         """The newest epoch-end checkpoint (weights and optimizer state), None before the first epoch ended."""
         name = self.values["checkpoint"]
@@ -359,6 +366,17 @@ class Registry:
             except FileNotFoundError:
                 continue
 
+    @contextmanager
+    def scratch_folder(self):
+        """A new empty folder in the registry for the files of a save to come (e.g. a run's TensorBoard events
+        while it trains), removed after the block; one a crash leaves is a stale temporary."""
+        folder = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     # --- reading ------------------------------------------------------------------------------------------------
 
     def read_record(self, folder: Path) -> RunRecord:
@@ -434,10 +452,10 @@ class Registry:
         return f"{stamp}-{slug(name)}-{uuid.uuid4().hex[:4]}"
 
     def save_run(self, model, record: RunRecord, run_id: str | None = None,
-                 test_predictions: tuple[np.ndarray, str] | None = None) -> RunRecord:
+                 test_predictions: tuple[np.ndarray, str] | None = None, board: Path | None = None) -> RunRecord:
         """Save model and record as a new run folder atomically; fills in id, name, created and versions.
         ``test_predictions`` (probabilities, fingerprint of the test split) are kept so that the Errors page needs
-        no second pass over the test set."""
+        no second pass over the test set; the TensorBoard events in the folder ``board`` are copied in."""
         record.name = clean_name(record.name)
         record.id = self.new_id(record.name) if run_id is None or run_id == "" else run_id
         check_run_id(record.id)
@@ -451,6 +469,8 @@ class Registry:
                 probabilities, test_fingerprint = test_predictions
                 np.savez_compressed(temporary / PREDICTIONS_FILE, probabilities=probabilities.astype(np.float32),
                                     test_fingerprint=np.array(test_fingerprint))
+            if board is not None and board.is_dir():
+                shutil.copytree(board, temporary / BOARD_DIR)
             write_json_atomic(temporary / RECORD_FILE, asdict(record))
             fsync_path(temporary / MODEL_FILE)
             os.rename(temporary, self.root / record.id)

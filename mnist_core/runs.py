@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import keras
 
@@ -19,6 +20,7 @@ from .precision import with_resolved_precision
 from .progress import History, ProgressEvent
 from .registry import PartialRun, Registry, RunRecord
 from .statuses import FAILED
+from .tensorboard_logs import RunBoard, write_test_metrics
 from .training import PreparedData, TrainResult, prepare_data, train
 
 
@@ -81,19 +83,21 @@ class WorkFolderCheckpoint(keras.callbacks.Callback):
 
 
 def finish_run(result: TrainResult, record: RunRecord, prepared: PreparedData, registry: Registry,
-               run_id: str | None = None) -> RunRecord:
+               board: Path, run_id: str | None = None) -> RunRecord:
     """The step that ends every run (a training, a resume, a fine-tune, a sweep trial): test the model unless
     training failed, fill ``record`` with what training produced and save it with its test predictions (so Errors
-    opens it without predicting again)."""
+    opens it without predicting again) and its TensorBoard events from ``board`` (``RunBoard``'s folder), the test
+    figures added."""
     predictions = None
     if result.status != FAILED:
         evaluation = evaluate(result.model, prepared.x_test, prepared.y_test)
         record.test_accuracy, record.test_loss = evaluation.accuracy, evaluation.loss
         predictions = evaluation.probabilities, fingerprint(prepared.x_test, prepared.y_test)
+        write_test_metrics(board, evaluation.accuracy, evaluation.loss, len(result.epochs))
     record.status, record.reason = result.status, record.reason or result.reason
     record.epochs, record.batches, record.seconds = result.epochs, result.batches, result.seconds
     record.params, record.data_fingerprint = int(result.model.count_params()), prepared.source
-    return registry.save_run(result.model, record, run_id=run_id, test_predictions=predictions)
+    return registry.save_run(result.model, record, run_id=run_id, test_predictions=predictions, board=board)
 
 
 def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: Registry,
@@ -106,10 +110,10 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
     history.start_after(partial.values["epochs"], partial.values["batches"])
     try:
         result = train(request.spec, request.config, prepared, on_event, stop_event, history,
-                       WorkFolderCheckpoint(partial, history))
+                       WorkFolderCheckpoint(partial, history), callbacks=[RunBoard(partial.board_dir)])
         record = RunRecord(id="", name=request.name, architecture=request.architecture, spec=request.spec,
                            config=request.config.to_dict(), status=result.status, created="")
-        saved = finish_run(result, record, prepared, registry, run_id=partial.run_id)
+        saved = finish_run(result, record, prepared, registry, partial.board_dir, run_id=partial.run_id)
     except (SpecError, ConfigError):
         partial.remove()  # it could never train
         raise

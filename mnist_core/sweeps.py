@@ -269,8 +269,8 @@ def remove_orphan_runs(study: optuna.Study, registry: Registry) -> None:
 def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry,
               on_event: Callable | None = None, history=None) -> optuna.trial.FrozenTrial:
     """Train one trial and tell Optuna how it ended: complete (and saved as a run), pruned or failed."""
-    from .runs import finish_run
-    from .training import FAILED, prepare_data, train
+    from .tensorboard_logs import RunBoard
+    from .training import prepare_data, train
 
     trial.set_user_attr(WORKER_ATTR, worker_id())
     trial.set_user_attr(RUN_ATTR, None)  # a retried trial inherits its predecessor's attributes
@@ -291,8 +291,18 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
             pruned_after.append(event.epoch)
             pruning.set()
 
-    result = train(spec, config, prepared, report, pruning, history)
-    if pruning.is_set():
+    with registry.scratch_folder() as board:
+        result = train(spec, config, prepared, report, pruning, history, callbacks=[RunBoard(board)])
+        return tell_result(study, trial, spec, config, prepared, result, registry, board, pruned_after)
+
+
+def tell_result(study: optuna.Study, trial: optuna.Trial, spec: list, config, prepared, result, registry: Registry,
+                board, pruned_after: list[int]) -> optuna.trial.FrozenTrial:
+    """Tell Optuna how a trial's training ended: pruned, failed (``TrialDiverged``) or complete, saved as a run."""
+    from .runs import finish_run
+    from .training import FAILED
+
+    if pruned_after:
         trial.set_user_attr(REASON_ATTR, f"pruned after epoch {pruned_after[0]}: behind the median of others")
         return study.tell(trial, state=TrialState.PRUNED)
     if result.status == FAILED:
@@ -304,7 +314,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
                        sweep={"study": study.study_name, "trial": trial.number})
     run_id = registry.new_id(record.name)
     trial.set_user_attr(RUN_ATTR, run_id)  # first, so a worker killed after the save leaves a findable orphan
-    finish_run(result, record, prepared, registry, run_id)
+    finish_run(result, record, prepared, registry, board, run_id)
     return study.tell(trial, value)
 
 

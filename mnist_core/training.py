@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .architectures import build_model
-from .config import TrainConfig, check_fits_data
+from .config import OPTIMIZER_CLASSES, WARMUP_FRACTION, TrainConfig, check_fits_data, one_hot_labels
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
 from .inputs import PIXEL_MAX
 from .progress import History, ProgressEvent
@@ -89,9 +89,6 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
     return dataset.with_options(options)
 
 
-WARMUP_FRACTION = 0.25  # one-cycle: linear warm-up over the first quarter of training, then cosine decay to zero
-
-
 def one_cycle(peak: float, total_steps: int):
     """The one-cycle schedule as Keras's ``CosineDecay`` with a linear warm-up from 0 to ``peak``."""
     warmup = int(total_steps * WARMUP_FRACTION)
@@ -101,13 +98,7 @@ def one_cycle(peak: float, total_steps: int):
 
 def make_optimizer(config: TrainConfig, total_steps: int):
     rate = one_cycle(config.learning_rate, total_steps) if config.lr_schedule == "one-cycle" else config.learning_rate
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
-        config.optimizer](learning_rate=rate)
-
-
-def one_hot_labels(config: TrainConfig) -> bool:
-    """Whether the loss takes one-hot labels (the sparse loss takes class numbers, but cannot smooth them)."""
-    return config.loss != "sparse_categorical_crossentropy" or config.label_smoothing > 0
+    return getattr(keras.optimizers, OPTIMIZER_CLASSES[config.optimizer])(learning_rate=rate)
 
 
 def training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, model) -> tf.data.Dataset:
@@ -306,7 +297,8 @@ def training_only(model, trains_layer: Callable | None):
 def train(spec: list[dict], config: TrainConfig, data: PreparedData,
           on_event: Callable[[ProgressEvent], None] | None = None,
           stop_event: threading.Event | None = None, history: History | None = None,
-          checkpoint: Checkpoint | None = None, start_model=None, trains_layer: Callable | None = None) -> TrainResult:
+          checkpoint: Checkpoint | None = None, start_model=None, trains_layer: Callable | None = None,
+          callbacks: Sequence = ()) -> TrainResult:
     """Build ``spec`` (or go on from ``start_model``, training only the layers ``trains_layer`` accepts), train it
     under ``config`` on ``data`` and return the model with its history.
 
@@ -314,6 +306,7 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     (status "stopped"); a non-finite loss ends it with status "failed" and the reason. Rows are added to
     ``history`` as they come. A ``checkpoint`` callback is restored from before training and called at each epoch
     end; a run that has checkpoints goes on after its last epoch (its ``history`` must then hold those epochs).
+    ``callbacks`` are the caller's other Keras callbacks (e.g. its TensorBoard logs).
     """
     stop_event, history = stop_event or threading.Event(), history or History()
     keras.utils.set_random_seed(config.seed)
@@ -329,7 +322,7 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
             else None
         run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train),
                     history)
-        callbacks = run.callbacks + ([checkpoint] if checkpoint is not None else [])
+        callbacks = run.callbacks + ([checkpoint] if checkpoint is not None else []) + list(callbacks)
         if config.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
