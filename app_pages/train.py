@@ -115,8 +115,8 @@ def train_page() -> None:
         config = checked_config(settings_form(), train_count)
         submit_area = st.container()  # above the summary on screen, but filled once the spec is checked
         spec_ok = spec_summary(spec)
-        ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
         with submit_area:
+            ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
             submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
     st.divider()
     interrupted_runs(registry)
