@@ -21,14 +21,14 @@ from .errors import DigitLabError
 
 TEMPLATES = ("dense", "cnn")
 KNOBS = {knob.name: knob for knob in (  # the templates' architecture knobs, checked like training settings
-    Setting("dense_blocks", int, 1, "Dense (+ Dropout) blocks", low=0, high=8),
-    Setting("dense_units", int, 64, "units of each Dense block", low=1, high=8192),
-    Setting("conv_blocks", int, 2, "Conv2D + MaxPooling2D blocks, filters doubling in each", low=1, high=4),
-    Setting("conv_filters", int, 16, "filters of the first Conv2D", low=1, high=256),
-    Setting("kernel_size", int, 5, "side of each Conv2D kernel", low=1, high=9),
-    Setting("dropout", float, 0.0, "dropout rate after each Dense block (0: none)", low=0.0, high=0.95),
+    Setting("dense_blocks", int, None, "Dense (+ Dropout) blocks", low=0, high=8),
+    Setting("dense_units", int, None, "units of each Dense block", low=1, high=8192),
+    Setting("conv_blocks", int, None, "Conv2D + MaxPooling2D blocks, filters doubling in each", low=1, high=4),
+    Setting("conv_filters", int, None, "filters of the first Conv2D", low=1, high=256),
+    Setting("kernel_size", int, None, "side of each Conv2D kernel", low=1, high=9),
+    Setting("dropout", float, None, "dropout rate after each Dense block (0: none)", low=0.0, high=0.95),
 )}
-# Architecture knobs of each template and the value used when the space leaves one out.
+# The knobs of each template and the value used when the space leaves one out (the knobs' own defaults).
 TEMPLATE_DEFAULTS = {
     "dense": {"dense_blocks": 1, "dense_units": 64, "dropout": 0.0},
     "cnn": {"conv_blocks": 2, "conv_filters": 16, "kernel_size": 5, "dense_blocks": 1, "dense_units": 128,
