@@ -17,6 +17,7 @@ from app_pages.train_runs import live_view, submit
 from app_pages.train_settings import (
     QUICK_SUBSET,
     checked_config,
+    fits_machine,
     load_settings,
     settings_form,
     training_data_size,
@@ -112,11 +113,11 @@ def train_page() -> None:
         spec = layer_editor()
     with settings:
         train_count = training_data_size()
-        config = checked_config(settings_form(train_count), train_count)
+        config = checked_config(settings_form(), train_count)
         submit_area = st.container()  # above the summary on screen, but filled once the spec is checked
         spec_ok = spec_summary(spec)
-        ready = spec_ok and config is not None and train_count is not None
         with submit_area:
+            ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
             submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
     code_view(st.session_state.get(NAME_KEY, "").strip() or architecture_name(choice, spec),
               architecture_name(choice, spec), spec, config)

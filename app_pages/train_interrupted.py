@@ -6,6 +6,8 @@ import streamlit as st
 
 from app_pages.common import flash, job_runner, plain, show_flash
 from app_pages.train_runs import submit
+from mnist_core.architectures import SpecError, check_fits_machine
+from mnist_core.config import ConfigError
 from mnist_core.registry import Registry, RegistryError, RunRecord
 from mnist_core.statuses import ACTIVE
 
@@ -13,10 +15,17 @@ DISCARD_KEY = "train.pending_discard"  # the interrupted run whose discard await
 
 
 def resume(registry: Registry, interrupted: RunRecord) -> None:
-    """"Resume" callback: queue the interrupted run to go on from its last finished epoch, and watch it."""
+    """"Resume" callback: queue the interrupted run to go on from its last finished epoch, and watch it; or say why
+    it cannot go on here (settings out of today's ranges, a network too large for this machine)."""
     from mnist_core.jobs import resume_request
 
-    submit(registry, resume_request(interrupted))
+    try:
+        request = resume_request(interrupted)
+        check_fits_machine(request.spec, request.config)
+    except (ConfigError, SpecError) as error:
+        flash("error", f"“{interrupted.name}” cannot be resumed here: {error}")
+        return
+    submit(registry, request)
 
 
 def discard(registry: Registry, run_id: str) -> None:

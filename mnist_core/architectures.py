@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .config import ConfigError, Limits, TrainConfig, machine_limits, names, shown
 from .data import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
 from .errors import DigitLabError
+from .model_checks import MAX_LAYERS
 from .precision import resolved_precision
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid", "linear")
@@ -39,6 +41,11 @@ AUGMENTATION_TYPES = {"RandomRotation", "RandomTranslation", "RandomZoom"}
 SPATIAL_TYPES = {"Conv2D", "MaxPooling2D", *AUGMENTATION_TYPES}
 ADDED_FLATTEN = "Flatten() [added]"
 MODEL_NAME = "digit_classifier"
+MAX_SPEC_LAYERS = MAX_LAYERS - 3  # the input, an added Flatten and the output join them in the saved model
+FLOAT_BYTES = 4  # weights and activations are float32 (mixed_bfloat16 halves activations: the estimate stays high)
+OPTIMIZER_SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}  # values each optimizer keeps per weight (Keras 3 defaults)
+WEIGHT_COPIES = 4  # the weights, their gradients, and as much again while they are initialised and updated
+ACTIVATION_COPIES = 2  # every layer's output is kept for the backward pass, and its gradient takes as much again
 
 
 class SpecError(DigitLabError, ValueError):
@@ -76,28 +83,30 @@ def checked_settings(position: int, layer) -> dict:
     """The layer with defaults filled in, or a ``SpecError`` naming the layer and the bad setting."""
     where = f"layer {position}"
     if not isinstance(layer, dict) or "type" not in layer:
-        raise SpecError(f"{where}: expected an object with a 'type', got {layer!r}.")
+        raise SpecError(f"{where}: expected an object with a 'type', got {shown(layer)}.")
     layer_type = layer["type"]
     if layer_type not in LAYER_SETTINGS:
-        raise SpecError(f"{where}: unknown layer type {layer_type!r}; choose one of {', '.join(LAYER_SETTINGS)}.")
+        raise SpecError(f"{where}: unknown layer type {shown(layer_type)}; choose one of "
+                        f"{', '.join(LAYER_SETTINGS)}.")
     where = f"layer {position} ({layer_type})"
     allowed = LAYER_SETTINGS[layer_type]
     unknown = set(layer) - set(allowed) - {"type"}
     if unknown:
-        raise SpecError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+        raise SpecError(f"{where}: unknown setting(s) {names(unknown)}.")
     settings = default_layer(layer_type) | layer
     for key, (kind, _default, *bounds) in allowed.items():
         value = settings[key]
         if kind == "choice":
-            if value not in bounds[0]:
-                raise SpecError(f"{where}: {key} must be one of {', '.join(bounds[0])}, got {value!r}.")
+            if not isinstance(value, str) or value not in bounds[0]:
+                raise SpecError(f"{where}: {key} must be one of {', '.join(bounds[0])}, got {shown(value)}.")
             continue
         number_type = int if kind == "int" else (int, float)
-        if isinstance(value, bool) or not isinstance(value, number_type):
-            raise SpecError(f"{where}: {key} must be {'an integer' if kind == 'int' else 'a number'}, got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, number_type) or value != value:  # NaN
+            raise SpecError(f"{where}: {key} must be {'an integer' if kind == 'int' else 'a number'}, got "
+                            f"{shown(value)}.")
         low, high = bounds
         if not low <= value <= high:
-            raise SpecError(f"{where}: {key} must be between {low} and {high}, got {value}.")
+            raise SpecError(f"{where}: {key} must be between {low} and {high}, got {shown(value)}.")
     return settings
 
 
@@ -108,6 +117,9 @@ def summarize_spec(spec: list[dict]) -> list[LayerSummary]:
     """
     if not isinstance(spec, list):
         raise SpecError(f"a spec is a list of layers, got {type(spec).__name__}.")
+    if len(spec) > MAX_SPEC_LAYERS:
+        raise SpecError(f"a spec may have at most {MAX_SPEC_LAYERS} layers (a saved model with more could not be "
+                        f"loaded back), got {len(spec):,}.")
     layers = [checked_settings(position, layer) for position, layer in enumerate(spec, start=1)]
     shape: tuple[int, ...] = (
         (IMAGE_SIDE, IMAGE_SIDE, 1) if layers and layers[0]["type"] in SPATIAL_TYPES else (NUM_PIXELS,)
@@ -164,6 +176,56 @@ def count_params(spec: list[dict]) -> int:
 
 
 @dataclass(frozen=True)
+class Footprint:
+    """What training a spec costs in memory: its parameters, the bytes that do not grow with the batch (weights,
+    their gradients and the optimizer's state) and the activation bytes of each image of a batch."""
+
+    params: int
+    fixed_bytes: int
+    bytes_per_image: int
+    batch_size: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.fixed_bytes + self.bytes_per_image * self.batch_size
+
+
+def estimate_footprint(spec: list[dict], batch_size: int, optimizer: str = "adam") -> Footprint:
+    """Peak training memory of ``spec`` with batches of ``batch_size``, from the shapes ``summarize_spec`` infers (no
+    TensorFlow): ``WEIGHT_COPIES`` of the float32 weights and the optimizer's ``OPTIMIZER_SLOTS``, plus
+    ``ACTIVATION_COPIES`` of the input and of every layer's output per image. The peaks that real trainings add are
+    within a factor of 2 of it (tests/test_core_architectures.py); TensorFlow and the data set come on top."""
+    rows = summarize_spec(spec)
+    params = sum(row.params for row in rows)
+    values_per_image = NUM_PIXELS + sum(math.prod(row.output_shape) for row in rows)  # the input, then each layer
+    return Footprint(params, FLOAT_BYTES * params * (WEIGHT_COPIES + OPTIMIZER_SLOTS[optimizer]),
+                     FLOAT_BYTES * ACTIVATION_COPIES * values_per_image, batch_size)
+
+
+def size_text(size: int) -> str:
+    """Bytes in words: "340 MB", "2.1 GB"."""
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{max(size / 2**20, 0.1):.0f} MB"
+
+
+def check_fits_machine(spec: list[dict], config: TrainConfig, limits: Limits | None = None) -> Footprint:
+    """The footprint of training ``spec`` with ``config``'s batch and optimizer, or a ``ConfigError`` saying what
+    would fit when it holds more parameters or needs more memory than this machine's ``limits`` allow."""
+    limits = limits or machine_limits()
+    footprint = estimate_footprint(spec, config.batch_size, config.optimizer)
+    if footprint.params > limits.max_params:
+        raise ConfigError(f"this network holds {footprint.params:,} parameters; at most {limits.max_params:,} are "
+                          "allowed here (a saved model with more could not be loaded back): use fewer units or "
+                          "filters, or more pooling before Flatten.")
+    budget = limits.memory_budget_mb * 2**20
+    if footprint.total_bytes > budget:
+        fitting = (budget - footprint.fixed_bytes) // footprint.bytes_per_image
+        hint = (f"try batch_size <= {fitting:,}, or fewer filters or units" if fitting >= 1 else
+                "even a batch of 1 does not fit: use fewer filters or units, or more pooling")
+        raise ConfigError(f"this network needs ~{size_text(footprint.total_bytes)} per batch of "
+                          f"{config.batch_size:,} to train; this machine allows {size_text(budget)}; {hint}.")
+    return footprint
+
+
 class LayerCall:
     """One layer as the builder makes it, ``keras.layers.<kind>(*args, **options)``: ``build_model`` calls it and the
     code exporter writes it out, so an exported program has the very same layers."""

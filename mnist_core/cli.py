@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from . import insight_cli, my_digits_cli, sweep_cli
-from .architectures import SpecError
-from .config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
+from .architectures import SpecError, check_fits_machine
+from .config import SETTINGS, ConfigError, TrainConfig, parse_json
 from .data import load_mnist, read_kaggle_test, submission_csv
 from .drawing import ImageInputError
 from .errors import DigitLabError, UsageError
@@ -59,9 +58,24 @@ def command_presets(args) -> None:
     emit(args, rows, "\n".join(f"{row['name']:<20} {row['description']}" for row in rows))
 
 
-def config_from_args(args, base: TrainConfig) -> TrainConfig:
-    changes = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    return base.replace(**changes)
+def given_settings(args) -> dict:
+    """The training settings given as flags (the others stay as the preset or the defaults have them)."""
+    return {setting.name: getattr(args, setting.name) for setting in SETTINGS
+            if getattr(args, setting.name, None) is not None}
+
+
+def add_setting_flags(command) -> None:
+    """One flag per row of the settings table, with its type, choices, range and help."""
+    for setting in SETTINGS:
+        if setting.kind is bool:
+            options = {"action": argparse.BooleanOptionalAction}
+        elif setting.choices:
+            options = {"choices": setting.choices}
+        else:
+            options = {"type": setting.kind, "metavar": setting.kind.__name__.upper()}
+        default = "none" if setting.default is None else setting.default
+        command.add_argument(setting.flag, dest=setting.name, **options, help=f"{setting.help} ({setting.allowed}; "
+                             f"default: the preset's, else {default})".replace("%", "%%"))
 
 
 def train_request(args):
@@ -70,16 +84,16 @@ def train_request(args):
 
     if args.spec:
         try:
-            spec = json.loads(Path(args.spec).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise SpecError(f"{args.spec} is not valid JSON ({error}).") from None
+            text = Path(args.spec).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise SpecError(f"{args.spec}: cannot be read ({getattr(error, 'strerror', None) or error}).") from None
-        architecture, base = "custom", TrainConfig()
+        spec, architecture, base = parse_json(text, args.spec, SpecError), "custom", TrainConfig()
     else:
         preset = get_preset(args.preset)
         spec, architecture, base = preset.spec, preset.name, preset.config
-    return RunRequest(args.name or default_run_name(architecture), architecture, spec, config_from_args(args, base))
+    config = base.replace(**given_settings(args))
+    check_fits_machine(spec, config)  # before MNIST and TensorFlow load
+    return RunRequest(args.name or default_run_name(architecture), architecture, spec, config)
 
 
 def command_train(args) -> int:
@@ -88,8 +102,7 @@ def command_train(args) -> int:
     from .runs import execute_run, resume_run  # TensorFlow only for the commands that need it
 
     if args.resume:
-        given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None] + (
-            ["name"] if args.name else [])
+        given = [*given_settings(args)] + (["name"] if args.name else [])
         if given:
             raise ConfigError(f"--resume goes on with the run's own name and settings; leave out {', '.join(given)}.")
     else:
@@ -246,22 +259,7 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--resume", metavar="RUN_ID",
                         help="go on with an interrupted run after its last finished epoch (see `list`)")
     train.add_argument("--name", help="display name of the run")
-    train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--learning-rate", dest="learning_rate", type=float)
-    train.add_argument("--lr-schedule", dest="lr_schedule", choices=SCHEDULES)
-    train.add_argument("--loss", choices=LOSSES)
-    train.add_argument("--batch-size", dest="batch_size", type=int)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--validation-split", dest="validation_split", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
-    train.add_argument("--patience", type=int)
-    train.add_argument("--restore-best", dest="restore_best", action=argparse.BooleanOptionalAction)
-    train.add_argument("--subset-size", dest="subset_size", type=int)
-    train.add_argument("--steps-per-execution", dest="steps_per_execution", type=int)
-    train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy of the hidden layers")
-    train.add_argument("--label-smoothing", dest="label_smoothing", type=float,
-                       help="share of each target moved onto the other classes (cross-entropy only), e.g. 0.1")
+    add_setting_flags(train)
 
     for name, helptext in (("evaluate", "test accuracy and loss of a saved model"),
                            ("predict", "predict the digit in image files"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from .architectures import SpecError, count_params
+from .architectures import SpecError, check_fits_machine, count_params
 from .config import ConfigError
 from .data import MnistData, fingerprint
 from .evaluation import evaluate
@@ -33,6 +33,7 @@ def execute_run(request: RunRequest, data: MnistData, registry: Registry,
     if request.resume_id is not None:
         return resume_run(request.resume_id, data, registry, on_event, stop_event, history)
     request = replace(request, config=with_resolved_precision(request.config))
+    check_fits_machine(request.spec, request.config)  # refused before anything is written
     prepared = prepare_data(data, request.config)
     partial = registry.start_partial(request.name, request.architecture, request.spec, request.config.to_dict(),
                                      count_params(request.spec))
@@ -47,6 +48,7 @@ def resume_run(run_id: str, data: MnistData, registry: Registry,
     partial = registry.claim_partial(run_id)
     try:
         request = resume_request(partial.as_record())
+        check_fits_machine(request.spec, request.config)  # this machine may allow less than the one that started it
         prepared = prepare_data(data, request.config)
     except BaseException:
         partial.release()

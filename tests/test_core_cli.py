@@ -14,7 +14,6 @@ from PIL import Image
 from faults_helpers import assert_runs_intact, child_env
 from helpers import PROJECT, run_cli
 from mnist_core.cli import main as cli_main
-from mnist_core.config import MAX_LEARNING_RATE
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +145,18 @@ CLI_BAD_SETTINGS = [
     (["--learning-rate", "-0.1"], "learning_rate must be above 0"),
     (["--learning-rate", "nan"], "learning_rate must be a number, got nan"),
     (["--learning-rate", "inf"], "learning_rate must be a number, got inf"),
-    (["--learning-rate", "1e6"], f"at most {MAX_LEARNING_RATE}"),
-    (["--validation-split", "1"], "validation_split must be a fraction in [0, 1)"),
-    (["--validation-split", "-0.2"], "validation_split must be a fraction in [0, 1)"),
+    (["--learning-rate", "1e6"], "learning_rate must be above 0 and at most 10, got 1000000.0"),
+    (["--validation-split", "1"], "validation_split must be between 0 and 0.9, got 1.0"),
+    (["--validation-split", "-0.2"], "validation_split must be between 0 and 0.9"),
     (["--batch-size", "0"], "batch_size must be between 1"),
     (["--patience", "0"], "patience must be between 1"),
     (["--subset-size", "100", "--batch-size", "500"], "batch_size 500 is larger than the 95 training images"),
     (["--subset-size", "100000"], "subset_size 100000 is larger than the 60000 training images"),
-    (["--label-smoothing", "0.9"], "label_smoothing must be a fraction in [0, 0.5]"),
+    (["--label-smoothing", "0.9"], "label_smoothing must be between 0 and 0.5"),
+    (["--epochs", "1000000000"], "epochs must be between 1 and 500, got 1000000000"),
+    (["--epochs", "9" * 400], "epochs must be between 1 and 500, got 999999999999999999...9999999999999999999."),
+    (["--steps-per-execution", "0"], "steps_per_execution must be between 1 and 1000"),
+    (["--loss", "mean_squared_error", "--label-smoothing", "0.1"], "label_smoothing applies to the cross-entropy"),
 ]
 
 
@@ -250,3 +253,100 @@ def test_files_named_on_the_command_line_that_cannot_be_used_are_user_errors(reg
         out, err = capsys.readouterr()
         assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err, (args, err)
     assert not (tmp_path / "no-folder").exists()
+
+
+# --- the settings table and the machine's limits ------------------------------------------------------------------
+
+
+def test_every_training_setting_is_a_flag_of_train_made_from_the_table(capsys):
+    from mnist_core.cli import given_settings, parser
+    from mnist_core.config import SETTINGS
+
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--help"])
+    usage = capsys.readouterr().out
+    for setting in SETTINGS:
+        assert setting.flag in usage and setting.help.split()[0] in usage, setting.name
+        if setting.kind is bool:
+            given = [setting.flag if not setting.default else "--no-" + setting.flag[2:]]
+            wanted = not setting.default
+        else:
+            wanted = setting.choices[-1] if setting.choices else setting.kind(setting.high)
+            given = [setting.flag, str(wanted)]
+        args = parser().parse_args(["train", "--spec", "s.json", *given])
+        assert given_settings(args) == {setting.name: wanted}, setting.name
+        if setting.choices:
+            with pytest.raises(SystemExit):
+                parser().parse_args(["train", "--spec", "s.json", setting.flag, "not-a-choice"])
+    assert "invalid choice: 'not-a-choice'" in capsys.readouterr().err
+
+
+def test_a_network_too_large_for_this_machine_is_refused_before_training(registry, good, tmp_path, monkeypatch,
+                                                                          capsys):
+    """One error line saying what would fit, exit 2, before MNIST or TensorFlow load (no --data is given: a data set
+    would be needed only if the check passed), and nothing is written."""
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_BUDGET_MB", "4096")
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "no-mnist-here.npz"))
+    cases = {
+        "wide.json": ([{"type": "Conv2D", "filters": 256, "kernel_size": 3, "padding": "same"}],
+                      ["--batch-size", "8192"],
+                      "error: this network needs ~24.6 GB per batch of 8,192 to train; this machine allows 4.0 GB; "
+                      "try batch_size <= 1,319, or fewer filters or units."),
+        "dense.json": ([{"type": "Dense", "units": 8192}, {"type": "Dense", "units": 8192}], [],
+                       "error: this network holds 73,629,706 parameters; at most 8,000,000 are allowed here"),
+        "long.json": ([{"type": "Dropout", "rate": 0.1}] * 10_000, [], "error: a spec may have at most 297 layers"),
+        "huge.json": ('[{"type": "Dense", "units": ' + "9" * 400 + "}]", [],
+                      "error: layer 1 (Dense): units must be between 1 and 8192, got 999999999999999999...99"),
+        "digits.json": ('[{"type": "Dense", "units": ' + "9" * 5000 + "}]", [],
+                        "holds a number with too many digits to be a setting."),
+        "deep.json": ("[" * 100_000 + "]" * 100_000, [], "deep.json is nested too deeply (at most 8 levels)."),
+    }
+    for name, (spec, flags, message) in cases.items():
+        (tmp_path / name).write_text(spec if isinstance(spec, str) else json.dumps(spec))
+        code = cli_main(["train", "--spec", str(tmp_path / name), *flags, "--models", str(registry.root)])
+        out, err = capsys.readouterr()
+        assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err + out, (name, err)
+    assert_runs_intact(registry, good)
+    assert not list(registry.root.glob(".partial-*"))
+
+
+def test_resume_is_refused_when_this_machine_allows_less_and_the_run_stays_resumable(mnist, mnist_path, registry,
+                                                                                   monkeypatch, capsys):
+    from helpers import interrupted_run
+    from mnist_core.config import TrainConfig
+
+    config = TrainConfig(epochs=2, subset_size=500, batch_size=50, validation_split=0.0, seed=1)
+    run_id = interrupted_run(mnist, registry, [{"type": "Dense", "units": 16}], config)
+    monkeypatch.setenv("DIGIT_LAB_MAX_PARAMS", "1000")  # the owner allows less than when the run started
+    code = cli_main(["train", "--resume", run_id, "--models", str(registry.root), "--data", mnist_path])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: this network holds 12,730 parameters; at most 1,000 are allowed here" in err, err
+    assert [record.id for record in registry.list_interrupted()] == [run_id]  # its checkpoint is kept
+    monkeypatch.delenv("DIGIT_LAB_MAX_PARAMS")
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_BUDGET_MB", "a lot")
+    code = cli_main(["train", "--resume", run_id, "--models", str(registry.root), "--data", mnist_path])
+    assert code == 2 and "error: $DIGIT_LAB_MEMORY_BUDGET_MB: memory_budget_mb must be a whole number, got 'a lot'" \
+        in capsys.readouterr().err
+    assert [record.id for record in registry.list_interrupted()] == [run_id]
+
+
+def test_sweep_create_refuses_a_bad_space_in_one_line(registry, tmp_path, capsys):
+    cases = {
+        "middle.json": ({"template": "dense", "params": {"epochs": {"choices": [1, 10**9, 2]}}},
+                        "error: parameter 'epochs': epochs must be between 1 and 500, got 1000000000."),
+        "split.json": ({"template": "dense", "params": {"validation_split": {"choices": [0.1, 0.0, 0.2]}}},
+                       "error: validation_split must be above 0"),
+        "huge.json": ('{"template": "dense", "params": {"dense_units": ' + "9" * 400 + "}}",
+                      "error: parameter 'dense_units': dense_units must be between 1 and 8192"),
+        "deep.json": ('{"template": "dense", "params": {"epochs": ' + "[" * 50_000 + "]" * 50_000 + "}}",
+                      "error: the search space is nested too deeply"),
+        "wide.json": ({"template": "dense", "params": {"dense_units": {"choices": [8192, 16]},
+                                                       "dense_blocks": {"low": 1, "high": 3}}},
+                      "error: with dense_units=8192, dense_blocks=2, batch_size=128: the network cannot be trained"),
+    }
+    for name, (space, message) in cases.items():
+        (tmp_path / name).write_text(space if isinstance(space, str) else json.dumps(space))
+        code = cli_main(["sweep", "create", name, "--space", str(tmp_path / name), "--trials", "2", "--models",
+                         str(registry.root)])
+        out, err = capsys.readouterr()
+        assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err + out, (name, err)

@@ -1,8 +1,8 @@
 """Sweeps with real Optuna, real training on real MNIST, a real SQLite file and a real PostgreSQL server.
 
-Search spaces are checked against hand-built specs; a ``quick`` sweep is worked by the CLI in two separate processes
-(the second resumes the study); a sweep's pruner stops a hopeless trial; two worker processes share one study on
-PostgreSQL, and one of them is killed with SIGKILL mid-trial.
+A ``quick`` sweep is worked by the CLI in two separate processes (the second resumes the study); a sweep over a log
+range of whole numbers completes its trials; a sweep's pruner stops a hopeless trial; two worker processes share one
+study on PostgreSQL, and one of them is killed with SIGKILL mid-trial.
 """
 
 from __future__ import annotations
@@ -46,56 +46,6 @@ def sweep_runs(registry, name: str) -> dict[int, list[str]]:
         if record.sweep and record.sweep["study"] == name:
             found.setdefault(record.sweep["trial"], []).append(record.id)
     return found
-
-
-# --- search spaces ----------------------------------------------------------------------------------------------
-
-
-def test_built_in_spaces_are_valid_and_build_the_expected_models():
-    import optuna
-
-    from mnist_core.search_spaces import BUILT_IN_SPACES, check_space, suggest
-
-    for space in BUILT_IN_SPACES.values():
-        check_space(space)
-    fixed = optuna.trial.FixedTrial({"optimizer": "rmsprop", "learning_rate": 0.002, "batch_size": 64,
-                                     "dense_blocks": 2, "dense_units": 32, "dropout": 0.1})
-    spec, config = suggest(fixed, BUILT_IN_SPACES["quick"])
-    block = [{"type": "Dense", "units": 32, "activation": "relu"}, {"type": "Dropout", "rate": 0.1}]
-    assert spec == block + block
-    assert (config.optimizer, config.learning_rate, config.batch_size, config.epochs, config.subset_size) == \
-        ("rmsprop", 0.002, 64, 1, 5000)
-    fixed = optuna.trial.FixedTrial({"learning_rate": 0.004, "batch_size": 128, "conv_blocks": 2,
-                                     "conv_filters": 16, "kernel_size": 5, "dense_units": 128, "dropout": 0.0})
-    spec, config = suggest(fixed, BUILT_IN_SPACES["cnn"])
-    assert [layer["type"] for layer in spec] == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
-                                                 "Dense"]
-    assert [spec[0]["filters"], spec[2]["filters"], spec[5]["units"]] == [16, 32, 128]  # as in fast-cnn
-    assert (config.lr_schedule, config.steps_per_execution) == ("one-cycle", 32)
-
-
-@pytest.mark.parametrize("space, message", [
-    ({"template": "dense"}, "\"template\" and \"params\""),
-    ({"template": "rnn", "params": {}}, "template must be one of"),
-    ({"template": "dense", "params": {"conv_blocks": 2}}, "unknown parameter(s) conv_blocks"),
-    ({"template": "dense", "params": {"learning_rate": {"low": 0.1, "high": 0.01}}}, "low < high"),
-    ({"template": "dense", "params": {"learning_rate": {"low": 0, "high": 0.1, "log": True}}}, "log range needs"),
-    ({"template": "dense", "params": {"batch_size": {"choices": []}}}, "non-empty list"),
-    ({"template": "dense", "params": {"batch_size": {"low": 8}}}, "a range has"),
-    ({"template": "dense", "params": {"optimizer": {"choices": ["adam", "lbfgs"]}}}, "optimizer must be one of"),
-    ({"template": "dense", "params": {"validation_split": 0.0}}, "validation_split must be above 0"),
-    ({"template": "dense", "params": {"dense_blocks": "two"}}, "'dense_blocks' must be a whole number"),
-    ({"template": "cnn", "params": {"conv_blocks": 4, "kernel_size": 9}}, None),  # builds (padding 'same')
-])
-def test_bad_spaces_are_refused_with_a_message(space, message):
-    from mnist_core.search_spaces import SpaceError, check_space, parse_space
-
-    if message is None:
-        assert check_space(space) is space
-        return
-    with pytest.raises(SpaceError) as refused:
-        parse_space(json.dumps(space))
-    assert message in str(refused.value)
 
 
 def test_unreachable_storage_gives_a_clear_message_without_the_password():
@@ -158,6 +108,26 @@ def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, 
                        "pruned": 0, "fail": 0, "waiting": 0, "best_value": best["value"], "done": True}]
     code, _, err = run_cli(capsys, "sweep", "show", "no-such-sweep", *models)
     assert code == 2 and "no sweep named 'no-such-sweep'" in err
+
+
+def test_a_sweep_over_a_log_range_of_whole_numbers_completes_its_trials(registry, mnist_path, tmp_path, capsys):
+    """Issue 25: dense_units {"low": 16, "high": 256, "log": true} was accepted by create, then every trial failed
+    ("must be a whole number ... got 105.17")."""
+    space = tmp_path / "units.json"
+    space.write_text(json.dumps({"template": "dense", "params": {
+        "dense_units": {"low": 16, "high": 256, "log": True}, "epochs": 1, "subset_size": 1000,
+        "validation_split": 0.2}}))
+    models = ["--models", str(registry.root)]
+    code, _, err = run_cli(capsys, "sweep", "create", "units", "--space", str(space), "--trials", "2", *models)
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "sweep", "work", "units", "--data", mnist_path, "--json", *models)
+    assert code == 0 and json.loads(out)["trials_run"] == 2, err
+    trials = json.loads(run_cli(capsys, "sweep", "show", "units", "--json", *models)[1])
+    assert [trial["state"] for trial in trials] == ["complete", "complete"], trials
+    for trial in trials:
+        units = trial["params"]["dense_units"]
+        assert type(units) is int and 16 <= units <= 256
+        assert registry.record(trial["run_id"]).spec[0]["units"] == units
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry, mnist):

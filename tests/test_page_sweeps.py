@@ -49,6 +49,24 @@ def test_a_bad_space_is_refused_and_cannot_be_started(registry, mnist_path):
     assert start.disabled
 
 
+def test_a_space_with_an_impossible_middle_choice_or_too_large_a_network_cannot_be_started(registry, mnist_path):
+    app = open_sweeps()
+    [editor] = [area for area in app.text_area if area.label == "Ranges (JSON, editable)"]
+    for space, message in [
+        ({"template": "dense", "params": {"epochs": {"choices": [1, 10**9, 2]}}}, "got 1000000000"),
+        ({"template": "dense", "params": {"dense_units": {"choices": [16, 8192]}, "dense_blocks": 3}},
+         "parameters; at most 8,000,000 are allowed here"),
+    ]:
+        editor.input(json.dumps(space)).run()
+        assert_rendered(app)
+        assert any("cannot be used" in text and message in text for text in texts(app.error)), texts(app.error)
+        assert [button for button in app.button if button.label == "Create and start"][0].disabled
+    editor.input("[" * 10_000 + "]" * 10_000).run()
+    assert_rendered(app)
+    assert any("nested too deeply" in text for text in texts(app.error)), texts(app.error)
+    assert [button for button in app.button if button.label == "Create and start"][0].disabled
+
+
 def test_an_unreachable_storage_or_a_missing_file_is_explained(registry, mnist_path):
     app = open_sweeps()
     [storage] = [box for box in app.text_input if box.label == "Study storage (database URL)"]

@@ -202,6 +202,47 @@ def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
     assert widget(app.button, "Train").disabled
 
 
+def test_train_page_has_one_widget_per_setting_of_the_table_and_each_feeds_the_config(data_set, empty_registry):
+    from mnist_core.config import SETTINGS
+
+    app = choose_tiny_run(open_page("train"))
+    assert_rendered(app)
+    for setting in SETTINGS:
+        if setting.choices:
+            found = widget(app.selectbox, setting.label)
+            assert [found.format_func(option) for option in setting.choices] == found.options
+        elif setting.kind is bool:
+            found = widget(app.checkbox, setting.label)
+        else:
+            found = widget(app.number_input, setting.label)
+            assert (found.min, found.max) == (0 if setting.optional else setting.low, setting.high), setting.name
+        assert found.help.startswith(plain(setting.help[0].upper() + setting.help[1:])), setting.name
+        assert found.disabled == (setting.needs is not None), setting.name  # early stopping is off in the preset
+    widget(app.checkbox, "Early stopping").check().run()
+    assert not widget(app.number_input, "Patience").disabled
+    assert not widget(app.checkbox, "Restore the best epoch").disabled
+    widget(app.selectbox, "Loss").set_value("mean_squared_error")  # "More settings" reach the config too
+    widget(app.number_input, "Label smoothing").set_value(0.1).run()
+    assert any("label_smoothing applies to the cross-entropy losses only" in text for text in texts(app.error))
+    assert widget(app.button, "Train").disabled
+
+
+def test_train_page_refuses_a_network_too_large_for_this_machine_saying_what_would_fit(data_set, empty_registry,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_BUDGET_MB", "64")
+    app = open_page("train")
+    widget(app.selectbox, "Preset").set_value("keras-docs-cnn").run()
+    refusals = [text for text in texts(app.error) if text.startswith("This network cannot be trained here")]
+    assert refusals == ["This network cannot be trained here: this network needs ~113 MB per batch of 128 to train; "
+                        "this machine allows 64 MB; try batch_size <= 54, or fewer filters or units."], texts(app.error)
+    assert widget(app.button, "Train").disabled
+    widget(app.number_input, "Batch size").set_value(54).run()
+    assert_rendered(app)
+    assert not app.error, texts(app.error)
+    assert any(text.startswith("Training memory: ~63 MB for a batch of 54") for text in texts(app.caption))
+    assert not widget(app.button, "Train").disabled
+
+
 def test_train_page_warns_that_bfloat16_is_slow_only_on_a_cpu_without_it(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"))
     precision = widget(app.selectbox, "Precision")
@@ -241,6 +282,23 @@ def test_train_page_resumes_an_interrupted_run_to_a_normal_record(mnist, data_se
     (saved,) = empty_registry.list_runs()
     assert saved.id == run_id and saved.status == "finished" and [row["epoch"] for row in saved.epochs] == [1, 2, 3]
     assert metric_value(app, "Test accuracy").endswith("%")
+
+
+def test_train_page_does_not_resume_a_run_this_machine_no_longer_allows(mnist, data_set, empty_registry, monkeypatch):
+    from mnist_core.config import TrainConfig
+
+    config = TrainConfig(epochs=2, subset_size=500, batch_size=50, validation_split=0.0, seed=2)
+    run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 16}], config, name="*big* one")
+    monkeypatch.setenv("DIGIT_LAB_MAX_PARAMS", "1000")  # the server's owner now allows less
+    app = open_page("train")
+    app.button(key=f"train.resume.{run_id}").click().run()
+    assert_rendered(app)
+    refusal = plain("“*big* one” cannot be resumed here: this network holds 12,730 parameters; at most 1,000 are "
+                    "allowed here (a saved model with more could not be loaded back): use fewer units or filters, "
+                    "or more pooling before Flatten.")
+    assert refusal in texts(app.error), texts(app.error)
+    assert "No run yet on this server: press Train to start one." in texts(app.caption)  # nothing was queued
+    assert [record.id for record in empty_registry.list_interrupted()] == [run_id]
 
 
 def test_train_page_discards_an_interrupted_run_only_after_a_confirmation_naming_it(mnist, data_set, empty_registry):
