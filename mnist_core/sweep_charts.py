@@ -69,7 +69,7 @@ def draw(study: optuna.Study, chart: str, params: list[str] | None):
     """The bare Optuna figure."""
     if chart == PARALLEL:
         figure = optuna_charts.plot_parallel_coordinate(study, params=params, target_name=VALUE_NAME)
-        figure.update_xaxes(tickangle=AXIS_LABEL_ANGLE, automargin=True)
+        figure.update_xaxes(tickangle=AXIS_LABEL_ANGLE, automargin=True, ticklabeloverflow="allow")
         return figure
     if chart == HISTORY:
         return optuna_charts.plot_optimization_history(study, target_name=VALUE_NAME)
