@@ -1,7 +1,7 @@
 """The Sweeps page's watch: one sweep followed live while trials run (here or on other workers): progress, the Stop
 button, the trials a page at a time, the best trial's run and Optuna's charts; and the sweep storage, opened once
-for the whole server with Optuna's cache of trials, so a look at a study reads only its new and unfinished trials,
-and what is drawn from them is kept until they change."""
+for the whole server with its cache of trials, so a look at a study reads its trials only when they changed (and then
+only the new and unfinished ones), and what is drawn from them is kept until they change."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from mnist_core.sweeps import (
     redacted,
     summarize,
     trial_rows,
-    trials_stamp,
 )
 
 REFRESH_S = 2.0
@@ -42,7 +41,8 @@ def cached_storage(url: str):
 
 @st.cache_resource(max_entries=12, show_spinner="Drawing the chart…")
 def cached_figure(url: str, name: str, stamp: tuple, chart: str, params: tuple[str, ...], _study):
-    """Optuna's figure of the sweep, drawn once per state of its trials (``stamp``) and shared by every session."""
+    """Optuna's figure of the sweep, drawn once per state of its trials (``SweepStorage.stamp``), shared by every
+    session."""
     return sweep_figure(_study, chart, list(params) or None)
 
 
@@ -148,8 +148,9 @@ def sweep_charts(storage_url: str, name: str, stamp: tuple, study, rows: list[di
 def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) -> None:
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
-        study = load_study(name, cached_storage(storage_url))
-        trials = study.get_trials(deepcopy=False)  # only the new and unfinished ones come from the storage
+        storage = cached_storage(storage_url)
+        study = load_study(name, storage)
+        trials = study.get_trials(deepcopy=False)  # read from the database only when they changed, and only those
         summary = summarize(study, trials)
     except STORAGE_ERRORS as error:
         st.error(plain(error))
@@ -161,7 +162,7 @@ def watch(runner: SweepRunner, storage_url: str, name: str, was_active: bool) ->
     if rows:
         trials_table(rows)
     trial_runs(rows)
-    sweep_charts(storage_url, name, trials_stamp(trials), study, rows)
+    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows)
 
 
 def watch_view(runner: SweepRunner, storage_url: str, name: str) -> None:

@@ -12,6 +12,7 @@ is removed.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import threading
@@ -22,9 +23,15 @@ from dataclasses import dataclass, field
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, _CachedStorage, fail_stale_trials
-from optuna.storages._rdb.models import StudyModel, TrialModel
+from optuna.storages._rdb.models import (
+    StudyModel,
+    TrialIntermediateValueModel,
+    TrialModel,
+    TrialParamModel,
+    TrialUserAttributeModel,
+)
 from optuna.trial import TrialState
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -80,10 +87,15 @@ def redacted(url: str) -> str:
 
 
 class SweepStorage(_CachedStorage):
-    """Optuna's RDB storage behind Optuna's own cache of trials, kept for as long as this object lives. Optuna wraps
-    every ``RDBStorage`` it is given in a fresh ``_CachedStorage`` per study object, so each ``load_study`` read every
-    trial again (2,000 trials: seconds); through this one, a finished trial (which never changes again) is read once,
-    and each later look reads only the trials that are new or still unfinished."""
+    """Optuna's RDB storage behind Optuna's own cache of trials, kept for as long as this object lives, and a stamp
+    of each study's trials that says when they last changed. Optuna wraps every ``RDBStorage`` it is given in a fresh
+    ``_CachedStorage`` per study object, so each ``load_study`` read every trial again (2,000 trials: seconds); and
+    its cache reads every unfinished trial again on each look (10,000 waiting trials: seconds per look). Through this
+    one a study's trials are read only when its stamp changed, and then only the new and unfinished ones."""
+
+    def __init__(self, backend: RDBStorage):
+        super().__init__(backend)
+        self.kept: dict[int, tuple[tuple, list]] = {}  # study id → (stamp, its trials when the stamp was taken)
 
     @property
     def url(self) -> str:
@@ -92,6 +104,33 @@ class SweepStorage(_CachedStorage):
     @property
     def backend(self) -> RDBStorage:
         return self._backend
+
+    def stamp(self, study_id: int) -> tuple:
+        """What changes whenever any of the study's trials does, from two small queries: how many trials are in
+        each state (a trial only moves forward: waiting, running, finished), and how many parameters, intermediate
+        values and attributes the running ones have (a finished trial never changes again)."""
+        running = select(TrialModel.trial_id).where(TrialModel.study_id == study_id,
+                                                    TrialModel.state == TrialState.RUNNING)
+        attached = [select(func.count()).select_from(model).where(model.trial_id.in_(running)).scalar_subquery()
+                    for model in (TrialParamModel, TrialIntermediateValueModel, TrialUserAttributeModel)]
+        with Session(self._backend.engine) as session:
+            states = session.execute(select(TrialModel.state, func.count()).where(TrialModel.study_id == study_id)
+                                     .group_by(TrialModel.state)).all()
+            return tuple(sorted((state.name, count) for state, count in states)), *session.execute(
+                select(*attached)).one()
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True, states=None) -> list:
+        stamp = self.stamp(study_id)
+        kept = self.kept.get(study_id)
+        if kept is None or kept[0] != stamp:
+            kept = (stamp, super().get_all_trials(study_id, deepcopy=False))
+            self.kept[study_id] = kept
+        trials = kept[1] if states is None else [trial for trial in kept[1] if trial.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    def kept_stamp(self, study_id: int) -> tuple | None:
+        """The stamp of the study's trials as last read (what a result drawn from them can be kept under)."""
+        return self.kept.get(study_id, (None,))[0]
 
 
 def open_storage(url: str) -> SweepStorage:
@@ -227,15 +266,6 @@ def list_sweeps(storage: SweepStorage) -> list[SweepSummary]:
 
 def sweep_space(study: optuna.Study) -> dict:
     return study.user_attrs[SPACE_ATTR]
-
-
-def trials_stamp(trials: list) -> tuple:
-    """What changes whenever any of a study's trials does: how many there are and have finished, and how far each
-    running one has got (a finished trial never changes again). Results drawn from the trials are kept per stamp."""
-    finished = sum(trial.state.is_finished() for trial in trials)
-    running = tuple((trial.number, len(trial.params), len(trial.intermediate_values), len(trial.user_attrs))
-                    for trial in trials if trial.state == TrialState.RUNNING)
-    return len(trials), finished, running
 
 
 # --- working ----------------------------------------------------------------------------------------------------
