@@ -260,8 +260,13 @@ def summarize(study: optuna.Study, trials: list | None = None) -> SweepSummary:
                         max(completed) if completed else None)
 
 
+def sweep_names(storage: SweepStorage) -> list[str]:
+    """The names of the sweeps in the storage, oldest first (no trial is read)."""
+    return optuna.get_all_study_names(storage)
+
+
 def list_sweeps(storage: SweepStorage) -> list[SweepSummary]:
-    return [summarize(load_study(name, storage)) for name in optuna.get_all_study_names(storage)]
+    return [summarize(load_study(name, storage)) for name in sweep_names(storage)]
 
 
 def sweep_space(study: optuna.Study) -> dict:

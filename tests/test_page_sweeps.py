@@ -86,7 +86,7 @@ def test_a_finished_sweep_shows_trials_best_run_and_charts(registry, mnist):
 def test_a_big_study_is_read_once_per_change_not_once_per_rerun(registry, mnist_path, monkeypatch):
     """The page's storage is wrapped to count the trials it really reads from the database, and Optuna's chart
     function to count the figures drawn: a study of 400 trials (100 still waiting) is read once, then only what
-    changed; waiting trials are not read again while nothing changes."""
+    changed; waiting trials are not read again while nothing changes, and the other sweep in the picker is not read."""
     import mnist_core.sweep_charts as sweep_charts
     from app_pages.sweeps_watch import cached_storage
     from helpers import told_trials
@@ -95,6 +95,7 @@ def test_a_big_study_is_read_once_per_change_not_once_per_rerun(registry, mnist_
 
     url, space = default_storage_url(registry), load_space("quick")
     storage = open_storage(url)  # another process's: a worker elsewhere
+    create_sweep("older", space, 500, storage)  # in the picker, never read: the page watches the newest sweep
     study = create_sweep("big", space, 400, storage, queue=False)
     study.add_trials(told_trials(space, complete=260, pruned=40))
     queue_waiting_trials(storage, study._study_id, 100)  # a sweep still under way: 100 trials left
