@@ -68,11 +68,11 @@ def build_registry(models: Path, storage_url: str, complete: int, pruned: int, r
     config = TrainConfig(epochs=1, subset_size=2000, validation_split=0.1, seed=1)
     result = train(TINY_SPEC, config, prepare_data(load_mnist(), config))
     registry = Registry(models)
-    completed = [trial for trial in trials if trial.value is not None and trial.state.name == "COMPLETE"]
-    for trial in completed[:runs]:
+    completed = [trial for trial in trials if trial.state.name == "COMPLETE"]
+    for trial in completed[:runs]:  # the trial's made-up accuracy stands for the run's test accuracy
         entry = RunRecord(id="", name=f"sweep {STUDY} #{trial.number}", architecture="sweep", spec=TINY_SPEC,
                           config=config.to_dict(), status=result.status, created="", params=count_params(TINY_SPEC),
-                          epochs=result.epochs, batches=result.batches, test_accuracy=trial.value, test_loss=0.3,
+                          epochs=result.epochs, batches=result.batches, test_accuracy=trial.value, test_loss=None,
                           seconds=result.seconds, sweep={"study": STUDY, "trial": trial.number})
         trial.user_attrs[RUN_ATTR] = registry.save_run(result.model, entry).id
     study = create_sweep(STUDY, space, len(trials), open_storage(storage_url), queue=False)
