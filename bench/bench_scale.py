@@ -8,7 +8,8 @@ and later visits, and the Models page's (headless Chromium against a real server
 ``bench/RESULTS.md`` (``bench/results.py``) with the load and the CPU.
 
 ``--postgres`` keeps the study on a private PostgreSQL server (``tests/postgres_fixture.py``) instead of the registry's
-SQLite file: the same figures for the other storage.
+SQLite file: the same figures for the other storage. Each figure is named with its storage and sizes, so runs at
+several sizes (``--complete 450 --pruned 50 --runs 500``, the defaults, ...) show from what size on PostgreSQL pays.
 
 Run:  MNIST_PATH=/path/to/mnist.npz PYTHONPATH=.:tests/e2e:tests python bench/bench_scale.py
       [--complete 1800] [--pruned 200] [--runs 1500] [--visits 3] [--postgres]
@@ -130,7 +131,7 @@ def page_visits(browser, folder: Path, env: dict, path: str, ready, visits: int)
 def show(name: str, value: float, storage: str) -> None:
     goal = GOALS[name]
     ratio = f"  ratio to goal {value / goal:.2f}" if goal else ""
-    print(f"{name + ' (' + storage + ')':<70} {value:8.2f} s{ratio}", flush=True)
+    print(f"{name + ' (' + storage + ')':<90} {value:8.2f} s{ratio}", flush=True)
     record("scale", f"{name}, {storage}", {"value": round(value, 3), "unit": "s", "goal": goal})
 
 
@@ -147,7 +148,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as temporary, \
             (private_postgres() if args.postgres else nullcontext(None)) as postgres_url:
-        folder, storage = Path(temporary), "PostgreSQL" if args.postgres else "SQLite"
+        folder = Path(temporary)
+        storage = (f"{'PostgreSQL' if args.postgres else 'SQLite'}, {args.complete + args.pruned:,} trials, "
+                   f"{args.runs:,} runs")  # each size and storage is a figure of its own
         models = folder / "models"
         storage_url = postgres_url or f"sqlite:///{models / 'sweeps.db'}"
         env = os.environ | {"DIGIT_LAB_MODELS": str(models), "DIGIT_LAB_SWEEP_STORAGE": storage_url,
