@@ -18,7 +18,7 @@ from app_pages.sweeps_watch import cached_storage, watch_view
 from mnist_core.jobs import JobRunner
 from mnist_core.registry import Registry
 from mnist_core.search_spaces import BUILT_IN_SPACES, SpaceError, parse_space, space_rows
-from mnist_core.sweeps import STORAGE_ENV, STORAGE_ERRORS, create_sweep, default_storage_url, list_sweeps, sweep_request
+from mnist_core.sweeps import STORAGE_ENV, STORAGE_ERRORS, create_sweep, default_storage_url, sweep_names, sweep_request
 
 DEFAULT_TRIALS = 10
 MAX_TRIALS = 1000
@@ -87,7 +87,7 @@ def start_sweep(name: str, space: dict, trials: int, storage_url: str, runner: J
 def sweep_picker(storage_url: str) -> str | None:
     """The sweep to watch among those in the storage (the one just started preselected), or None with a hint."""
     try:
-        names = [summary.name for summary in list_sweeps(cached_storage(storage_url))]
+        names = sweep_names(cached_storage(storage_url))  # the watched sweep's trials alone are read
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return None

@@ -1,7 +1,11 @@
 """The Sweeps page's watch: one sweep followed live while trials run (here or on other workers): progress, the Stop
-button, the trials, the best trial's run and the charts; and the sweep storage, opened once for the whole page."""
+button, the trials a page at a time, the best trial's run and Optuna's charts; and the sweep storage, opened once
+for the whole server with its cache of trials, so a look at a study reads its trials only when they changed (and then
+only the new and unfinished ones), and what is drawn from them is kept until they change."""
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 import streamlit as st
@@ -9,12 +13,11 @@ import streamlit as st
 from app_pages.common import RUN_PARAM, plain
 from mnist_core.jobs import JobBrief, JobRunner
 from mnist_core.statuses import ACTIVE, FAILED, QUEUED
-from mnist_core.sweep_charts import best_so_far_chart, importance_chart, parallel_chart
+from mnist_core.sweep_charts import CHARTS, CONTOUR, IMPORTANCES, PARALLEL, SLICE, ChartUnavailable, sweep_figure
 from mnist_core.sweeps import (
     STORAGE_ERRORS,
     load_study,
     open_storage,
-    param_importances,
     redacted,
     summarize,
     sweep_subject,
@@ -24,12 +27,25 @@ from mnist_core.sweeps import (
 REFRESH_S = 2.0
 TRIAL_COLUMNS = ["number", "state", "value", "seconds"]  # then the parameters, then where it ran and saved
 PLACE_COLUMNS = ["run_id", "worker"]
+TABLE_ROWS = 100  # trials per page of the table
+LISTED_RUNS = 100  # the best trials' runs offered in the "Trial run" picker
+BY_NUMBER, BEST_FIRST = "trial number", "best first"
+ORDER_KEY, PAGE_KEY, CHART_KEY = "sweeps.table_order", "sweeps.table_page", "sweeps.chart"
+PARAMS_KEY = "sweeps.chart_params"  # + the chart's name: the parameters it draws
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the sweep storage…")
 def cached_storage(url: str):
-    """Optuna's storage at ``url``, opened once per server process (failures are not cached)."""
+    """Optuna's storage at ``url`` with its cache of trials, opened once per server process (failures are not
+    cached)."""
     return open_storage(url)
+
+
+@st.cache_resource(max_entries=12, show_spinner="Drawing the chart…")
+def cached_figure(url: str, name: str, stamp: tuple, chart: str, params: tuple[str, ...], _study):
+    """Optuna's figure of the sweep, drawn once per state of its trials (``SweepStorage.stamp``), shared by every
+    session."""
+    return sweep_figure(_study, chart, list(params) or None)
 
 
 def sweep_job(runner: JobRunner, storage_url: str, name: str) -> JobBrief | None:
@@ -71,14 +87,26 @@ def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> Non
 
 
 def trials_table(rows: list[dict]) -> None:
-    """One line per trial: state, value, seconds, run and the parameters."""
+    """One line per trial (state, value, seconds, parameters, run), a page of ``TABLE_ROWS`` at a time, by trial
+    number or best first."""
+    order, page = st.columns([2, 1], vertical_alignment="bottom")
+    ordered = order.segmented_control("Order", [BY_NUMBER, BEST_FIRST], default=BY_NUMBER, key=ORDER_KEY)
+    if ordered == BEST_FIRST:
+        rows = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0), row["number"]))
+    pages = math.ceil(len(rows) / TABLE_ROWS)
+    number = page.number_input("Page", min_value=1, max_value=pages, value=1, key=PAGE_KEY) if pages > 1 else 1
+    number = min(int(number), pages)
+    shown = rows[(number - 1) * TABLE_ROWS:number * TABLE_ROWS]
     frame = pd.DataFrame([{**{key: row[key] for key in TRIAL_COLUMNS}, **row["params"],
-                           **{key: row[key] for key in PLACE_COLUMNS}} for row in rows])
-    frame["state"] = [("★ " if row["best"] else "") + row["state"] for row in rows]
+                           **{key: row[key] for key in PLACE_COLUMNS}} for row in shown])
+    frame["state"] = [("★ " if row["best"] else "") + row["state"] for row in shown]
     st.dataframe(frame, hide_index=True, width="stretch",
                  column_config={"state": st.column_config.TextColumn(width="medium"),
                                 "value": st.column_config.NumberColumn("val. accuracy", format="%.4f"),
                                 "seconds": st.column_config.NumberColumn(format="%.1f")})
+    if pages > 1:
+        first = (number - 1) * TABLE_ROWS + 1
+        st.caption(f"Trials {first:,}–{first + len(shown) - 1:,} of {len(rows):,} ({ordered or BY_NUMBER}).")
 
 
 def trial_runs(rows: list[dict]) -> None:
@@ -88,8 +116,9 @@ def trial_runs(rows: list[dict]) -> None:
         return
     st.caption(plain(f"Best: trial {best['number']} (validation accuracy {best['value']:.2%}), saved as run "
                      f"{best['run_id']}."))
+    with_runs = sorted((row for row in rows if row["run_id"]), key=lambda row: -row["value"])[:LISTED_RUNS]
     saved = {row["run_id"]: f"trial {row['number']} · {row['value']:.2%}{' (best)' if row['best'] else ''}"
-             for row in rows if row["run_id"]}
+             for row in with_runs}
     picker, models, errors = st.columns([2, 1, 1], vertical_alignment="bottom")
     run_id = picker.selectbox("Trial run", list(saved), index=list(saved).index(best["run_id"]),
                               format_func=saved.get)  # no key: when the best changes, the picker follows it
@@ -98,37 +127,54 @@ def trial_runs(rows: list[dict]) -> None:
                      query_params={RUN_PARAM: run_id})
 
 
-def sweep_charts(study, rows: list[dict]) -> None:
-    """Parallel coordinates, then best so far beside the importances (from two completed trials on)."""
-    if not any(row["state"] == "complete" for row in rows):
-        st.caption("Charts appear when the first trial completes.")
+def chart_params(chart: str, names: list[str]) -> tuple[str, ...]:
+    """The parameters the chart draws, picked by the user: one for a slice, two for a contour, any for parallel
+    coordinates and importances (all, until some are picked)."""
+    key = f"{PARAMS_KEY}.{chart}"
+    if chart == SLICE:
+        return (st.selectbox("Parameter", names, key=key),)
+    if chart == CONTOUR:
+        across, up = st.columns(2)
+        x = across.selectbox("Across", names, key=f"{key}.x")
+        y = up.selectbox("Up", [name for name in names if name != x], key=f"{key}.y")
+        return (x, y) if y else ()
+    if chart in (PARALLEL, IMPORTANCES):
+        return tuple(st.multiselect("Parameters", names, key=key, placeholder="all parameters"))
+    return ()
+
+
+def sweep_charts(storage_url: str, name: str, stamp: tuple, study, rows: list[dict]) -> None:
+    """Optuna's chart picked by the user (one at a time, so only that one is drawn), kept until the trials change."""
+    chart = st.segmented_control("Chart", CHARTS, default=PARALLEL, key=CHART_KEY) or PARALLEL
+    names = sorted({param for row in rows if row["state"] == "complete" for param in row["params"]})
+    params = chart_params(chart, names) if names else ()
+    try:
+        figure, caption = cached_figure(storage_url, name, stamp, chart, params, study)
+    except ChartUnavailable as error:
+        st.caption(plain(error))
         return
-    st.altair_chart(parallel_chart(rows), width="stretch")
-    left, right = st.columns(2)
-    left.altair_chart(best_so_far_chart(rows), width="stretch")
-    importances = param_importances(study)
-    if importances:
-        right.altair_chart(importance_chart(importances), width="stretch")
-    else:
-        right.caption("Parameter importances need at least two completed trials with different parameters.")
+    st.plotly_chart(figure, width="stretch", key=f"sweeps.figure.{chart}")
+    st.caption(caption)
 
 
 def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool) -> None:
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
-        study = load_study(name, cached_storage(storage_url))
+        storage = cached_storage(storage_url)
+        study = load_study(name, storage)
+        trials = study.get_trials(deepcopy=False)  # read from the database only when they changed, and only those
+        summary = summarize(study, trials)
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
-    summary = summarize(study)
     if was_active and summary.done and not running_here(runner, storage_url, name):
         st.rerun()  # the sweep has ended: a full run stops the refreshing
-    rows = [row.to_dict() for row in trial_rows(study)]
+    rows = [row.to_dict() for row in trial_rows(study, trials)]
     sweep_status(runner, storage_url, name, summary)
     if rows:
         trials_table(rows)
     trial_runs(rows)
-    sweep_charts(study, rows)
+    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows)
 
 
 def watch_view(runner: JobRunner, storage_url: str, name: str) -> None:

@@ -226,6 +226,7 @@ def check_fits_machine(spec: list[dict], config: TrainConfig, limits: Limits | N
     return footprint
 
 
+@dataclass(frozen=True)
 class LayerCall:
     """One layer as the builder makes it, ``keras.layers.<kind>(*args, **options)``: ``build_model`` calls it and the
     code exporter writes it out, so an exported program has the very same layers."""

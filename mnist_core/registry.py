@@ -8,6 +8,7 @@ with ``safe_mode=True``: a model carrying code is refused, never executed.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -334,6 +335,7 @@ class Registry:
         except OSError as error:
             raise RegistryError(f"the models folder {self.root} cannot be used ({error.strerror or error}).") from None
         self.warnings: list[str] = []
+        self.read_records: dict[Path, tuple[tuple, RunRecord]] = {}  # folder → (its files' stamp, its record)
         self.remove_stale_temporaries()
 
     def __repr__(self) -> str:
@@ -380,6 +382,23 @@ class Registry:
     # --- reading ------------------------------------------------------------------------------------------------
 
     def read_record(self, folder: Path) -> RunRecord:
+        """The run's record, read again only when its ``run.json`` or model file changed (inode, size, time): a
+        registry of 1,500 runs is listed again from stat calls alone. Every change is an atomic rename or a write,
+        which changes the stamp."""
+        try:
+            stamp = tuple((info.st_ino, info.st_size, info.st_mtime_ns)
+                          for info in ((folder / RECORD_FILE).stat(), (folder / MODEL_FILE).stat()))
+        except OSError:
+            stamp = None
+        kept = self.read_records.get(folder)
+        if stamp is None or kept is None or kept[0] != stamp:
+            kept = (stamp, self.load_record(folder))
+            if stamp is not None:
+                self.read_records[folder] = kept
+        return copy.copy(kept[1])
+
+    def load_record(self, folder: Path) -> RunRecord:
+        """The run's record read from disk and checked (its model file too, cheaply); ``RegistryError`` says why not."""
         try:
             values = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -414,6 +433,8 @@ class Registry:
                 records.append(self.read_record(folder))
             except RegistryError as error:
                 self.warnings.append(f"skipped {error}")
+        listed = set(folders)
+        self.read_records = {folder: kept for folder, kept in self.read_records.items() if folder in listed}
         return sorted(records, key=lambda record: record.created, reverse=True)
 
     def record(self, run_id: str) -> RunRecord:

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import ndimage
 
 from .data import IMAGE_SIDE
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# scipy.ndimage and pandas are imported by the functions that use them: every CLI command imports this module for the
+# transforms' names in its help, and these two cost it about a second on 2 busy cores.
 
 CENTRE = (IMAGE_SIDE - 1) / 2
 LINEAR = 1  # spline order of the warps: bilinear, no ringing outside [0, 1]
@@ -22,16 +27,22 @@ Progress = Callable[[float, str], None]
 
 def rotate(images: np.ndarray, degrees: float) -> np.ndarray:
     """Each image turned by ``degrees`` (anticlockwise) about its centre, corners filled with background."""
+    from scipy import ndimage
+
     return ndimage.rotate(images, degrees, axes=(2, 1), reshape=False, order=LINEAR, mode="constant")
 
 
 def shift(images: np.ndarray, pixels: float) -> np.ndarray:
     """Each image moved ``pixels`` to the right (ink leaving the frame is lost)."""
+    from scipy import ndimage
+
     return ndimage.shift(images, (0, 0, pixels), order=LINEAR, mode="constant")
 
 
 def scale(images: np.ndarray, change: float) -> np.ndarray:
     """Each image enlarged by the factor 1 + ``change`` about its centre (−0.5: half the size)."""
+    from scipy import ndimage
+
     factor = 1.0 + change
     return ndimage.affine_transform(images, (1.0, 1 / factor, 1 / factor),
                                     offset=(0.0, CENTRE * (1 - 1 / factor), CENTRE * (1 - 1 / factor)),
@@ -41,6 +52,8 @@ def scale(images: np.ndarray, change: float) -> np.ndarray:
 def thickness(images: np.ndarray, pixels: float) -> np.ndarray:
     """Strokes made thicker (``pixels`` > 0: grey dilation) or thinner (< 0: grey erosion) by a square of side
     ``|pixels|`` + 1."""
+    from scipy import ndimage
+
     side = int(abs(pixels)) + 1
     morphology = ndimage.grey_dilation if pixels > 0 else ndimage.grey_erosion
     return morphology(images, size=(1, side, side))
@@ -55,6 +68,8 @@ def noise(images: np.ndarray, sigma: float) -> np.ndarray:
 
 def blur(images: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of standard deviation ``sigma`` pixels."""
+    from scipy import ndimage
+
     return ndimage.gaussian_filter(images, sigma=(0, sigma, sigma), mode="constant")
 
 
@@ -110,6 +125,8 @@ def robustness_curves(model, images: np.ndarray, labels: np.ndarray, names=None,
     """Accuracy of ``model`` on ``images`` under each transform at each severity: columns transform, severity (0 =
     untouched, the same plain accuracy for every transform) and accuracy; transforms in the order asked, severities
     ascending. ``on_progress(fraction, text)`` is called before each severity."""
+    import pandas as pd
+
     from .evaluation import predict_probabilities
 
     chosen = transforms_named(names)

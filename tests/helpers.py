@@ -115,3 +115,36 @@ def install_default(registry, model) -> None:
     record = RunRecord(id="", name="default", architecture="custom", spec=[], config={}, status="finished",
                        created="", params=int(model.count_params()), test_accuracy=None)
     registry.save_run(model, record, run_id=DEFAULT_ID)
+
+
+def told_trials(space: dict, complete: int, pruned: int, seed: int = 0) -> list:
+    """Finished trials of ``space`` made without training, for tests and benches of big studies: an in-memory study
+    asks (random sampling), the project's ``suggest`` picks every parameter, and a made-up validation accuracy is told
+    (rising with the learning rate and the units, plus noise), after one report at epoch 1; the pruned trials stop
+    there. Add them to a sweep's study with ``study.add_trials``."""
+    import math
+    import random
+
+    import optuna
+
+    from mnist_core.search_spaces import suggest
+    from mnist_core.sweeps import REASON_ATTR, WORKER_ATTR
+
+    rng = random.Random(seed)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+    outcomes = ["pruned"] * pruned + ["complete"] * complete
+    rng.shuffle(outcomes)
+    for outcome in outcomes:
+        trial = study.ask()
+        suggest(trial, space)
+        rate = trial.params.get("learning_rate", 1e-3)
+        value = min(0.99, 0.9 + 0.02 * math.log10(rate / 1e-3) + trial.params.get("dense_units", 32) / 2000
+                    + rng.gauss(0, 0.01))
+        trial.set_user_attr(WORKER_ATTR, "made-up:0")
+        trial.report(value - rng.uniform(0.005, 0.03), 1)
+        if outcome == "pruned":
+            trial.set_user_attr(REASON_ATTR, "pruned after epoch 1: behind the median of others")
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, value)
+    return study.get_trials()

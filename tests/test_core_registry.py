@@ -70,6 +70,25 @@ def test_delete_removes_the_run_but_never_the_default(registry, small_dense_mode
         registry.delete(DEFAULT_ID)
 
 
+def test_listing_again_reads_only_the_runs_that_changed(registry, good, monkeypatch):
+    """Records are kept per folder until their files change: counted by wrapping the registry's disk read."""
+    first, second = good
+    registry.list_runs()
+    loaded = []
+    read_from_disk = registry.load_record
+    monkeypatch.setattr(registry, "load_record", lambda folder: loaded.append(folder.name) or read_from_disk(folder))
+    assert {first, second} <= {record.id for record in registry.list_runs()} and loaded == []
+    registry.rename(first, "renamed")
+    assert registry.record(first).name == "renamed" and loaded == [first]
+    assert next(record for record in registry.list_runs() if record.id == first).name == "renamed"
+    assert loaded == [first]
+    (registry.root / second / "run.json").write_text("{broken", encoding="utf-8")
+    assert second not in {record.id for record in registry.list_runs()} and loaded == [first, second]
+    assert any(second in warning for warning in registry.warnings)
+    registry.delete(first)
+    assert first not in {record.id for record in registry.list_runs()}
+
+
 def test_the_shipped_default_model_cannot_be_renamed(registry):
     """models/default is tracked by git: renaming it from any registry would rewrite the shipped run.json."""
     shipped = PROJECT_MODELS / DEFAULT_ID / RECORD_FILE

@@ -1,55 +1,64 @@
-"""The sweep charts' data against values worked out by hand: running best, axis positions, one line per trial."""
+"""The sweep's charts are Optuna's own figures: parallel coordinates with a log axis for a log range and values on
+every axis, a big study drawn from an evenly spaced share with the best trial kept, and a clear message before any
+trial completes. Studies are made by ``told_trials`` (Optuna's ask/tell and the project's ``suggest``)."""
 
 from __future__ import annotations
 
+import math
+
+import optuna
 import pytest
 
-
-def trial(number, state, value, **params):
-    return {"number": number, "state": state, "value": value, "params": params, "run_id": None, "seconds": 1.0,
-            "worker": "w", "reason": None, "retry_of": None, "best": False}
+from helpers import told_trials
 
 
-ROWS = [
-    trial(0, "complete", 0.80, optimizer="adam", learning_rate=0.001, units=16),
-    trial(1, "pruned", 0.10, optimizer="sgd", learning_rate=0.1, units=64),  # not complete: left out
-    trial(2, "complete", 0.90, optimizer="rmsprop", learning_rate=0.003, units=64),
-    trial(3, "complete", 0.85, optimizer="adam", learning_rate=0.002, units=32),
-    trial(4, "running", None),
-]
+def study_of(complete: int, pruned: int) -> optuna.Study:
+    from mnist_core.search_spaces import load_space
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trials(told_trials(load_space("quick"), complete, pruned))
+    return study
 
 
-def test_best_so_far_is_the_running_maximum_of_completed_trials():
-    from mnist_core.sweep_charts import best_so_far_chart
-
-    frame = best_so_far_chart(ROWS).data
-    assert frame["trial"].tolist() == [0, 2, 3]
-    assert frame["best so far"].tolist() == [0.80, 0.90, 0.90]
+def axis_ticks(figure, param: str) -> dict[str, float]:
+    """The values written along one parallel axis and their heights (0 bottom, 1 top)."""
+    axis = list(figure.layout.xaxis.ticktext).index(param)
+    return {note.text: note.y for note in figure.layout.annotations if note.x == axis}
 
 
-def test_parallel_axes_are_normalised_per_parameter():
-    from mnist_core.sweep_charts import VALUE_AXIS, parallel_frame
+def test_parallel_coordinates_put_a_log_range_on_a_log_axis_with_its_values():
+    from mnist_core.sweep_charts import PARALLEL, sweep_figure
 
-    frame = parallel_frame(ROWS).set_index(["axis", "trial"])["position"]
-    assert frame["learning_rate"].to_dict() == pytest.approx({0: 0.0, 2: 1.0, 3: 0.5})  # 0.001 … 0.003
-    assert frame["units"].to_dict() == pytest.approx({0: 0.0, 2: 1.0, 3: 16 / 48})
-    assert frame["optimizer"].to_dict() == pytest.approx({0: 0.0, 2: 1.0, 3: 0.0})  # adam < rmsprop, sorted
-    assert frame[VALUE_AXIS].to_dict() == pytest.approx({0: 0.0, 2: 1.0, 3: 0.5})
-
-
-def test_parallel_chart_draws_one_line_per_completed_trial_and_survives_none():
-    from mnist_core.sweep_charts import parallel_chart, parallel_frame
-
-    spec = parallel_chart(ROWS).to_dict()
-    assert spec["layer"][0]["mark"]["type"] == "line" and spec["layer"][0]["encoding"]["detail"]["field"] == "trial"
-    assert sorted(set(parallel_frame(ROWS)["trial"])) == [0, 2, 3]
-    assert parallel_frame([trial(0, "running", None)]).empty
-    single = parallel_frame([trial(0, "complete", 0.5, units=8)])
-    assert single["position"].tolist() == [0.5, 0.5]  # one value per axis sits in the middle
+    study = study_of(40, 5)
+    figure, caption = sweep_figure(study, PARALLEL)
+    rates = [trial.params["learning_rate"] for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))]
+    low, high = math.log10(min(rates)), math.log10(max(rates))
+    ticks = axis_ticks(figure, "learning_rate")
+    assert ticks["0.001"] == pytest.approx((-3 - low) / (high - low), abs=0.01)  # log spacing, not linear
+    assert len(axis_ticks(figure, "dropout")) >= 2 and len(axis_ticks(figure, "optimizer")) == 2  # values shown
+    assert len([trace for trace in figure.data if trace.mode == "lines"]) == 40  # one line per completed trial
+    assert "all 45 finished trials" in caption
 
 
-def test_importance_bars_keep_the_given_shares():
-    from mnist_core.sweep_charts import importance_chart
+def test_a_big_study_is_drawn_from_an_evenly_spaced_share_with_the_best_trial():
+    from mnist_core.sweep_charts import DRAWN_TRIALS, HISTORY, PARALLEL, drawn_study, sweep_figure
 
-    frame = importance_chart({"learning_rate": 0.7, "units": 0.3}).data
-    assert dict(zip(frame["parameter"], frame["importance"], strict=True)) == {"learning_rate": 0.7, "units": 0.3}
+    study = study_of(380, 40)
+    drawn, finished = drawn_study(study, DRAWN_TRIALS[PARALLEL])
+    assert finished == 420 and DRAWN_TRIALS[PARALLEL] <= len(drawn.trials) <= DRAWN_TRIALS[PARALLEL] + 1
+    assert drawn.best_value == study.best_value
+    _, caption = sweep_figure(study, PARALLEL)
+    assert f"{len(drawn.trials)} of the 420 finished trials" in caption
+    assert "all 420 finished trials" in sweep_figure(study, HISTORY)[1]  # one trace for all: nothing left out
+
+
+def test_every_chart_draws_and_none_before_a_trial_completes():
+    from mnist_core.sweep_charts import CHARTS, CONTOUR, SLICE, ChartUnavailable, sweep_figure
+
+    study = study_of(12, 3)
+    for chart in CHARTS:
+        params = {SLICE: ["dropout"], CONTOUR: ["learning_rate", "dropout"]}.get(chart)
+        figure, _ = sweep_figure(study, chart, params)
+        assert figure.data and figure.layout.height
+    with pytest.raises(ChartUnavailable, match="first trial completes"):
+        sweep_figure(study_of(0, 2), CHARTS[0])

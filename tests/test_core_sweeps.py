@@ -73,6 +73,26 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_create_queues_every_trial_numbered_in_order_and_they_can_be_claimed(registry):
+    """The N waiting trials are inserted in one transaction: each is numbered, waiting, and claimed like any other."""
+    import optuna
+
+    from mnist_core.search_spaces import load_space, suggest
+    from mnist_core.sweeps import claim_waiting_trial, create_sweep, default_storage_url, load_study, open_storage
+
+    url = default_storage_url(registry)
+    create_sweep("many", load_space("quick"), 5000, open_storage(url))
+    storage = open_storage(url)  # another process's view
+    study = load_study("many", storage)
+    trials = study.get_trials(deepcopy=False)
+    assert [trial.number for trial in trials] == list(range(5000))
+    assert {trial.state for trial in trials} == {optuna.trial.TrialState.WAITING}
+    trial = optuna.Trial(study, claim_waiting_trial(study, storage))
+    spec, config = suggest(trial, load_space("quick"))
+    assert trial.number == 0 and config.epochs == 1 and set(trial.params) >= {"learning_rate", "dropout"}
+    assert [trial.number for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))] == [0]
+
+
 def test_quick_sweep_on_sqlite_completes_and_resumes_in_a_new_process(registry, mnist_path, mnist, capsys):
     models = ["--models", str(registry.root)]
     code, _, err = run_cli(capsys, "sweep", "create", "quick-demo", "--space", "quick", "--trials",

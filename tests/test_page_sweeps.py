@@ -95,5 +95,54 @@ def test_a_finished_sweep_shows_trials_best_run_and_charts(registry, mnist):
     assert len(best) == 1 and any(best[0] in text for text in texts(app.caption))
     assert registry.record(best[0]).sweep == {"study": "page-demo", "trial": int(
         trials.loc[trials["run_id"] == best[0], "number"].iloc[0])}
-    charts = app.get("vega_lite_chart")
-    assert len(charts) == 3  # parallel coordinates, best so far, importances
+    [figure] = app.get("plotly_chart")  # Optuna's parallel coordinates, the chart shown first
+    spec = json.loads(figure.proto.spec)
+    assert len([trace for trace in spec["data"] if trace.get("mode") == "lines"]) == 2  # a line per trial
+    assert "learning_rate" in spec["layout"]["xaxis"]["ticktext"]
+
+
+def test_a_big_study_is_read_once_per_change_not_once_per_rerun(registry, mnist_path, monkeypatch):
+    """The page's storage is wrapped to count the trials it really reads from the database, and Optuna's chart
+    function to count the figures drawn: a study of 400 trials (100 still waiting) is read once, then only what
+    changed; waiting trials are not read again while nothing changes, and the other sweep in the picker is not read."""
+    import mnist_core.sweep_charts as sweep_charts
+    from app_pages.sweeps_watch import cached_storage
+    from helpers import told_trials
+    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps import create_sweep, default_storage_url, open_storage, queue_waiting_trials
+
+    url, space = default_storage_url(registry), load_space("quick")
+    storage = open_storage(url)  # another process's: a worker elsewhere
+    create_sweep("older", space, 500, storage)  # in the picker, never read: the page watches the newest sweep
+    study = create_sweep("big", space, 400, storage, queue=False)
+    study.add_trials(told_trials(space, complete=260, pruned=40))
+    queue_waiting_trials(storage, study._study_id, 100)  # a sweep still under way: 100 trials left
+    backend = cached_storage(url).backend  # the storage the page will use, from the server's cache
+    read, drawn = [], []
+    real_read, real_draw = backend._get_trials, sweep_charts.draw
+
+    def counted_read(*args, **kwargs):
+        trials = real_read(*args, **kwargs)
+        read.append(len(trials))
+        return trials
+
+    def counted_draw(*args, **kwargs):
+        drawn.append(args[1])
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "_get_trials", counted_read)
+    monkeypatch.setattr(sweep_charts, "draw", counted_draw)
+    app = open_sweeps()
+    assert_rendered(app)
+    assert sum(read) == 400 and drawn == ["Parallel coordinates"]  # every trial once, though looked at often
+    assert [metric.value for metric in app.metric][0] == "260 of 400"
+    assert len(app.dataframe[-1].value) == 100 and any("Trials 1–100 of 400" in text for text in texts(app.caption))
+    for _ in range(3):
+        app.run()
+    assert_rendered(app)
+    assert sum(read) == 400 and drawn == ["Parallel coordinates"]  # reruns: nothing read, nothing redrawn
+    study.add_trials(told_trials(space, complete=1, pruned=0, seed=1))  # a worker elsewhere ends one more trial
+    app.run()
+    assert_rendered(app)
+    assert sum(read) == 400 + 101 and drawn == ["Parallel coordinates"] * 2  # the new one and the unfinished
+    assert [metric.value for metric in app.metric][0] == "261 of 400"

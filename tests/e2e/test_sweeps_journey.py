@@ -1,6 +1,7 @@
 """The Sweeps page in a real browser: create a ``quick`` sweep of 3 trials, watch its table fill while the server's
-background worker trains them for real, see the parallel-coordinates chart draw a line per trial, and open the best
-run on the Errors page."""
+background worker trains them for real, see Optuna's parallel coordinates draw a line per trial with values along
+its axes (the learning rate's log axis in powers of ten), switch to the best-so-far chart, and open the best run on
+the Errors page."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from playwright.sync_api import expect
 from e2e_helpers import (
     APP_TIMEOUT_MS,
     assert_no_exception,
-    chart,
     metric,
     open_app,
     screenshot,
@@ -63,11 +63,14 @@ def test_create_watch_and_open_the_best_run(page, app_server, requests_seen):
 
     table = page.locator('[data-testid="stDataFrame"]').last
     expect(table.locator('[role="row"]').filter(has_text="complete")).to_have_count(TRIALS)
-    parallel = chart(page, "Parameters vs validation accuracy")
-    expect(parallel).to_be_visible()
-    expect(parallel.locator("g.mark-line.role-mark path")).to_have_count(TRIALS)  # one line per trial
-    expect(chart(page, "Best validation accuracy so far")).to_be_visible()
+    parallel = page.locator('[data-testid="stPlotlyChart"]')
+    expect(parallel.locator("g.scatterlayer g.trace")).to_have_count(TRIALS + 1)  # a line per trial, the colours
+    expect(parallel.locator("g.xtick text").filter(has_text="learning_rate")).to_have_count(1)
+    assert parallel.locator("g.annotation").count() >= 2 * 7  # values along each axis: accuracy and 6 parameters
     screenshot(page, "sweeps_done")
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("Best so far", exact=True).click()
+    expect(page.get_by_text("Each completed trial's validation accuracy and the best so far.")).to_be_visible()
+    expect(parallel.locator("g.scatterlayer g.trace")).to_have_count(2)  # the trials' values, the best so far
 
     best = BEST_RUN.search(page.get_by_text(BEST_RUN).first.inner_text())
     assert best, "no best run named on the page"
