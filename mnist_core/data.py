@@ -123,10 +123,9 @@ def make_data(x_train, y_train, x_test, y_test, source: str) -> MnistData:
     return MnistData(x_train, y_train, x_test, y_test, source)
 
 
-def check_npz_header(npz, key: str, image_count: int | None) -> int:
-    """Refuse, from its ``.npy`` header alone (before a byte of data is allocated), an array of an ``.npz`` that
-    cannot be part of MNIST: objects (pickles), more than ``MAX_SPLIT_IMAGES`` entries, images that are not 28×28,
-    more than ``MAX_ARRAY_BYTES``. Returns the number of entries."""
+def npz_member_header(npz, key: str) -> tuple[tuple, np.dtype]:
+    """The shape and dtype an array of an open ``.npz`` declares in its ``.npy`` header, read without loading (or
+    allocating) its data; ``DataSetError`` for a format NumPy does not write, ``ValueError`` for a garbled header."""
     member = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
     with npz.zip.open(member) as stream:
         version = np.lib.format.read_magic(stream)
@@ -134,6 +133,14 @@ def check_npz_header(npz, key: str, image_count: int | None) -> int:
             raise DataSetError(f"{key} is stored in .npy format {version}; expected 1.0 or 2.0.")
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(stream)
+    return shape, dtype
+
+
+def check_npz_header(npz, key: str, image_count: int | None) -> int:
+    """Refuse, from its ``.npy`` header alone (before a byte of data is allocated), an array of an ``.npz`` that
+    cannot be part of MNIST: objects (pickles), more than ``MAX_SPLIT_IMAGES`` entries, images that are not 28×28,
+    more than ``MAX_ARRAY_BYTES``. Returns the number of entries."""
+    shape, dtype = npz_member_header(npz, key)
     split = key.split("_")[1]
     if dtype.hasobject:
         raise DataSetError(f"{key} holds Python objects (a pickle), which are never loaded; expected numbers.")

@@ -4,10 +4,11 @@ terminal, on the same registry folder (and so the same set) as the app (wired in
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-from .my_digits import MyDigits, MyDigitsError, check_label
+from .my_digits import MAX_IMPORT_BYTES, MyDigits, MyDigitsError, check_import_size, check_label
 from .registry import Registry
 
 
@@ -75,7 +76,9 @@ def command_export(args) -> None:
 
 def command_import(args) -> None:
     try:
-        content = Path(args.file).read_bytes()
+        with open(args.file, "rb") as handle:
+            check_import_size(os.fstat(handle.fileno()).st_size)  # a huge file is refused before it is read
+            content = handle.read(MAX_IMPORT_BYTES + 1)
     except OSError as error:
         raise MyDigitsError(f"{args.file}: cannot be read ({error.strerror or error}).") from None
     added, skipped = the_set(args).import_bytes(content)

@@ -21,7 +21,7 @@ from .config import TrainConfig, check_fits_data
 from .data import NUM_CLASSES, MnistData, stratified_subset, validation_split
 from .inputs import PIXEL_MAX
 from .progress import History, ProgressEvent
-from .registry import PartialRun
+from .registry import PartialRun, RegistryError
 from .statuses import FAILED, FINISHED, STOPPED
 
 PREFETCH_BATCHES = 2
@@ -293,12 +293,33 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.partial.save_epoch(self.model, epochs, batches, seconds)
 
 
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping on a loss that goes on counting its patience from the epochs a resumed run finished before:
+    Keras's own starts from nothing at every ``fit``. (The best weights of those earlier epochs were not kept; with
+    ``restore_best`` the best of the epochs trained in this process is restored.)"""
+
+    def __init__(self, earlier_losses: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.earlier_losses = earlier_losses
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, loss in enumerate(self.earlier_losses):  # Keras's rule: wait grows, an improvement resets it
+            self.wait += 1
+            if self.best is None or loss < self.best - self.min_delta:
+                self.best, self.best_epoch, self.wait = loss, epoch, 0
+
+
 def restore(model, partial: PartialRun) -> int:
     """Load the partial run's last checkpoint (weights and optimizer state, so the step count and the learning-rate
     schedule go on where they were) into the compiled ``model``; returns the number of epochs already done."""
     if partial.checkpoint_path is None:
         return 0
-    model.load_weights(partial.checkpoint_path)
+    try:
+        model.load_weights(partial.checkpoint_path)
+    except Exception as error:  # Keras and h5py raise many types for a damaged file; all mean "cannot resume"
+        raise RegistryError(f"run {partial.run_id!r} cannot be resumed: its checkpoint {partial.checkpoint_path.name}"
+                            f" is damaged ({type(error).__name__}: {str(error)[:200]}).") from None
     return partial.epochs_done
 
 
@@ -325,9 +346,11 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
     run = watch(on_event, stop_event, config.epochs, steps_per_epoch, config.batch_size, len(data.y_train), history)
     callbacks = run.callbacks + ([EpochCheckpoint(partial, run, history)] if partial is not None else [])
     if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
-            restore_best_weights=config.restore_best))
+        monitor = "val_loss" if val_set is not None else "loss"
+        earlier = [row[monitor] for row in history.snapshot()[0][:initial_epoch]
+                   if isinstance(row.get(monitor), (int, float))]
+        callbacks.append(ResumedEarlyStopping(earlier, monitor=monitor, patience=config.patience,
+                                              restore_best_weights=config.restore_best))
     seconds_before = partial.values["seconds"] if partial is not None else 0.0  # checkpoints update it as we go
     started = time.perf_counter()
     model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
