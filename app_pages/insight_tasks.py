@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.common import plain
 from mnist_core.background import BackgroundTask
 
 PROGRESS_REFRESH_S = 1.0
@@ -34,7 +35,7 @@ def show_progress(tasks: dict[str, BackgroundTask], was_running: bool) -> None:
     """A progress bar per running task (label → task); the whole page is redrawn once they have all ended."""
     for label, task in tasks.items():
         if not task.done:
-            st.progress(task.progress, text=f"{label}: {task.message} ({task.elapsed:.0f} s)")
+            st.progress(task.progress, text=plain(f"{label}: {task.message} ({task.elapsed:.0f} s)"))
     if was_running and all(task.done for task in tasks.values()):
         st.rerun()
 
@@ -50,5 +51,5 @@ def task_failed(task: BackgroundTask, what: str) -> bool:
     """True (after an error message) when ``task`` ended with an error."""
     if task.error is None:
         return False
-    st.error(f"{what} failed: {task.error}. Change a setting or reload the page to try again.")
+    st.error(plain(f"{what} failed: {task.error}. Change a setting or reload the page to try again."))
     return True

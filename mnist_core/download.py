@@ -10,6 +10,7 @@ drips its bytes. ``DIGIT_LAB_MNIST_URL`` points at a mirror (or a local server i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -223,5 +224,6 @@ def download_mnist(on_progress: Progress | None = None, *, cache: Path | None = 
     except DataSetError as error:
         raise DataSetError(f"Downloading MNIST failed: {error}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # none was made (no folder), or a later download removes it as stale
+            partial.unlink(missing_ok=True)
     return MnistData(data.x_train, data.y_train, data.x_test, data.y_test, str(cache))

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .architectures import SpecError
-from .config import ConfigError, TrainConfig
-from .data import DataSetError, MnistData
+from .config import TrainConfig
+from .data import MnistData
+from .errors import DigitLabError
 from .progress import History, ProgressEvent
 from .registry import Registry, RegistryError, RunRecord
 from .statuses import ENDED, FAILED, QUEUED, RUNNING, STOPPED
@@ -214,7 +214,7 @@ class JobRunner:
                 job.status, job.started = RUNNING, time.time()
             try:
                 record = self._execute(job)
-            except (ConfigError, SpecError, DataSetError, RegistryError) as error:
+            except DigitLabError as error:  # bad settings, an unusable data set or run, a full disk: its message
                 self._finish(job, FAILED, str(error))
             except Exception as error:  # the worker must survive anything a run throws
                 traceback.print_exc()

@@ -114,7 +114,11 @@ class MyDigits:
 
     def __init__(self, registry: Registry | None = None):
         self.root = (registry or Registry()).root / FOLDER
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MyDigitsError(f"the My digits folder {self.root} cannot be used ({error.strerror or error}).") \
+                from None
 
     def __repr__(self) -> str:
         return f"MyDigits({str(self.root)!r}, items={len(self.items())})"

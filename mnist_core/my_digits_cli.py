@@ -99,7 +99,8 @@ def command_finetune(args) -> int:
     from .finetune import FINETUNE_CONFIG, finetune_request
 
     registry = Registry(args.models)
-    request = finetune_request(registry, chosen_run(registry, args.model), args.epochs or FINETUNE_CONFIG.epochs)
+    epochs = FINETUNE_CONFIG.epochs if args.epochs is None else args.epochs  # 0 is refused, not the default
+    request = finetune_request(registry, chosen_run(registry, args.model), epochs)
 
     def show(event) -> None:
         if event.kind == "epoch" and not args.json:
