@@ -377,8 +377,6 @@ def storage_errors(app, url: str) -> list[str]:
 def test_the_storage_field_opens_only_sweep_files_and_the_owners_urls(registry, mnist_path, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from mnist_core.sweeps import PAGE_STORAGES_ENV
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -405,7 +403,7 @@ def test_the_storage_field_opens_only_sweep_files_and_the_owners_urls(registry, 
     new = tmp_path / "new-sweeps.db"
     assert storage_errors(app, f"sqlite:///{new}") == [] and new.is_file()  # a new file becomes a sweep database
     assert storage_errors(app, f"sqlite:///{new}") == []  # and opens again, as an existing one
-    monkeypatch.setenv(PAGE_STORAGES_ENV, f"sqlite:///{tmp_path / 'owners-store'}")
+    monkeypatch.setenv("DIGIT_LAB_SWEEP_STORAGES", f"sqlite:///{tmp_path / 'owners-store'}")
     assert storage_errors(app, f"sqlite:///{tmp_path / 'owners-store'}") == []  # listed by the owner
 
 
