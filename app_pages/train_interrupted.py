@@ -36,7 +36,7 @@ def interrupted_runs(registry: Registry) -> None:
     runs = [record for record in registry.list_interrupted(skipped) if record.id not in resuming]
     show_flash()
     for line in skipped:
-        st.warning(plain(f"An interrupted run was {line}"))
+        st.warning(plain(f"An interrupted run cannot be listed: {line.removeprefix('skipped ')}"))
     if not runs:
         return
     st.subheader("Interrupted runs")

@@ -293,13 +293,18 @@ def check_export_headers(archive) -> None:
     counts = set()
     for key, dimensions, kinds in EXPORT_ARRAYS:
         shape, dtype = npz_member_header(archive, key)
-        if dtype.hasobject or dtype.kind not in kinds or len(shape) != dimensions:
-            raise MyDigitsError(f"not a My digits export: {key} declares {dtype} of shape {shape} (expected "
-                                "N×28×28 number images, N whole-number labels, N text ids).")
+        if dtype.hasobject:
+            raise MyDigitsError(f"refused: {key} holds Python objects (a pickle), which are never loaded.")
+        if dtype.kind not in kinds:
+            raise MyDigitsError(f"not a My digits export: labels must be whole numbers, ids text and images numbers "
+                                f"({key} is {dtype}).")
+        if len(shape) != dimensions or key == "images" and shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise MyDigitsError(f"not a My digits export: {key} has shape {shape} (expected N×28×28 images, N labels "
+                                "and N ids).")
         if shape[0] > MAX_ITEMS:
             raise MyDigitsError(f"the file holds {shape[0]:,} drawings; My digits holds at most {MAX_ITEMS:,}.")
-        if key == "images" and shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or key == "ids" and dtype.itemsize > 12 * 4:
-            raise MyDigitsError(f"not a My digits export: {key} declares {dtype} of shape {shape}.")
+        if key == "ids" and dtype.itemsize > 12 * dtype.alignment:
+            raise MyDigitsError("not a My digits export: ids must be 12-character hex names.")
         if math.prod(shape) * dtype.itemsize > MAX_ITEMS * IMAGE_SIDE * IMAGE_SIDE * 8:
             raise MyDigitsError(f"not a My digits export: {key} declares {math.prod(shape) * dtype.itemsize:,} "
                                 "bytes.")
@@ -316,9 +321,10 @@ def read_export(content: bytes) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise MyDigitsError("this is a single NumPy array (.npy), not a My digits export (.npz of images, labels "
                             "and ids, as Export writes it).")
     directory = central_directory_size(content[-TAIL_BYTES:])
-    if directory is None or directory > MAX_EXPORT_DIRECTORY_BYTES:
-        raise MyDigitsError("not a My digits export: not an .npz archive, or one listing far more than its three "
-                            "arrays.")
+    if directory is None:
+        raise MyDigitsError("not a readable .npz file (it is not a zip archive).")
+    if directory > MAX_EXPORT_DIRECTORY_BYTES:
+        raise MyDigitsError("not a My digits export: it lists far more members than its three arrays.")
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as archive:
             check_export_headers(archive)

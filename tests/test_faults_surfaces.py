@@ -426,3 +426,45 @@ def test_a_read_only_sweep_database_is_an_error_line(small_disk, mnist_path):
 def test_finetune_with_no_epochs_is_refused(registry, mnist_path):
     result = measured_cli("finetune", "--epochs", "0", env=cli_env(registry.root, MNIST_PATH=mnist_path))
     assert_one_error_line(result, "epochs must be between 1")
+
+
+# --- costly but working: refused early now -----------------------------------------------------------------------
+
+
+def test_a_csv_of_a_million_columns_is_refused_by_its_header_line(tmp_path):
+    columns = 10 ** 6
+    csv = tmp_path / "test.csv"
+    csv.write_text(",".join(f"pixel{index}" for index in range(columns)) + "\n" + ",".join(["0"] * columns) + "\n")
+    result = measured_cli("kaggle", csv, "--out", tmp_path / "submission.csv", env=cli_env(tmp_path / "models"))
+    assert_one_error_line(result, "longer than 64 KB")
+    narrow_but_many = tmp_path / "wide.csv"
+    narrow_but_many.write_text(",".join(f"c{index}" for index in range(5000)) + "\n")
+    result = measured_cli("kaggle", narrow_but_many, env=cli_env(tmp_path / "models"))
+    assert_one_error_line(result, "5,000 columns")
+    assert not (tmp_path / "submission.csv").exists()
+
+
+# --- issue 25: text from users is shown as text ----------------------------------------------------------------------
+
+
+def test_a_failed_insight_task_shows_names_and_errors_as_typed():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import time
+
+        from app_pages.insight_tasks import task_failed
+        from mnist_core.background import BackgroundTask
+
+        def work(report):
+            raise ValueError("*boom* [link](http://example.com)")
+
+        task = BackgroundTask(work, "sweep")
+        while not task.done:
+            time.sleep(0.01)
+        task_failed(task, "The sweep of **bold** :red[run]")
+
+    app = AppTest.from_function(page, default_timeout=30).run()
+    [error] = app.error
+    assert "\\*\\*bold\\*\\*" in error.value and "\\:red\\[run\\]" in error.value and "\\*boom\\*" in error.value
+    assert "`http://example.com" in error.value  # an address as code, never a link
