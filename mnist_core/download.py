@@ -80,7 +80,9 @@ def shut_down(connection: socket.socket) -> None:
         pass
 
 
-class WatchedHTTPConnection(http.client.HTTPConnection):
+class Watched:
+    """A connection that hands its socket to the download's ``Deadline`` as soon as it is connected."""
+
     def __init__(self, *args, deadline: Deadline, **kwargs):
         super().__init__(*args, **kwargs)
         self.deadline = deadline
@@ -90,14 +92,12 @@ class WatchedHTTPConnection(http.client.HTTPConnection):
         self.deadline.track(self.sock)
 
 
-class WatchedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, deadline: Deadline, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
+class WatchedHTTPConnection(Watched, http.client.HTTPConnection):
+    pass
 
-    def connect(self):
-        super().connect()
-        self.deadline.track(self.sock)
+
+class WatchedHTTPSConnection(Watched, http.client.HTTPSConnection):
+    pass
 
 
 class WatchedHTTPHandler(urllib.request.HTTPHandler):

@@ -162,6 +162,7 @@ def write_idx_folder(folder: Path, x_train, y_train, x_test, y_test, gz: bool = 
 
 
 MAX_PEAK_KB = 1536 * 1024  # no fault may let a process grow past 1.5 GB
+PEAKS_LOG_ENV = "FAULTS_PEAKS_LOG"  # a file to which measured_cli adds each process's peak memory
 MEASURED_CLI = ("import json, resource, subprocess, sys\n"
                 "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
                 "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
@@ -174,7 +175,13 @@ def measured_cli(*args, env: dict | None = None, timeout: float = 300) -> dict:
     so nothing is sampled) and block writes."""
     done = subprocess.run([sys.executable, "-c", MEASURED_CLI, sys.executable, "-m", "mnist_core", *map(str, args)],
                           capture_output=True, text=True, cwd=PROJECT, env=env or os.environ, timeout=timeout)
-    return json.loads(done.stdout)
+    result = json.loads(done.stdout)
+    if os.environ.get(PEAKS_LOG_ENV):  # for the table of peaks in a report: one JSON line per process
+        with open(os.environ[PEAKS_LOG_ENV], "a", encoding="utf-8") as log:
+            log.write(json.dumps({"test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                                  "args": [str(arg)[-40:] for arg in args], "rc": result["rc"],
+                                  "peak_mb": round(result["peak_kb"] / 1024)}) + "\n")
+    return result
 
 
 def assert_one_error_line(result: dict, *words: str) -> None:

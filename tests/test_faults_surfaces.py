@@ -264,6 +264,24 @@ def test_a_checkpoint_on_a_full_disk_ends_the_run_in_one_line_and_keeps_the_last
     assert interrupted["epochs"] == 1 and interrupted["name"] == "full"
 
 
+def test_a_run_of_the_app_on_a_full_disk_fails_with_the_message_and_the_server_lives(small_disk, mnist):
+    """The app's job runner: the run fails with "the disk is full" as its reason (the page shows it); the same
+    write used to take the whole server down with a segmentation fault."""
+    from mnist_core.config import TrainConfig
+    from mnist_core.jobs import JobRunner, RunRequest
+    from mnist_core.registry import Registry
+    from mnist_core.statuses import FAILED
+
+    registry = Registry(small_disk.folder)
+    runner = JobRunner(registry, lambda: mnist)
+    request = RunRequest("full", "custom", [{"type": "Dense", "units": 256}],
+                         TrainConfig(epochs=3, subset_size=2000, validation_split=0.0))
+    view = runner.wait(runner.submit(request), timeout=300)
+    assert view.status == FAILED and "the disk is full" in view.reason, view
+    [interrupted] = registry.list_interrupted()  # resumable from its last good checkpoint once there is space
+    assert len(interrupted.epochs) == 1
+
+
 def test_saving_a_run_on_a_full_disk_says_so_and_leaves_nothing(small_disk):
     import keras
 
