@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_pages.common import TRAIN_HINT, flash, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
+from mnist_core.errors import DigitLabError
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
@@ -78,7 +79,7 @@ def rename_run(run_id: str, name_key: str) -> None:
     """Button callback: give the run the name typed in "New name"."""
     try:
         record = shared_registry().rename(run_id, st.session_state[name_key])
-    except RegistryError as error:
+    except DigitLabError as error:  # no such run, or a full disk
         flash("error", f"Could not rename: {error}")
     else:
         flash("success", f"Renamed to “{record.name}”.")
@@ -148,7 +149,7 @@ def import_upload() -> None:
     st.session_state[IMPORTED_KEY].add(upload.file_id)
     try:
         record = shared_registry().import_model(Path(upload.name).stem, upload.getvalue())
-    except RegistryError as error:
+    except DigitLabError as error:  # a refused file, or a full disk
         flash("error", f"{upload.name} was refused: {str(error).removeprefix('refused: ')}")
     else:
         flash("success", f"Imported {upload.name} as “{record.name}” (id {record.id}, {record.params:,} parameters).")
