@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.common import model_picker, predictor_for, run_label, shared_registry
+from app_pages.common import model_picker, plain, predictor_for, run_label, shared_registry
 from app_pages.drawing_pad import drawing_pad
 from mnist_core.charts import activation_strip, probability_chart
 from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
+from mnist_core.errors import DigitLabError
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
 from mnist_core.registry import Registry, RunRecord
 
@@ -107,7 +108,7 @@ def file_under_my_digits(registry: Registry, image: np.ndarray, original, predic
     """"That was a N": file this input under its true digit in My digits, with the original drawing (canvas pixels)
     or picture (file bytes) kept beside it."""
     from mnist_core.drawing import open_image
-    from mnist_core.my_digits import MyDigits, MyDigitsError
+    from mnist_core.my_digits import MyDigits
 
     digit_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
     digit = digit_column.selectbox("True digit", range(10), index=predicted,
@@ -115,8 +116,8 @@ def file_under_my_digits(registry: Registry, image: np.ndarray, original, predic
     if button_column.button(f"That was a {digit}: add to My digits", icon=":material/person_add:"):
         try:
             MyDigits(registry).add(digit, image, open_image(original) if isinstance(original, bytes) else original)
-        except (MyDigitsError, ImageInputError) as error:
-            st.error(f"Not added to My digits: {error}")
+        except DigitLabError as error:  # not a digit, or a full disk
+            st.error(f"Not added to My digits: {plain(error)}")
             return
         st.success(f"Added to My digits as a {digit}.")
         st.page_link("app_pages/my_digits.py", label="See My digits", icon=":material/person_edit:")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import kept, model_for, model_key, run_label
+from app_pages.common import kept, model_for, model_key, plain, run_label
 from app_pages.insight_state import ROBUSTNESS_SAMPLES, InsightChoices
 from app_pages.insight_tasks import task_failed, task_for, wait_for
 from mnist_core.data import MnistData
@@ -49,7 +49,7 @@ def sweep_task(registry: Registry, run_id: str, data: MnistData, sample: int, tr
     try:
         key = model_key(registry, run_id)
     except (RegistryError, OSError) as error:
-        st.error(f"The model {run_id!r} disappeared: {error}")
+        st.error(plain(f"The model {run_id!r} disappeared: {error}"))
         return None
     indices = sample_indices(data.y_test, sample)
     images, labels = data.x_test[indices], data.y_test[indices]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import job_runner, shared_registry
+from app_pages.common import job_runner, plain, shared_registry
 from mnist_core.jobs import JobView, task_request
 from mnist_core.statuses import ACTIVE, FAILED, QUEUED
 
@@ -24,11 +24,12 @@ def show_progress(jobs: dict[str, int], was_running: bool) -> None:
     views = [(label, runner.view(job_id)) for label, job_id in jobs.items()]
     for label, view in views:
         if view.status == QUEUED:
-            st.progress(0.0, text=f"{label}: waiting for the run before it (position {view.queue_position} in line)")
+            st.progress(0.0, text=plain(f"{label}: waiting for the run before it (position {view.queue_position} in "
+                                        "line)"))
         elif view.status in ACTIVE:
             message = view.latest.message if view.latest is not None else "starting"
             fraction = view.latest.fraction_done if view.latest is not None else 0.0
-            st.progress(fraction, text=f"{label}: {message} ({view.seconds or 0:.0f} s)")
+            st.progress(fraction, text=plain(f"{label}: {message} ({view.seconds or 0:.0f} s)"))
     if was_running and all(view.status not in ACTIVE for _, view in views):
         st.rerun()
 
@@ -47,5 +48,5 @@ def task_failed(view: JobView, what: str) -> bool:
     """True (after an error message) when the task ended without its value."""
     if view.status != FAILED:
         return False
-    st.error(f"{what} failed: {view.reason}. Change a setting or reload the page to try again.")
+    st.error(plain(f"{what} failed: {view.reason}. Change a setting or reload the page to try again."))
     return True

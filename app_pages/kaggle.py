@@ -50,7 +50,7 @@ def submission(registry: Registry, run_id: str, file_id: str, images: np.ndarray
     try:
         labels = predicted_labels(file_id, model_key(registry, run_id), model, images)
     except (RegistryError, OSError) as error:
-        st.error(f"The model {run_id!r} disappeared while predicting: {error}")
+        st.error(plain(f"The model {run_id!r} disappeared while predicting: {error}"))
         return
     st.success(f"Predicted {len(labels):,} images.")
     st.download_button("Download submission.csv", submission_csv(labels), file_name="submission.csv",

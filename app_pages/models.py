@@ -14,6 +14,7 @@ import streamlit as st
 from app_pages.code_view import code_downloads
 from app_pages.common import TRAIN_HINT, flash, kept, page_state, plain, run_label, shared_registry, show_flash
 from mnist_core.charts import comparison_chart
+from mnist_core.errors import DigitLabError
 from mnist_core.model_checks import MAX_ARCHIVE_BYTES
 from mnist_core.registry import DEFAULT_ID, Registry, RegistryError, RunRecord
 
@@ -98,7 +99,7 @@ def rename_run(run_id: str, name_key: str) -> None:
     """Button callback: give the run the name typed in "New name"."""
     try:
         record = shared_registry().rename(run_id, st.session_state[name_key])
-    except RegistryError as error:
+    except DigitLabError as error:  # no such run, or a full disk
         flash("error", f"Could not rename: {error}")
     else:
         flash("success", f"Renamed to “{record.name}”.")
@@ -167,7 +168,7 @@ def import_upload() -> None:
     st.session_state[IMPORTED_KEY].add(upload.file_id)
     try:
         record = shared_registry().import_model(Path(upload.name).stem, upload.getvalue())
-    except RegistryError as error:
+    except DigitLabError as error:  # a refused file, or a full disk
         flash("error", f"{upload.name} was refused: {str(error).removeprefix('refused: ')}")
     else:
         flash("success", f"Imported {upload.name} as “{record.name}” (id {record.id}, {record.params:,} parameters).")

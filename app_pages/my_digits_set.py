@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.common import flash, plain, show_flash
-from mnist_core.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError
+from mnist_core.errors import DigitLabError
+from mnist_core.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError, check_import_size
 from mnist_core.pictures import enlarge
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
@@ -64,8 +65,9 @@ def export_import(collection: MyDigits, count: int) -> None:
         return
     st.session_state[IMPORTED_KEY] = upload.file_id
     try:
+        check_import_size(upload.size)
         added, skipped = collection.import_bytes(upload.getvalue())
-    except MyDigitsError as error:
+    except DigitLabError as error:  # not an export, or a full disk
         st.error(f"That file was not imported: {plain(error)}")
         return
     flash("success", f"Imported {added} drawing(s); {skipped} already in My digits were skipped.")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -18,7 +17,17 @@ from app_pages.sweeps_watch import cached_storage, watch_view
 from mnist_core.jobs import JobRunner
 from mnist_core.registry import Registry
 from mnist_core.search_spaces import BUILT_IN_SPACES, SpaceError, parse_space, space_rows
-from mnist_core.sweeps import STORAGE_ENV, STORAGE_ERRORS, create_sweep, default_storage_url, sweep_names, sweep_request
+from mnist_core.sweeps import (
+    PAGE_STORAGE_REFUSED,
+    PAGE_STORAGES_ENV,
+    STORAGE_ENV,
+    STORAGE_ERRORS,
+    create_sweep,
+    default_storage_url,
+    page_storage,
+    sweep_names,
+    sweep_request,
+)
 
 DEFAULT_TRIALS = 10
 MAX_TRIALS = 1000
@@ -27,16 +36,21 @@ WATCHED_KEY = "sweeps_watched"
 
 def storage_picker(registry: Registry) -> str | None:
     """The storage URL of the studies to create and watch: this registry's SQLite file unless another is typed
-    (an existing SQLite file or a server); None after a message when the typed file does not exist."""
+    (``page_storage`` decides which the page may open); None after one neutral message for any other, or for one
+    that cannot be opened."""
     default = default_storage_url(registry)
     url = st.text_input("Study storage (database URL)", value=default,
-                        help="sqlite:///path/to/file.db, or postgresql+psycopg://user:password@host:port/database "
-                             f"where workers on other machines run `python -m mnist_core sweep work NAME --storage "
-                             f"URL`. The default comes from ${STORAGE_ENV} or the registry folder.")
+                        help="sqlite:///path/to/file.db (a new file, or an existing sweep database), or a server's "
+                             f"URL this server's owner listed in ${PAGE_STORAGES_ENV}, where workers on other machines "
+                             "run `python -m mnist_core sweep work NAME --storage URL`. The default comes from "
+                             f"${STORAGE_ENV} or the registry folder.")
     url = url.strip() or default
-    if url != default and url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
-        st.error(plain(f"No SQLite file at {url}: this page opens existing study files (or a PostgreSQL server); "
-                       "new sweeps go to the default storage."))
+    try:
+        url = page_storage(url, registry)
+        if url != default:
+            cached_storage(url)
+    except STORAGE_ERRORS:  # the same words for every failure: the page tells nothing of files or ports
+        st.error(plain(PAGE_STORAGE_REFUSED[0].upper() + PAGE_STORAGE_REFUSED[1:]))
         return None
     return url
 

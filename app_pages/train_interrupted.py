@@ -41,8 +41,11 @@ def interrupted_runs(registry: Registry) -> None:
     """Runs whose server died mid-training (listed once no live process trains them), each with Resume (from its
     last finished epoch, same settings) and Discard (after a confirmation naming it)."""
     resuming = {brief.resume_id for brief in job_runner(registry).briefs() if brief.status in ACTIVE}
-    runs = [record for record in registry.list_interrupted() if record.id not in resuming]
+    skipped: list[str] = []  # damaged work folders, each said once here
+    runs = [record for record in registry.list_interrupted(skipped) if record.id not in resuming]
     show_flash()
+    for line in skipped:
+        st.warning(plain(f"An interrupted run cannot be listed: {line.removeprefix('skipped ')}"))
     if not runs:
         return
     st.subheader("Interrupted runs")

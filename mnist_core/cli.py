@@ -197,11 +197,11 @@ def command_download(args) -> None:
 
 
 def command_kaggle(args) -> None:
-    from .evaluation import predict_probabilities
-
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
-    images = read_kaggle_test(args.test_csv)
+    images = read_kaggle_test(args.test_csv)  # a file that cannot be used is refused before TensorFlow loads
+    from .evaluation import predict_probabilities
+
     labels = predict_probabilities(registry.load_model(run_id), images).argmax(axis=1)
     write_output(args.out, submission_csv(labels))
     emit(args, {"run_id": run_id, "rows": len(labels), "out": str(args.out)},

@@ -33,6 +33,8 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MAX_SPLIT_IMAGES = 500_000  # per split, checked in an .npz's headers before loading (MNIST has 60,000 + 10,000)
 MAX_ARRAY_BYTES = 512 * 1024 * 1024  # one array of an .npz, as declared (float64 MNIST training images: 376 MB)
 MAX_NPZ_DIRECTORY_BYTES = 64 * 1024  # the member list of four arrays takes a few hundred bytes
+MAX_CSV_HEADER_BYTES = 64 * 1024  # a Kaggle CSV's header line takes about 8 KB (16 KB in UTF-16)
+MAX_CSV_COLUMNS = 1024  # a Kaggle CSV has 785 (label, pixel0..pixel783); a few extra columns are ignored
 IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
@@ -122,10 +124,9 @@ def make_data(x_train, y_train, x_test, y_test, source: str) -> MnistData:
     return MnistData(x_train, y_train, x_test, y_test, source)
 
 
-def check_npz_header(npz, key: str, image_count: int | None) -> int:
-    """Refuse, from its ``.npy`` header alone (before a byte of data is allocated), an array of an ``.npz`` that
-    cannot be part of MNIST: objects (pickles), more than ``MAX_SPLIT_IMAGES`` entries, images that are not 28×28,
-    more than ``MAX_ARRAY_BYTES``. Returns the number of entries."""
+def npz_member_header(npz, key: str) -> tuple[tuple, np.dtype]:
+    """The shape and dtype an array of an open ``.npz`` declares in its ``.npy`` header, read without loading (or
+    allocating) its data; ``DataSetError`` for a format NumPy does not write, ``ValueError`` for a garbled header."""
     member = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
     with npz.zip.open(member) as stream:
         version = np.lib.format.read_magic(stream)
@@ -133,6 +134,14 @@ def check_npz_header(npz, key: str, image_count: int | None) -> int:
             raise DataSetError(f"{key} is stored in .npy format {version}; expected 1.0 or 2.0.")
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(stream)
+    return shape, dtype
+
+
+def check_npz_header(npz, key: str, image_count: int | None) -> int:
+    """Refuse, from its ``.npy`` header alone (before a byte of data is allocated), an array of an ``.npz`` that
+    cannot be part of MNIST: objects (pickles), more than ``MAX_SPLIT_IMAGES`` entries, images that are not 28×28,
+    more than ``MAX_ARRAY_BYTES``. Returns the number of entries."""
+    shape, dtype = npz_member_header(npz, key)
     split = key.split("_")[1]
     if dtype.hasobject:
         raise DataSetError(f"{key} holds Python objects (a pickle), which are never loaded; expected numbers.")
@@ -208,15 +217,34 @@ def read_idx_folder(folder: Path) -> MnistData:
     return make_data(**arrays, source=str(folder))
 
 
+def first_bytes(source, count: int) -> bytes:
+    """The first ``count`` bytes of a path or a seekable file-like object (left at its start)."""
+    if hasattr(source, "seek"):
+        head = source.read(count)
+        source.seek(0)
+        return head
+    with open(source, "rb") as handle:
+        return handle.read(count)
+
+
+def check_csv_header(source, encoding: str) -> None:
+    """Refuse, from its first line alone, a CSV whose header is not a Kaggle one's size (785 columns at most, in
+    about 8 KB): pandas would parse a million columns of every row for seconds before any check could run."""
+    head = first_bytes(source, MAX_CSV_HEADER_BYTES)
+    line = head.decode(encoding, errors="replace").partition("\n")[0]
+    if len(head) == MAX_CSV_HEADER_BYTES and b"\n" not in head:
+        raise DataSetError(f"the CSV's first line is longer than {MAX_CSV_HEADER_BYTES // 1024} KB; a Kaggle header "
+                           f"(label, pixel0..pixel783) takes about 8 KB.")
+    columns = line.count(",") + 1
+    if columns > MAX_CSV_COLUMNS:
+        raise DataSetError(f"the CSV has {columns:,} columns; a Kaggle file has {NUM_PIXELS + 1} at most (label, "
+                           "pixel0..pixel783).")
+
+
 def text_encoding(source) -> str:
     """The encoding of a text file (a path or a seekable file-like object, left at its start), from its first bytes:
     UTF-16 with or without a byte-order mark (Excel's "Unicode text"), else UTF-8 (a UTF-8 BOM is skipped)."""
-    if hasattr(source, "seek"):
-        head = source.read(2)
-        source.seek(0)
-    else:
-        with open(source, "rb") as handle:
-            head = handle.read(2)
+    head = first_bytes(source, 2)
     if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return "utf-16"
     if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII text in UTF-16: every other byte is zero
@@ -228,7 +256,11 @@ def read_kaggle_pixels(source, with_labels: bool) -> tuple[np.ndarray, np.ndarra
     """Read a Kaggle Digit Recognizer CSV: ``label, pixel0..pixel783`` (train) or the pixels alone (test)."""
     import pandas as pd  # here, not at the top: every CLI command imports this module; pandas costs it 0.3-0.7 s
     try:
-        frame = pd.read_csv(source, encoding=text_encoding(source))
+        encoding = text_encoding(source)
+        check_csv_header(source, encoding)
+        frame = pd.read_csv(source, encoding=encoding)
+    except DataSetError:
+        raise
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataSetError(f"not a readable CSV file ({error}).") from None
     if frame.empty and len(frame.columns):

@@ -255,7 +255,7 @@ class JobRunner:
                 job.status, job.started = RUNNING, time.time()
             try:
                 result = self._execute(job)
-            except DigitLabError as error:  # a message for the user: bad settings, data, registry, sweep
+            except DigitLabError as error:  # bad settings, an unusable data set or run, a full disk: its message
                 self._finish(job, Outcome(FAILED, str(error)))
             except Exception as error:  # the worker must survive anything a run throws
                 traceback.print_exc()

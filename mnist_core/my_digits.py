@@ -13,10 +13,11 @@ import fcntl
 import hashlib
 import io
 import json
-import os
+import math
 import re
 import uuid
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +26,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data import IMAGE_SIDE, NUM_CLASSES
+from .archives import TAIL_BYTES, central_directory_size
+from .data import IMAGE_SIDE, NUM_CLASSES, DataSetError, npz_member_header
 from .drawing import ImageInputError, open_image, to_mnist
 from .errors import DigitLabError
-from .registry import TEMP_PREFIX, Registry, write_json_atomic
+from .registry import Registry, write_atomic, write_json_atomic
 
 FOLDER = ".my_digits"
 INDEX_FILE, LOCK_FILE = "index.json", ".lock"
@@ -36,8 +38,10 @@ HOLD_OUT_SHARE = 0.2  # of each digit's items, never trained on
 HOLD_OUT_SEED = "digit-lab-hold-out-1"
 MAX_ITEMS = 10_000  # a set (or an imported file) larger than this is refused
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_EXPORT_DIRECTORY_BYTES = 4096  # the member list of an export's three arrays takes about 300 bytes
 ITEM_ID = re.compile(r"[a-f0-9]{12}")
 EXPORT_KEYS = {"images", "labels", "ids"}
+EXPORT_ARRAYS = (("labels", 1, "iu"), ("ids", 1, "U"), ("images", 3, "fiu"))  # name, dimensions, dtype kinds
 MIN_TRAINING_ITEMS = 5  # a fine-tune needs at least this many drawings to train on
 MIN_DIGITS = 2  # of at least this many different digits
 # Share of the 28×28 input that is solid ink (> 0.5) above which it is a blob, a filled shape or a photo, not a digit
@@ -99,15 +103,6 @@ def png_bytes(drawing) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomic(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}")
-    with open(temporary, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -119,7 +114,11 @@ class MyDigits:
 
     def __init__(self, registry: Registry | None = None):
         self.root = (registry or Registry()).root / FOLDER
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MyDigitsError(f"the My digits folder {self.root} cannot be used ({error.strerror or error}).") \
+                from None
 
     def __repr__(self) -> str:
         return f"MyDigits({str(self.root)!r}, items={len(self.items())})"
@@ -208,12 +207,16 @@ class MyDigits:
             if len(items) + len(checked) > MAX_ITEMS:
                 raise MyDigitsError(f"My digits holds at most {MAX_ITEMS} drawings; it has {len(items)}.")
             new = []
-            for item_id, (label, image, drawing) in zip(ids, checked, strict=True):
-                write_atomic(self.root / f"{item_id}.npy", npy_bytes(image))
-                if drawing is not None:
-                    write_atomic(self.root / f"{item_id}.png", drawing)
-                new.append(Item(item_id, label, stamp))
-            self.write_index(items + new)
+            try:
+                for item_id, (label, image, drawing) in zip(ids, checked, strict=True):
+                    new.append(Item(item_id, label, stamp))
+                    write_atomic(self.root / f"{item_id}.npy", npy_bytes(image))
+                    if drawing is not None:
+                        write_atomic(self.root / f"{item_id}.png", drawing)
+                self.write_index(items + new)
+            except BaseException:  # a full disk, say: the index never named these files, so none may stay
+                self.remove_files([item.id for item in new])
+                raise
         return new
 
     def add(self, label, image: np.ndarray, drawing=None) -> Item:
@@ -242,10 +245,14 @@ class MyDigits:
                 raise MyDigitsError(f"no drawing with the id(s) {', '.join(map(repr, unknown))} in My digits.")
             doomed = set(item_ids)
             self.write_index([item for item in items if item.id not in doomed])
-        for item_id in doomed:
+        self.remove_files(doomed)
+        return len(doomed)
+
+    def remove_files(self, item_ids) -> None:
+        """Delete the files of items the index no longer (or never) names."""
+        for item_id in item_ids:
             for suffix in (".npy", ".png"):
                 (self.root / f"{item_id}{suffix}").unlink(missing_ok=True)
-        return len(doomed)
 
     # --- export and import --------------------------------------------------------------------------------------
 
@@ -269,27 +276,68 @@ class MyDigits:
         return len(added), len(ids) - len(fresh)
 
 
+def check_import_size(size: int) -> None:
+    """Refuse a file to import by its size alone, before it is read."""
+    if size > MAX_IMPORT_BYTES:
+        raise MyDigitsError(f"the file is {size:,} bytes; at most {MAX_IMPORT_BYTES // 2 ** 20} MiB is accepted.")
+
+
+def check_export_headers(archive) -> None:
+    """Refuse, from the arrays' ``.npy`` headers alone (as data sets' ``.npz`` files are, before any data is read),
+    an export that is not one: missing arrays, objects, wrong shapes or kinds, more than ``MAX_ITEMS`` drawings, or
+    more bytes than that many drawings take in the dtype it declares."""
+    missing = EXPORT_KEYS - set(archive.files)
+    if missing:
+        raise MyDigitsError(f"not a My digits export: it lacks {', '.join(sorted(missing))} "
+                            "(expected images, labels and ids).")
+    counts = set()
+    for key, dimensions, kinds in EXPORT_ARRAYS:
+        shape, dtype = npz_member_header(archive, key)
+        if dtype.hasobject:
+            raise MyDigitsError(f"refused: {key} holds Python objects (a pickle), which are never loaded.")
+        if dtype.kind not in kinds:
+            raise MyDigitsError(f"not a My digits export: labels must be whole numbers, ids text and images numbers "
+                                f"({key} is {dtype}).")
+        if len(shape) != dimensions or key == "images" and shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise MyDigitsError(f"not a My digits export: {key} has shape {shape} (expected N×28×28 images, N labels "
+                                "and N ids).")
+        if shape[0] > MAX_ITEMS:
+            raise MyDigitsError(f"the file holds {shape[0]:,} drawings; My digits holds at most {MAX_ITEMS:,}.")
+        if key == "ids" and dtype.itemsize > 12 * dtype.alignment:
+            raise MyDigitsError("not a My digits export: ids must be 12-character hex names.")
+        if math.prod(shape) * dtype.itemsize > MAX_ITEMS * IMAGE_SIDE * IMAGE_SIDE * 8:
+            raise MyDigitsError(f"not a My digits export: {key} declares {math.prod(shape) * dtype.itemsize:,} "
+                                "bytes.")
+        counts.add(shape[0])
+    if len(counts) != 1:
+        raise MyDigitsError("not a My digits export: images, labels and ids differ in number.")
+
+
 def read_export(content: bytes) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Images, labels and ids of an exported ``.npz``, checked; anything odd is a ``MyDigitsError``."""
-    if len(content) > MAX_IMPORT_BYTES:
-        raise MyDigitsError(f"the file is {len(content)} bytes; at most {MAX_IMPORT_BYTES // 2 ** 20} MiB is accepted.")
+    """Images, labels and ids of an exported ``.npz``, checked (size, member list and headers before any data is
+    read); anything odd is a ``MyDigitsError``."""
+    check_import_size(len(content))
+    if content.startswith(b"\x93NUMPY"):
+        raise MyDigitsError("this is a single NumPy array (.npy), not a My digits export (.npz of images, labels "
+                            "and ids, as Export writes it).")
+    directory = central_directory_size(content[-TAIL_BYTES:])
+    if directory is None:
+        raise MyDigitsError("not a readable .npz file (it is not a zip archive).")
+    if directory > MAX_EXPORT_DIRECTORY_BYTES:
+        raise MyDigitsError("not a My digits export: it lists far more members than its three arrays.")
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as archive:
-            missing = EXPORT_KEYS - set(archive.files)
-            if missing:
-                raise MyDigitsError(f"not a My digits export: it lacks {', '.join(sorted(missing))} "
-                                    "(expected images, labels and ids).")
-            headers = {key: archive.zip.getinfo(f"{key}.npy").file_size for key in EXPORT_KEYS}
-            if max(headers.values()) > MAX_ITEMS * IMAGE_SIDE * IMAGE_SIDE * 8 + 1024:
-                raise MyDigitsError(f"the file holds more than {MAX_ITEMS} drawings or is malformed.")
+            check_export_headers(archive)
             images, labels, ids = archive["images"], archive["labels"], archive["ids"]
     except MyDigitsError:
         raise
-    except ValueError as error:  # object arrays need pickle: refused
-        raise MyDigitsError(f"refused: the file holds something other than plain number and text arrays ({error}).") \
-            from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise MyDigitsError(f"not a readable .npz file ({type(error).__name__}: {error}).") from None
+    except DataSetError as error:
+        raise MyDigitsError(f"not a My digits export: {error}") from None
+    except ValueError as error:  # a garbled header, or object arrays (they need pickle): refused
+        raise MyDigitsError(f"refused: the file holds something other than plain number and text arrays "
+                            f"({str(error)[:200]}).") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as error:
+        raise MyDigitsError(f"not a readable .npz file ({type(error).__name__}: {str(error)[:200]}).") from None
     count = len(labels) if labels.ndim == 1 else -1
     if count < 0 or images.shape != (count, IMAGE_SIDE, IMAGE_SIDE) or ids.shape != (count,):
         raise MyDigitsError(f"not a My digits export: images {images.shape}, labels {labels.shape}, ids {ids.shape} "

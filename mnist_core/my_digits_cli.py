@@ -4,10 +4,11 @@ terminal, on the same registry folder (and so the same set) as the app (wired in
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-from .my_digits import MyDigits, MyDigitsError, check_label
+from .my_digits import MAX_IMPORT_BYTES, MyDigits, MyDigitsError, check_import_size, check_label
 from .registry import Registry
 
 
@@ -75,7 +76,9 @@ def command_export(args) -> None:
 
 def command_import(args) -> None:
     try:
-        content = Path(args.file).read_bytes()
+        with open(args.file, "rb") as handle:
+            check_import_size(os.fstat(handle.fileno()).st_size)  # a huge file is refused before it is read
+            content = handle.read(MAX_IMPORT_BYTES + 1)
     except OSError as error:
         raise MyDigitsError(f"{args.file}: cannot be read ({error.strerror or error}).") from None
     added, skipped = the_set(args).import_bytes(content)
@@ -96,7 +99,8 @@ def command_finetune(args) -> int:
     from .finetune import FINETUNE_CONFIG, finetune_request
 
     registry = Registry(args.models)
-    request = finetune_request(registry, chosen_run(registry, args.model), args.epochs or FINETUNE_CONFIG.epochs)
+    epochs = FINETUNE_CONFIG.epochs if args.epochs is None else args.epochs  # 0 is refused, not the default
+    request = finetune_request(registry, chosen_run(registry, args.model), epochs)
 
     def show(event) -> None:
         if event.kind == "epoch" and not args.json:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DigitLabError
+from .errors import DigitLabError, disk_full, is_disk_full
 from .model_checks import MAX_ARCHIVE_BYTES, ModelFileError, check_serialized_model, write_checked_archive
 from .precision import in_native_precision
 from .statuses import INTERRUPTED, UPLOADED
@@ -42,7 +42,9 @@ PREDICTIONS_FILE = "test_predictions.npz"  # the test-set probabilities computed
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
 PARTIAL_PREFIX, PARTIAL_FILE, LOCK_FILE = ".partial-", "partial.json", "owner.lock"  # a run still in training
-CHECKPOINT_SUFFIX = ".weights.h5"  # what Keras's save_weights requires
+CHECKPOINT_SUFFIX = ".keras"  # a whole-model archive: Keras writes it through Python's zipfile, so a full disk is an
+# OSError (h5py writing a ``.weights.h5`` in place crashes the process with a segmentation fault instead)
+CHECKPOINT_NAME = re.compile(r"epoch-([1-9][0-9]{0,5})(\.keras|\.weights\.h5)")  # what save_epoch names (and did)
 CLAIM_TRIES, CLAIM_PAUSE_S = 40, 0.05  # a listing holds a free lock for an instant: wait that out when claiming
 MAX_NAME_LENGTH = 120
 MAX_ID_STEM = 48
@@ -152,14 +154,26 @@ def fsync_path(path: Path) -> None:
         os.close(descriptor)
 
 
-def write_json_atomic(path: Path, values: dict) -> None:
-    temporary = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}.json")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=1, allow_nan=True, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to a temporary file beside ``path``, sync it and rename it into place: ``path`` holds the old
+    or the new content, never half of one. On a full disk nothing is left behind and ``DiskFullError`` says so."""
+    temporary = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if is_disk_full(error):
+            raise disk_full(path.name, path.parent) from None
+        raise
     fsync_path(path.parent)
+
+
+def write_json_atomic(path: Path, values: dict) -> None:
+    write_atomic(path, json.dumps(values, indent=1, allow_nan=True, ensure_ascii=False).encode("utf-8"))
 
 
 def save_without_optimizer(model, path: Path) -> None:
@@ -267,7 +281,8 @@ class PartialRun:
 
     @property
     def checkpoint_path(self) -> Path | None:
-        """The newest epoch-end checkpoint (weights and optimizer state), None before the first epoch ended."""
+        """The newest epoch-end checkpoint (weights and optimizer state), None before the first epoch ended; always a
+        file of the run's own folder (``read_partial`` accepts nothing else)."""
         name = self.values["checkpoint"]
         return None if name is None else self.folder / name
 
@@ -286,12 +301,25 @@ class PartialRun:
         checkpoint that matches the recorded epochs."""
         name = f"epoch-{len(epochs)}{CHECKPOINT_SUFFIX}"
         temporary = self.folder / f"{TEMP_PREFIX}{uuid.uuid4().hex}{CHECKPOINT_SUFFIX}"
-        model.save_weights(temporary)
-        fsync_path(temporary)
-        os.replace(temporary, self.folder / name)
+        try:
+            model.save(temporary)  # with the optimizer's state: ``model.load_weights`` restores both
+            fsync_path(temporary)
+            os.replace(temporary, self.folder / name)
+        except OSError as error:  # the previous checkpoint and partial.json are untouched
+            temporary.unlink(missing_ok=True)
+            if is_disk_full(error):
+                raise disk_full(f"the checkpoint of epoch {len(epochs)}", self.folder) from None
+            raise RegistryError(f"could not checkpoint epoch {len(epochs)} in {self.folder} ({error}).") from None
         previous = self.values["checkpoint"]
-        self.values |= {"epochs": list(epochs), "batches": list(batches), "seconds": seconds, "checkpoint": name}
-        write_json_atomic(self.folder / PARTIAL_FILE, self.values)
+        updated = self.values | {"epochs": list(epochs), "batches": list(batches), "seconds": seconds,
+                                 "checkpoint": name}
+        try:
+            write_json_atomic(self.folder / PARTIAL_FILE, updated)
+        except BaseException:  # partial.json still names the previous checkpoint, which stays
+            if name != previous:
+                (self.folder / name).unlink(missing_ok=True)
+            raise
+        self.values = updated
         if previous not in (None, name):
             (self.folder / previous).unlink(missing_ok=True)
 
@@ -309,19 +337,52 @@ class PartialRun:
         except FileNotFoundError:
             pass
         self.release()
-        shutil.rmtree(doomed, ignore_errors=True)
+        remove_path(doomed)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, a folder tree or a symbolic link (the link only, never what it points to)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+PARTIAL_TYPES = [  # partial.json field, what it should be, the JSON types allowed (as start_partial writes them)
+    ("run_id", "text", (str,)), ("name", "text", (str,)), ("architecture", "text", (str,)), ("spec", "a list", (list,)),
+    ("config", "an object", (dict,)), ("created", "text", (str,)), ("epochs", "a list", (list,)),
+    ("batches", "a list", (list,)), ("seconds", "a number", (int, float)), ("checkpoint", "a file name or null",
+                                                                            (str, type(None))),
+    ("owner", "an object", (dict,)), ("params", "a whole number", (int,)),
+]
 
 
 def read_partial(folder: Path) -> dict:
-    """The ``partial.json`` of a run in training; ``RegistryError`` when it is missing or not one."""
+    """The ``partial.json`` of a run in training, as this project writes it: the right fields and types, epochs and
+    batches as objects, and a checkpoint that is a bare ``epoch-N`` file of this folder matching the epochs
+    recorded; ``RegistryError`` saying what is wrong otherwise (a damaged or hand-made work file is never used)."""
     try:
         values = json.loads((folder / PARTIAL_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RegistryError(f"{folder.name}: unreadable {PARTIAL_FILE} ({error}).") from None
-    keys = {"run_id", "name", "architecture", "spec", "config", "created", "epochs", "batches", "seconds",
-            "checkpoint", "owner", "params"}
-    if not isinstance(values, dict) or not keys <= set(values) or values["run_id"] != folder.name[len(PARTIAL_PREFIX):]:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise RegistryError(f"{folder.name}: unreadable {PARTIAL_FILE} ({str(error)[:200]}).") from None
+    if not isinstance(values, dict) or values.get("run_id") != folder.name[len(PARTIAL_PREFIX):]:
         raise RegistryError(f"{folder.name}: {PARTIAL_FILE} is not the record of a run in training.")
+    for name, expected, kinds in PARTIAL_TYPES:
+        value = values.get(name)
+        if name not in values or isinstance(value, bool) or not isinstance(value, kinds):
+            raise RegistryError(f"{folder.name}: {PARTIAL_FILE} field {name!r} should be {expected}, got "
+                                f"{str(value)[:80]!r}.")
+    if not all(isinstance(row, dict) for row in values["epochs"] + values["batches"]) or values["seconds"] < 0:
+        raise RegistryError(f"{folder.name}: {PARTIAL_FILE} has a damaged history.")
+    checkpoint = values["checkpoint"]
+    if checkpoint is not None:
+        match = CHECKPOINT_NAME.fullmatch(checkpoint)
+        path = folder / checkpoint
+        if match is None or int(match.group(1)) != len(values["epochs"]):
+            raise RegistryError(f"{folder.name}: {PARTIAL_FILE} names the checkpoint {checkpoint[:80]!r}, not this "
+                                f"run's epoch-{len(values['epochs'])} file.")
+        if path.is_symlink() or not path.is_file():
+            raise RegistryError(f"{folder.name}: its checkpoint {checkpoint} is missing.")
     return values
 
 
@@ -358,13 +419,14 @@ class Registry:
         found = list(self.root.glob(f"{TEMP_PREFIX}*"))
         for folder in self.root.iterdir():  # and record temporaries a crash mid-rename left inside a run folder
             try:
-                found += folder.glob(f"{TEMP_PREFIX}*") if folder.is_dir() and folder not in found else []
+                found += folder.glob(f"{TEMP_PREFIX}*") if folder.is_dir() and not folder.is_symlink() and \
+                    folder not in found else []
             except FileNotFoundError:  # the folder was deleted or renamed meanwhile
                 continue
         for path in found:
             try:  # another process may finish (rename away) or remove this temporary at any moment
-                if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                if time.time() - path.lstat().st_mtime > STALE_TEMP_SECONDS:
+                    remove_path(path)
             except FileNotFoundError:
                 continue
 
@@ -483,8 +545,8 @@ class Registry:
         record.created = record.created or datetime.now(UTC).isoformat(timespec="seconds")
         record.versions = record.versions or library_versions()
         temporary = self.root / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-        temporary.mkdir()
         try:
+            temporary.mkdir()
             save_without_optimizer(model, temporary / MODEL_FILE)
             if test_predictions is not None:
                 probabilities, test_fingerprint = test_predictions
@@ -498,6 +560,8 @@ class Registry:
             fsync_path(self.root)
         except OSError as error:
             shutil.rmtree(temporary, ignore_errors=True)
+            if is_disk_full(error):
+                raise disk_full(f"run {record.id!r}", self.root) from None
             raise RegistryError(f"could not save run {record.id!r} in {self.root} ({error}).") from None
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
@@ -567,15 +631,25 @@ class Registry:
             fsync_path(self.root)
         except OSError as error:
             shutil.rmtree(temporary, ignore_errors=True)
+            if is_disk_full(error):
+                raise disk_full("a new run's work folder", self.root) from None
             raise RegistryError(f"could not start a run in {self.root} ({error}).") from None
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
         return PartialRun(folder, values, lock)
 
-    def list_interrupted(self) -> list[RunRecord]:
+    def list_interrupted(self, warnings: list[str] | None = None) -> list[RunRecord]:
         """Runs whose training process died, newest first, each with status "interrupted", the epochs it finished and
         its settings (a run still training in a live process is not listed). Leftovers of runs that were saved just
-        before their process died are removed."""
+        before their process died are removed. A damaged work folder is skipped with a line in ``warnings`` (by
+        default ``self.warnings``)."""
+        warnings = self.warnings if warnings is None else warnings
         records = []
         for folder in sorted(self.root.glob(f"{PARTIAL_PREFIX}*")):
+            if folder.is_symlink() or not folder.is_dir():
+                warnings.append(f"skipped {folder.name}: not a work folder of this registry (a link or a file).")
+                continue
             lock = lock_exclusively(folder / LOCK_FILE)
             if lock is None:  # trained right now by a live process, or gone meanwhile
                 continue
@@ -583,7 +657,7 @@ class Registry:
                 partial = PartialRun(folder, read_partial(folder), lock)
             except RegistryError as error:
                 os.close(lock)
-                self.warnings.append(f"skipped {error}")
+                warnings.append(f"skipped {error}")
                 continue
             if (self.root / partial.run_id).is_dir():
                 partial.remove()
@@ -596,7 +670,7 @@ class Registry:
         """Take over an interrupted run to resume it: its work folder, locked by this process; ``RegistryError`` when
         there is no such run or its process still trains it."""
         folder = self.partial_dir(run_id)
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
             raise RegistryError(f"no interrupted run {run_id!r} in {self.root} (see `python -m mnist_core list`).")
         for _ in range(CLAIM_TRIES):
             lock = lock_exclusively(folder / LOCK_FILE)
@@ -608,9 +682,11 @@ class Registry:
             raise RegistryError(f"run {run_id!r} is still training ({owner}); it can be resumed once that ends.")
         try:
             values = read_partial(folder)
-        except RegistryError:
+        except RegistryError as error:
             os.close(lock)
-            raise RegistryError(f"no interrupted run {run_id!r} in {self.root} (it has just ended).") from None
+            if not folder.is_dir():
+                raise RegistryError(f"no interrupted run {run_id!r} in {self.root} (it has just ended).") from None
+            raise RegistryError(f"run {run_id!r} cannot be resumed: {error}") from None
         partial = PartialRun(folder, values, lock)
         if (self.root / run_id).is_dir():
             partial.remove()

@@ -18,7 +18,7 @@ from .evaluation import evaluate
 from .jobs import RunRequest, resume_request
 from .precision import with_resolved_precision
 from .progress import History, ProgressEvent
-from .registry import PartialRun, Registry, RunRecord
+from .registry import PartialRun, Registry, RegistryError, RunRecord
 from .statuses import FAILED
 from .tensorboard_logs import RunBoard, write_test_metrics
 from .training import PreparedData, TrainResult, prepare_data, train
@@ -69,9 +69,14 @@ class WorkFolderCheckpoint(keras.callbacks.Callback):
     def restore(self, model) -> int:
         """Load the last checkpoint (weights and optimizer state, so the step count and the learning-rate schedule
         go on where they were) into the compiled ``model``; the number of epochs already done."""
-        if self.partial.checkpoint_path is None:
+        path = self.partial.checkpoint_path
+        if path is None:
             return 0
-        model.load_weights(self.partial.checkpoint_path)
+        try:
+            model.load_weights(path)
+        except Exception as error:  # Keras and h5py raise many types for a damaged file; all mean "cannot resume"
+            raise RegistryError(f"run {self.partial.run_id!r} cannot be resumed: its checkpoint {path.name} is "
+                                f"damaged ({type(error).__name__}: {str(error)[:200]}).") from None
         return self.partial.epochs_done
 
     def on_train_begin(self, logs=None):

@@ -100,11 +100,11 @@ SUBCOMMANDS = {"create": command_create, "work": command_work, "show": command_s
 
 def command_sweep(args) -> int:
     """Run the chosen subcommand; a sweep-level failure (wrong name, unreachable storage) exits with code 2."""
-    from .sweeps import STORAGE_ERRORS
+    from .sweeps import STORAGE_ERRORS, storage_message
 
     try:
         SUBCOMMANDS[args.sweep_command](args)
     except STORAGE_ERRORS as error:
-        print(f"error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: {storage_message(error)}", file=sys.stderr)
         return 2
     return 0

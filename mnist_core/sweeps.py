@@ -16,11 +16,13 @@ import copy
 import functools
 import os
 import socket
+import sqlite3
 import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, _CachedStorage, fail_stale_trials
@@ -43,6 +45,13 @@ from .registry import Registry, RegistryError, RunRecord
 from .search_spaces import check_space, suggest
 
 STORAGE_ENV = "DIGIT_LAB_SWEEP_STORAGE"
+PAGE_STORAGES_ENV = "DIGIT_LAB_SWEEP_STORAGES"  # other storage URLs (space-separated) the Sweeps page may open
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")  # a new study file the Sweeps page may create
+SQLITE_MAGIC = b"SQLite format 3\x00"
+OPTUNA_TABLES = {"studies", "trials", "version_info"}
+PAGE_STORAGE_REFUSED = ("this storage cannot be used here: type a new sweep file (sqlite:///folder/name.db), an "
+                        "existing sweep database, or a storage URL this server's owner listed in "
+                        f"${PAGE_STORAGES_ENV}.")
 SQLITE_FILE = "sweeps.db"
 HEARTBEAT_S = 2  # a running trial tells the storage it is alive this often ...
 GRACE_S = 8  # ... and is failed (then retried) when it has been silent this long
@@ -62,7 +71,17 @@ class SweepError(DigitLabError):
     """A sweep that cannot be created, found or worked on (bad name, unreachable storage, ...); says why."""
 
 
-STORAGE_ERRORS = (SweepError, SQLAlchemyError)  # what reading or writing a study can raise: a message, not a bug
+STORAGE_ERRORS = (SweepError, SQLAlchemyError, optuna.exceptions.StorageInternalError)  # reading or writing a study
+# can raise these: a message, not a bug
+
+
+def storage_message(error: BaseException) -> str:
+    """One line for a storage failure: for Optuna's generic "exception during the commit", the database's own reason
+    (a read-only file, a full disk)."""
+    cause = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) else None
+    reason = getattr(cause, "orig", None) or cause
+    text = f"the sweep storage refused a change ({reason})" if reason is not None else str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 class TrialDiverged(Exception):
@@ -84,8 +103,44 @@ def redacted(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a URL that does not parse, a port that is not a number
         return "(not a database URL)"
+
+
+def is_optuna_file(path: Path) -> bool:
+    """Whether ``path`` is an SQLite database with Optuna's tables, read without changing a byte of it."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                return False
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error):
+        return False
+    return OPTUNA_TABLES <= tables
+
+
+def page_storage(url: str, registry: Registry) -> str:
+    """The storage a visitor of the Sweeps page typed, if the page may open it: the default, one the server's owner
+    listed in ``$DIGIT_LAB_SWEEP_STORAGES``, a new ``.db`` file in an existing folder, or an existing Optuna
+    database file (never any other file, which SQLite would turn into a database, and never a network address of the
+    visitor's choosing). Otherwise ``SweepError`` with one message, whatever the reason (no probing of files or
+    ports)."""
+    url = url.strip()
+    if url == default_storage_url(registry) or url in os.environ.get(PAGE_STORAGES_ENV, "").split():
+        return url
+    prefix = "sqlite:///"
+    path = Path(url[len(prefix):]) if url.startswith(prefix) and "?" not in url else None
+    if path is None or path.is_symlink():
+        raise SweepError(PAGE_STORAGE_REFUSED)
+    if path.exists() and path.is_file() and is_optuna_file(path):
+        return url
+    if not path.exists() and path.suffix in SQLITE_SUFFIXES and path.parent.is_dir():
+        return url
+    raise SweepError(PAGE_STORAGE_REFUSED)
 
 
 class SweepStorage(_CachedStorage):

@@ -294,6 +294,23 @@ def training_only(model, trains_layer: Callable | None):
             layer.trainable = flag
 
 
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping on a loss that goes on counting its patience from the epochs a resumed run finished before:
+    Keras's own starts from nothing at every ``fit``. (The best weights of those earlier epochs were not kept; with
+    ``restore_best`` the best of the epochs trained in this process is restored.)"""
+
+    def __init__(self, earlier_losses: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.earlier_losses = earlier_losses
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, loss in enumerate(self.earlier_losses):  # Keras's rule: wait grows, an improvement resets it
+            self.wait += 1
+            if self.best is None or loss < self.best - self.min_delta:
+                self.best, self.best_epoch, self.wait = loss, epoch, 0
+
+
 def train(spec: list[dict], config: TrainConfig, data: PreparedData,
           on_event: Callable[[ProgressEvent], None] | None = None,
           stop_event: threading.Event | None = None, history: History | None = None,
@@ -324,9 +341,11 @@ def train(spec: list[dict], config: TrainConfig, data: PreparedData,
                     history)
         callbacks = run.callbacks + ([checkpoint] if checkpoint is not None else []) + list(callbacks)
         if config.early_stopping:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss" if val_set is not None else "loss", patience=config.patience,
-                restore_best_weights=config.restore_best))
+            monitor = "val_loss" if val_set is not None else "loss"
+            earlier = [row[monitor] for row in history.snapshot()[0][:initial_epoch]
+                       if isinstance(row.get(monitor), (int, float))]
+            callbacks.append(ResumedEarlyStopping(earlier, monitor=monitor, patience=config.patience,
+                                                  restore_best_weights=config.restore_best))
         started = time.perf_counter()
         model.fit(train_set, validation_data=val_set, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles

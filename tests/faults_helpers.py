@@ -5,6 +5,7 @@ under test. (The fixtures ``good_template`` and ``good`` are in tests/conftest.p
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import os
 import shutil
@@ -158,3 +159,69 @@ def write_idx_folder(folder: Path, x_train, y_train, x_test, y_test, gz: bool = 
         paths[key] = folder / (names[key] + (".gz" if gz else ""))
         paths[key].write_bytes(gzip.compress(raw) if gz else raw)
     return paths
+
+
+MAX_PEAK_KB = 1536 * 1024  # no fault may let a process grow past 1.5 GB
+PEAKS_LOG_ENV = "FAULTS_PEAKS_LOG"  # a file to which measured_cli adds each process's peak memory
+MEASURED_CLI = ("import json, resource, subprocess, sys\n"
+                "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+                "print(json.dumps({'rc': done.returncode, 'out': done.stdout, 'err': done.stderr,"
+                " 'peak_kb': usage.ru_maxrss, 'blocks': usage.ru_oublock}))")
+
+
+def measured_cli(*args, env: dict | None = None, timeout: float = 300) -> dict:
+    """One real ``python -m mnist_core ARGS`` process, with its exit code, output, peak memory (KiB, from its rusage,
+    so nothing is sampled) and block writes."""
+    done = subprocess.run([sys.executable, "-c", MEASURED_CLI, sys.executable, "-m", "mnist_core", *map(str, args)],
+                          capture_output=True, text=True, cwd=PROJECT, env=env or os.environ, timeout=timeout)
+    result = json.loads(done.stdout)
+    if os.environ.get(PEAKS_LOG_ENV):  # for the table of peaks in a report: one JSON line per process
+        with open(os.environ[PEAKS_LOG_ENV], "a", encoding="utf-8") as log:
+            log.write(json.dumps({"test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                                  "args": [str(arg)[-40:] for arg in args], "rc": result["rc"],
+                                  "peak_mb": round(result["peak_kb"] / 1024)}) + "\n")
+    return result
+
+
+def assert_one_error_line(result: dict, *words: str) -> None:
+    """The CLI refused with exit 2 and one ``error:`` line holding ``words``, no traceback, in bounded memory."""
+    lines = [line for line in result["err"].splitlines() if line.strip() and not line.startswith(("WARNING: All log",
+                                                                                                    "I0000", "W0000"))]
+    assert result["rc"] == 2, result
+    assert "Traceback" not in result["err"] and len([line for line in lines if line.startswith("error:")]) == 1, lines
+    assert lines[-1].startswith("error:") and "\n" not in lines[-1], lines
+    assert all(word in lines[-1] for word in words), (words, lines[-1])
+    assert result["peak_kb"] < MAX_PEAK_KB, result["peak_kb"]
+
+
+class SmallDisk:
+    """A real small file system (tmpfs of ``size``), mounted for one test and unmounted after: a full disk for
+    real. Needs root (``mount``); a test without it is skipped with the reason."""
+
+    def __init__(self, folder: Path, size: str):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            import pytest
+
+            pytest.skip(f"a small tmpfs cannot be mounted here ({mounted.stderr.strip()})")
+
+    def fill(self, leave_bytes: int = 0) -> Path:
+        """Fill the disk up to ``leave_bytes`` free with a filler file; returns it."""
+        filler = self.folder / "filler"
+        free = shutil.disk_usage(self.folder).free - leave_bytes
+        with open(filler, "wb") as handle:
+            try:
+                handle.write(b"\0" * max(0, free))
+            except OSError:  # full already
+                pass
+        return filler
+
+    def read_only(self, read_only: bool = True) -> None:
+        subprocess.run(["mount", "-o", f"remount,{'ro' if read_only else 'rw'}", str(self.folder)], check=True)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", str(self.folder)], check=True)

@@ -18,9 +18,27 @@ def wrong_contents() -> bytes:
     return buffer.getvalue()
 
 
+def blank_contents() -> bytes:
+    """A valid Keras-layout .npz of a few blank images with valid labels: passes every check but MNIST's counts."""
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=np.zeros((100, 28, 28), np.uint8), y_train=np.arange(100) % 10,
+             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.arange(10))
+    return buffer.getvalue()
+
+
+RAW_ANSWERS = {  # malformed HTTP, written to the socket as is
+    "/garbage-status": b"HELLO THERE\r\n\r\n",
+    "/bad-chunks": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz-not-hex\r\nabc\r\n",
+    "/many-headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Header-%d: %d\r\n" % (n, n) for n in range(300)) +
+                     b"Content-Length: 0\r\n\r\n",
+}
+DRIP_PAUSE_S = 0.3  # /drip sends one byte this often: every read is answered in time, the download never ends
+
+
 class MnistServer:
     """A local HTTP server: /mnist.npz (the real file), /truncated.npz (promises all, sends half), /wrong.npz (not
-    MNIST), /stall (accepts, never answers) and 404 for anything else."""
+    MNIST), /blank.npz (110 blank images), /stall (accepts, never answers), /drip (a byte every ``DRIP_PAUSE_S``),
+    /loop (redirects to itself), the malformed answers of ``RAW_ANSWERS``, and 404 for anything else."""
 
     def __init__(self, mnist_bytes: bytes):
         self.release = threading.Event()
@@ -34,7 +52,29 @@ class MnistServer:
                 if self.path == "/stall":
                     server.release.wait(30)
                     return
-                body = {"/mnist.npz": mnist_bytes, "/truncated.npz": mnist_bytes,
+                if self.path in RAW_ANSWERS:
+                    self.wfile.write(RAW_ANSWERS[self.path])
+                    return
+                if self.path == "/loop":
+                    self.send_response(302)
+                    self.send_header("Location", "/loop")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/drip":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(mnist_bytes)))
+                    self.end_headers()
+                    for byte in range(len(mnist_bytes)):
+                        if server.release.wait(DRIP_PAUSE_S):
+                            return
+                        try:
+                            self.wfile.write(mnist_bytes[byte:byte + 1])
+                            self.wfile.flush()
+                        except OSError:  # the client hung up
+                            return
+                    return
+                body = {"/mnist.npz": mnist_bytes, "/truncated.npz": mnist_bytes, "/blank.npz": blank_contents(),
                         "/wrong.npz": wrong_contents()}.get(self.path)
                 if body is None:
                     self.send_error(404, "Not Found")

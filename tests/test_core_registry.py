@@ -143,7 +143,7 @@ def test_a_run_in_training_is_hidden_from_runs_and_interrupted_only_once_its_own
     assert listed.epochs == [{"epoch": 1, "loss": 0.5}] and "after epoch 1 of 5" in listed.reason
     claimed = registry.claim_partial(partial.run_id)
     assert registry.list_interrupted() == []  # taken over by the resume
-    assert claimed.checkpoint_path.name == "epoch-1.weights.h5" and claimed.checkpoint_path.is_file()
+    assert claimed.checkpoint_path.name == "epoch-1.keras" and claimed.checkpoint_path.is_file()
     assert claimed.values["owner"]["pid"] == os.getpid()
     claimed.release()
     registry.discard_interrupted(partial.run_id)
@@ -157,8 +157,8 @@ def test_a_new_checkpoint_replaces_the_old_only_once_it_is_complete(registry, sm
     for epoch in (1, 2):
         partial.save_epoch(small_dense_model, [{"epoch": e} for e in range(1, epoch + 1)], [], float(epoch))
     names = sorted(path.name for path in partial.folder.iterdir())
-    assert names == ["epoch-2.weights.h5", "owner.lock", "partial.json"]
-    assert json.loads((partial.folder / "partial.json").read_text())["checkpoint"] == "epoch-2.weights.h5"
+    assert names == ["epoch-2.keras", "owner.lock", "partial.json"]
+    assert json.loads((partial.folder / "partial.json").read_text())["checkpoint"] == "epoch-2.keras"
     partial.release()
 
 

@@ -70,13 +70,14 @@ def test_a_space_with_an_impossible_middle_choice_or_too_large_a_network_cannot_
 def test_an_unreachable_storage_or_a_missing_file_is_explained(registry, mnist_path):
     app = open_sweeps()
     [storage] = [box for box in app.text_input if box.label == "Study storage (database URL)"]
-    storage.input("postgresql+psycopg://nobody@127.0.0.1:1/none").run()
+    storage.input("postgresql+psycopg://nobody@127.0.0.1:1/none").run()  # not one the server's owner listed
     assert_rendered(app)
-    assert any("cannot open the sweep storage" in text for text in texts(app.error))
-    missing = registry.root / "elsewhere.db"
-    storage.input(f"sqlite:///{missing}").run()  # a typed SQLite path is opened, never created
+    assert any("cannot be used" in text for text in texts(app.error))
+    missing = registry.root / "no-such-folder" / "elsewhere.db"
+    [storage] = [box for box in app.text_input if box.label == "Study storage (database URL)"]
+    storage.input(f"sqlite:///{missing}").run()  # a new file only in an existing folder
     assert_rendered(app)
-    assert any("No SQLite file at" in text for text in texts(app.error)) and not missing.exists()
+    assert any("cannot be used" in text for text in texts(app.error)) and not missing.parent.exists()
 
 
 def test_a_finished_sweep_shows_trials_best_run_and_charts(registry, mnist):
