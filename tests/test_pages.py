@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 
 from app_pages.common import plain
-from helpers import assert_rendered, canvas_state, interrupted_run, open_page, rgba_canvas, save_run, texts, widget
+from helpers import (
+    PAD_KEY,
+    assert_rendered,
+    canvas_state,
+    interrupted_run,
+    open_page,
+    rgba_canvas,
+    save_run,
+    texts,
+    widget,
+)
 from mnist_core.precision import cpu_flags, resolved_precision
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
@@ -346,7 +356,7 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
     index, drawing = next((index, drawing) for index, drawing in enumerate(drawings)
                           if predictor.probabilities(to_mnist(drawing)).argmax() == mnist.y_test[index])
     dense = save_run(model_registry, small_dense_model, name="dense-64")
-    app = open_page("draw", {"draw_canvas": canvas_state(drawing)})
+    app = open_page("draw", {PAD_KEY: canvas_state(drawing)})
     assert_rendered(app)
     assert not app.error, texts(app.error)
     assert widget(app.selectbox, "Model").value == "default"
@@ -367,15 +377,30 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
 def test_draw_page_only_hints_when_nothing_is_drawn(data_set, model_registry):
     black = np.zeros((280, 280, 4), dtype=np.uint8)
     black[..., 3] = 255
-    for state in ({}, {"draw_canvas": canvas_state(black)}):
+    for state in ({}, {PAD_KEY: canvas_state(black)}):
         app = open_page("draw", state)
         assert_rendered(app)
         assert any(text.startswith("Draw a digit") for text in texts(app.info)), texts(app.info)
         assert not [metric for metric in app.metric if metric.label == "Prediction"]
 
 
-def test_draw_page_refuses_a_hostile_drawing_pad_value_with_a_message(data_set, model_registry):
-    app = open_page("draw", {"draw_canvas": {"png": "data:image/png;base64,<script>alert(1)</script>"}})
+HOSTILE_PAD_VALUES = {  # what a client other than the pad could send as its value
+    "drawing-not-an-object": ({"drawing": "<script>alert(1)</script>"}, "not a drawing"),
+    "picture-not-text": ({"drawing": {"raw": None, "data": 5}}, "not a drawing"),
+    "picture-not-a-data-url": ({"drawing": {"raw": None, "data": "javascript:alert(1)"}}, "not a drawing"),
+    "picture-not-base64": ({"drawing": {"raw": None, "data": "data:image/png;base64,<script>alert(1)</script>"}},
+                           "not a drawing"),
+    "picture-of-text": ({"drawing": {"raw": None, "data": "data:image/png;base64,aGVsbG8gd29ybGQh"}},
+                        "did not arrive as a PNG"),
+    "background-fit-without-fields": ({"backgroundFit": {"scaleX": 1}}, "not a drawing"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_PAD_VALUES)
+def test_draw_page_refuses_a_hostile_drawing_pad_value_with_a_message(case, data_set, model_registry):
+    value, reason = HOSTILE_PAD_VALUES[case]
+    app = open_page("draw", {PAD_KEY: value})
     assert_rendered(app)
-    assert any("The drawing could not be read" in text for text in texts(app.error)), texts(app.error)
+    assert any("The drawing could not be read" in text and reason in text for text in texts(app.error)), \
+        texts(app.error)
     assert not [metric for metric in app.metric if metric.label == "Prediction"]
