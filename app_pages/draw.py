@@ -164,11 +164,13 @@ def filed_message() -> None:
 
 
 def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id: str | None) -> None:
-    """Canvas and upload on the left, the prediction on the right, what the network sees below. A fragment: a stroke
-    reruns this part only, and the prediction is drawn before anything else that depends on the drawing."""
+    """Pad on the left, the prediction on the right, the uploader under them (so on a phone, where the columns stack,
+    the prediction comes right under the pad), what the network sees below. A fragment: a stroke reruns this part
+    only, and the prediction is drawn before anything else that depends on the drawing."""
     canvas_column, result_column = st.columns([1, 1], gap="large")
     with canvas_column:
         drawing = drawn_image()
+    with st.container():  # laid out under both columns, filled first: the prediction needs the picture
         picture = picture_upload()
     with result_column:
         filed_message()
