@@ -10,14 +10,15 @@ import streamlit as st
 
 from app_pages.common import (
     cached_evaluation,
+    cached_predictor,
     dataset_or_warning,
     image_grid,
     model_key,
     model_picker,
     plain,
-    predictor_for,
     shared_registry,
 )
+from app_pages.insight_tasks import task_failed, task_for, wait_for
 from mnist_core.charts import CONFUSION_SELECTION, confusion_chart, probability_chart
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
@@ -100,22 +101,35 @@ def page_of(errors: pd.DataFrame) -> pd.DataFrame:
     return errors.iloc[(page - 1) * IMAGES_PER_PAGE: page * IMAGES_PER_PAGE]
 
 
-def inspection(registry: Registry, run_id: str, data: MnistData, shown: pd.DataFrame) -> None:
-    """For the image picked in "Inspect image": the picture, its probabilities and its saliency map."""
+def saliency_task(registry: Registry, run_id: str, image):
+    """The saliency map of ``image`` for the run's model, worked out in a background task (loading the model needs
+    TensorFlow, 4-5 s on a fresh server): the page is complete without it and shows it when it is ready. None (after
+    a message) when the model cannot be found."""
+    try:
+        key = model_key(registry, run_id)
+    except (RegistryError, OSError) as error:
+        st.error(plain(f"The model {run_id!r} cannot be loaded: {error}"))
+        return None
+    return task_for(("saliency", key, image.tobytes()),
+                    lambda report: saliency_overlay(image, cached_predictor(*key).saliency(image)), "saliency")
+
+
+def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, shown: pd.DataFrame) -> None:
+    """For the image picked in "Inspect image": the picture, its probabilities (from the test-set evaluation) and its
+    saliency map (once the model has worked it out)."""
     rows = {int(row["index"]): row for _, row in shown.iterrows()}
     index = st.selectbox("Inspect image", list(rows), format_func=lambda i: (
         f"#{i}: true {rows[i]['true']}, predicted {rows[i]['predicted']} ({rows[i]['confidence']:.1%})"))
-    predictor = predictor_for(registry, run_id)
-    if predictor is None:
-        return
     image = data.x_test[index] / 255.0
     picture, probabilities, saliency = st.columns([1, 2, 1])
     picture.image(enlarge(image, 6), caption=f"test image #{index}, labelled {rows[index]['true']}")
     with probabilities:
         st.markdown(f"**Top 3:** {rows[index]['top3']}")
-        st.altair_chart(probability_chart(predictor.probabilities(image)), width="stretch")
-    saliency.image(enlarge(saliency_overlay(image, predictor.saliency(image)), 6),
-                   caption="saliency: the pixels that move the prediction most")
+        st.altair_chart(probability_chart(evaluation.probabilities[index]), width="stretch")
+    with saliency:
+        task = saliency_task(registry, run_id, image)
+        if task is not None and wait_for({"Saliency map": task}) and not task_failed(task, "The saliency map"):
+            st.image(enlarge(task.result, 6), caption="saliency: the pixels that move the prediction most")
 
 
 def misclassified_images(registry: Registry, run_id: str, data: MnistData, evaluation) -> None:
@@ -130,7 +144,7 @@ def misclassified_images(registry: Registry, run_id: str, data: MnistData, evalu
     tiles = shown[["index", "true", "predicted", "confidence"]].itertuples(index=False, name=None)
     image_grid(data.x_test[shown["index"].to_numpy()],
                [f"#{index}: {true}→{predicted} ({confidence:.0%})" for index, true, predicted, confidence in tiles])
-    inspection(registry, run_id, data, shown)
+    inspection(registry, run_id, data, evaluation, shown)
 
 
 def errors_page() -> None:

@@ -1,4 +1,4 @@
-"""The Insight page's background tasks: long computations (t-SNE, the robustness sweep) run in threads shared by
+"""The pages' background tasks: long computations (t-SNE, the robustness sweep, a saliency map) run in threads shared by
 every session, kept per server by what they compute, and their progress shown while they run."""
 
 from __future__ import annotations

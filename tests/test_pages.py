@@ -15,6 +15,7 @@ import pytest
 from app_pages.common import plain
 from helpers import (
     PAD_KEY,
+    RUN_TIMEOUT_S,
     assert_rendered,
     canvas_state,
     interrupted_run,
@@ -340,6 +341,17 @@ def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, mo
 
     widget(app.selectbox, "Predicted digit").set_value("All").run()
     assert f"Showing {mistakes[true].sum()} misclassified images" in texts(app.caption)
+
+
+def test_errors_page_shows_the_inspected_images_saliency_once_worked_out_in_the_background(data_set, model_registry):
+    app = open_page("errors")
+    assert_rendered(app)  # the page is complete while the model loads off the script thread
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any("saliency" in caption for image in app.get("image") for caption in image.captions):
+        assert time.monotonic() < deadline, "the saliency map never showed"
+        time.sleep(0.5)
+        app.run()
+    assert_rendered(app)
 
 
 # --- Draw -------------------------------------------------------------------------------------------------------
