@@ -23,7 +23,8 @@ PAD_KEY, UPLOAD_KEY = "draw_canvas", "draw_upload"  # + "." + the pad generation
 GENERATION_KEY = "draw.generation"  # a new pad and uploader (the old ones cleared) after each drawing filed
 FILED_KEY = "draw.filed"  # digest of the last input filed from this session: a second press does not file it again
 EMPTY_HINT = ("Draw a digit in the black square (white on black, as large as the square allows); the prediction "
-              "appears after each stroke. Undo, redo and clear are in the square's toolbar (hover over it).")
+              "appears after each stroke. Undo, redo and clear are in the toolbar over the square's top edge (it "
+              "shows while you point at or touch the square).")
 UNREADABLE_PAD = "the drawing pad sent a value that is not a drawing. Clear the pad and draw again."
 
 
