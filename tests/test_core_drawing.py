@@ -235,7 +235,8 @@ HOSTILE_PAD_PICTURES = {
     "png-signature-then-garbage": (PNG_SIGNATURE + b"\x00" * 64, "not an image that can be read"),
     "truncated-png": (encoded(Image.fromarray(np.eye(280, dtype=np.uint8) * 255))[:300], "damaged or truncated"),
     "too-large": (PNG_SIGNATURE + bytes(MAX_DRAWING_BYTES), "bytes; at most"),
-    "decompression-bomb": (huge_black_png(20_000), "megapixels"),
+    "too-many-pixels": (huge_black_png(6_000), "6000×6000 pixels; at most 25 megapixels"),
+    "decompression-bomb": (huge_black_png(20_000), "too large"),
 }
 
 
