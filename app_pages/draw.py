@@ -129,9 +129,9 @@ def network_view(predictor, image: np.ndarray) -> None:
 
 
 def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | bytes, digit: int) -> None:
-    """"That was a N" pressed: file ``image`` under ``digit`` with its original drawing (pad
-    picture) or picture (file bytes), once (a second press on the same input files nothing), then start a clean pad
-    and uploader for the next digit. A button callback, so the page is drawn after it with the clean pad."""
+    """"That was a N" pressed: file ``image`` under ``digit`` with its original drawing (pad picture) or picture (file
+    bytes), once (a second press on the same input files nothing), then start a clean pad and uploader for the next
+    digit. A button callback, so the page is drawn after it with the clean pad."""
     from mnist_core.drawing import open_image
     from mnist_core.my_digits import MyDigits, MyDigitsError
 

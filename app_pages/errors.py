@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -101,17 +102,25 @@ def page_of(errors: pd.DataFrame) -> pd.DataFrame:
     return errors.iloc[(page - 1) * IMAGES_PER_PAGE: page * IMAGES_PER_PAGE]
 
 
-def saliency_task(registry: Registry, run_id: str, image):
-    """The saliency map of ``image`` for the run's model, worked out in a background task (loading the model needs
-    TensorFlow, 4-5 s on a fresh server): the page is complete without it and shows it when it is ready. None (after
-    a message) when the model cannot be found."""
+def saliency_or_reason(key: tuple, image: np.ndarray) -> np.ndarray | str:
+    """The saliency overlay of ``image`` for the model file ``key`` names, or why that model cannot be loaded (a
+    reason, not an exception: a background task that raised would be started again on every run)."""
+    try:
+        return saliency_overlay(image, cached_predictor(*key).saliency(image))
+    except (RegistryError, OSError) as error:
+        return f"the model could not be loaded: {error}"
+
+
+def saliency_task(registry: Registry, run_id: str, image: np.ndarray):
+    """The background task working out ``image``'s saliency map for the run's model (loading the model needs
+    TensorFlow, 4-5 s on a fresh server), so the page is complete without it; None (after a message) when the run's
+    model file is gone."""
     try:
         key = model_key(registry, run_id)
     except (RegistryError, OSError) as error:
         st.error(plain(f"The model {run_id!r} cannot be loaded: {error}"))
         return None
-    return task_for(("saliency", key, image.tobytes()),
-                    lambda report: saliency_overlay(image, cached_predictor(*key).saliency(image)), "saliency")
+    return task_for(("saliency", key, image.tobytes()), lambda report: saliency_or_reason(key, image), "saliency")
 
 
 def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, shown: pd.DataFrame) -> None:
@@ -128,7 +137,11 @@ def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, sho
         st.altair_chart(probability_chart(evaluation.probabilities[index]), width="stretch")
     with saliency:
         task = saliency_task(registry, run_id, image)
-        if task is not None and wait_for({"Saliency map": task}) and not task_failed(task, "The saliency map"):
+        if task is None or not wait_for({"Saliency map": task}) or task_failed(task, "The saliency map"):
+            return
+        if isinstance(task.result, str):
+            st.error(plain(f"No saliency map: {task.result}"))
+        else:
             st.image(enlarge(task.result, 6), caption="saliency: the pixels that move the prediction most")
 
 

@@ -52,13 +52,15 @@ print(importers)
 def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own(first_page):
     """TensorFlow takes 4-5 s to import: the app loads it after its first page, on its own thread, so neither that
     page nor the Train page waits for it, and it is loaded by the time a user presses Train. The Errors page on a run
-    that saved its test predictions (the shipped default model does) needs none: it shows before the import."""
+    that saved its test predictions (the shipped default model does) needs none on its script thread: only its
+    saliency map does, worked out in a background task (which may start the import first)."""
     from app_pages.common import ENGINE_PRELOAD_THREAD
 
     done = subprocess.run([sys.executable, "-c", WHO_IMPORTS_TENSORFLOW, first_page], capture_output=True, text=True,
                           cwd=PROJECT, timeout=240)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str([ENGINE_PRELOAD_THREAD])
+    background = [ENGINE_PRELOAD_THREAD] + (["saliency"] if first_page == "errors" else [])
+    assert done.stdout.strip() in [str([thread]) for thread in background], done.stdout
 
 
 WHO_LOADS_THE_DEFAULT_MODEL = """

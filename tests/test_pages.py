@@ -8,6 +8,7 @@ confusion matrix; the Draw page predicts a digit drawn on the canvas and only hi
 from __future__ import annotations
 
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -319,6 +320,29 @@ def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, em
     assert_rendered(app)
     expected = (mnist.y_test == 3).mean()
     assert metric_value(app, "Test accuracy") == f"{expected:.2%}"
+
+
+def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_set, empty_registry, small_cnn_model):
+    from mnist_core.evaluation import ImagePredictor
+    from mnist_core.registry import RunRecord
+
+    record = RunRecord(id="", name="broken", architecture="custom", spec=[], config={}, status="finished", created="")
+    probabilities = ImagePredictor(small_cnn_model).batch(mnist.x_test)
+    saved = empty_registry.save_run(small_cnn_model, record, test_predictions=(probabilities, mnist.test_fingerprint))
+    with zipfile.ZipFile(empty_registry.model_path(saved.id), "w") as broken:  # a zip, but no Keras model any more
+        broken.writestr("config.json", "{}")
+    app = open_page("errors", {"errors.true": "All"})
+    assert_rendered(app)  # the figures come from the saved predictions
+    assert metric_value(app, "Test accuracy") == f"{(probabilities.argmax(axis=1) == mnist.y_test).mean():.2%}"
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any("No saliency map" in text for text in texts(app.error)):
+        assert time.monotonic() < deadline, texts(app.error)
+        time.sleep(0.5)
+        app.run()
+    app.run()  # and it stays said, without working it out again
+    assert any(plain("No saliency map: the model could not be loaded") in text for text in texts(app.error)), \
+        texts(app.error)
+    assert not app.get("progress")
 
 
 def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, model_registry, small_cnn_model):
