@@ -9,9 +9,10 @@ import re
 import threading
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
 import streamlit as st
 
-from mnist_core.data import ENV_VAR, DataSetError, MnistData, load_mnist
+from mnist_core.data import ENV_VAR, IMAGE_SIDE, DataSetError, MnistData, load_mnist
 from mnist_core.pictures import enlarge
 from mnist_core.registry import DEFAULT_ID, MODELS_ENV, PROJECT_MODELS, Registry, RegistryError, RunRecord
 
@@ -201,14 +202,28 @@ def predictor_for(registry: Registry, run_id: str) -> ImagePredictor | None:
 ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
 
 
+def load_engine_and_default_model() -> None:
+    """Import the training engine, then load the default model's single-image predictor and run it once on a blank
+    image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
+    importlib.import_module("mnist_core.runs")
+    try:
+        predictor = cached_predictor(*model_key(shared_registry(), DEFAULT_ID))
+    except (RegistryError, OSError):  # no default model: the pages say so when they need it
+        return
+    blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    predictor.probabilities(blank)
+    predictor.saliency(blank)
+    predictor.activations(blank)
+
+
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras: 4.2-4.9 s on 2 cores) once per server process, on a thread of
-    its own, after the first page shown: no page waits for it, and by the time a user presses Train or draws a digit
-    it is usually loaded (the Train page's first visit waited for it before: 6.5-7.1 s, now 2.4-3.5 s). A failed import
-    is reported by whatever needs the engine, which imports it again."""
-    threading.Thread(target=importlib.import_module, args=("mnist_core.runs",), name=ENGINE_PRELOAD_THREAD,
-                     daemon=True).start()
+    """Import the training engine (TensorFlow and Keras: 4.2-4.9 s on 2 cores) and make the default model ready to
+    predict, once per server process, on a thread of its own, after the first page shown: no page waits for it, and by
+    the time a user presses Train or draws a digit it is usually done (the Train page's first visit waited for the
+    import before: 6.5-7.1 s, now 2.4-3.5 s). A failure is reported by whatever needs the engine or the model, which
+    loads it again."""
+    threading.Thread(target=load_engine_and_default_model, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
 
 @st.cache_resource

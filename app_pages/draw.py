@@ -3,29 +3,53 @@ models say, and what the network sees: the 28×28 input, hidden activations and 
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import model_picker, plain, predictor_for, run_label, shared_registry
-from app_pages.drawing_pad import drawing_pad
+from app_pages.common import FLASH_KEY, flash, model_picker, predictor_for, run_label, shared_registry, show_flash
 from mnist_core.charts import activation_strip, probability_chart
-from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, to_mnist
+from mnist_core.drawing import EmptyImageError, ImageInputError, image_file_to_mnist, image_from_drawing_png, to_mnist
 from mnist_core.errors import DigitLabError
 from mnist_core.pictures import enlarge, feature_map_grid, saliency_overlay
 from mnist_core.registry import Registry, RunRecord
 
 CANVAS_SIDE = 280
+INK, PAPER = "#FFFFFF", "#000000"  # white digits on black, as MNIST's
 ZOOM = 8  # 28×28 pictures shown at 224×224
+PAD_KEY, UPLOAD_KEY = "draw_canvas", "draw_upload"  # + "." + the pad generation
+GENERATION_KEY = "draw.generation"  # a new pad and uploader (the old ones cleared) after each drawing filed
+FILED_KEY = "draw.filed"  # digest of the last input filed from this session: a second press does not file it again
 EMPTY_HINT = ("Draw a digit in the black square (white on black, as large as the square allows); the prediction "
-              "appears after each stroke. Undo and Clear are under the square.")
+              "appears after each stroke. Undo, redo and clear are in the toolbar over the square's top edge (it "
+              "shows while you point at or touch the square).")
+UNREADABLE_PAD = "the drawing pad sent a value that is not a drawing. Clear the pad and draw again."
 
 
-def drawn_image() -> np.ndarray | None:
-    """The drawing pad (280×280, white ink on black) with a "Stroke width" slider; its RGBA pixels, None before
-    drawing (or after an error saying why the drawing could not be read)."""
+def generation() -> int:
+    """How many drawings this session has filed: the pad's and uploader's keys end with it."""
+    return st.session_state.setdefault(GENERATION_KEY, 0)
+
+
+def drawn_image() -> Image.Image | None:
+    """The drawing pad (streamlit-drawable-canvas, 280×280, white ink on black, its own undo/redo/clear toolbar) with a
+    "Stroke width" slider; the picture, None before drawing (or after an error saying why it could not be read).
+
+    Only the raw PNG bytes the pad sent are used, decoded by ``image_from_drawing_png``'s checks; ``st_canvas`` itself
+    unpacks the value the browser sent, so a value of the wrong shape is an error message here, not a traceback."""
     stroke = st.slider("Stroke width", min_value=8, max_value=40, value=20, step=1)
     try:
-        return drawing_pad(CANVAS_SIDE, stroke, key="draw_canvas")
+        content = st_canvas(stroke_width=stroke, stroke_color=INK, background_color=PAPER, width=CANVAS_SIDE,
+                            height=CANVAS_SIDE, drawing_mode="freedraw", return_image_data=True,
+                            key=f"{PAD_KEY}.{generation()}").image_bytes
+    except (AttributeError, KeyError, TypeError, ValueError):  # what st_canvas raises on a value of another shape
+        st.error(f"The drawing could not be read: {UNREADABLE_PAD}")
+        return None
+    try:
+        return None if content is None else image_from_drawing_png(content)
     except ImageInputError as error:
         st.error(f"The drawing could not be read: {error}")
         return None
@@ -34,12 +58,13 @@ def drawn_image() -> np.ndarray | None:
 def picture_upload() -> bytes | None:
     """The "Or upload an image" uploader; the file's bytes, None when nothing is uploaded."""
     upload = st.file_uploader("Or upload an image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                              key=f"{UPLOAD_KEY}.{generation()}",
                               help="A photo or scan of one digit; dark on light or light on dark both work. "
                                    "While a picture is uploaded it is predicted instead of the drawing.")
     return None if upload is None else upload.getvalue()
 
 
-def model_input(drawing: np.ndarray | None, picture: bytes | None) -> np.ndarray | None:
+def model_input(drawing: Image.Image | None, picture: bytes | None) -> np.ndarray | None:
     """The 28×28 input from the uploaded picture if there is one, else from the drawing; None after a hint or
     an error saying why there is nothing to predict."""
     try:
@@ -104,33 +129,53 @@ def network_view(predictor, image: np.ndarray) -> None:
             st.caption(f"the {len(values)} activations of the first hidden dense layer ({name})")
 
 
-def file_under_my_digits(registry: Registry, image: np.ndarray, original, predicted: int) -> None:
-    """"That was a N": file this input under its true digit in My digits, with the original drawing (canvas pixels)
-    or picture (file bytes) kept beside it."""
+def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | bytes, digit: int) -> None:
+    """"That was a N" pressed: file ``image`` under ``digit`` with its original drawing (pad picture) or picture (file
+    bytes), once (a second press on the same input files nothing), then start a clean pad and uploader for the next
+    digit. A button callback, so the page is drawn after it with the clean pad."""
     from mnist_core.drawing import open_image
     from mnist_core.my_digits import MyDigits
 
+    digest = hashlib.sha256(image.tobytes()).hexdigest()
+    if st.session_state.get(FILED_KEY) == digest:
+        return
+    try:
+        MyDigits(registry).add(digit, image, open_image(original) if isinstance(original, bytes) else original)
+    except DigitLabError as error:  # not a digit, or a full disk
+        flash("error", f"Not added to My digits: {error}")
+        return
+    st.session_state[FILED_KEY] = digest
+    st.session_state[GENERATION_KEY] = generation() + 1
+    flash("success", f"Added to My digits as a {digit}. Draw the next digit.")
+
+
+def file_under_my_digits(registry: Registry, image: np.ndarray, original: Image.Image | bytes, predicted: int) -> None:
+    """The "True digit" picker (the prediction preselected) and the "That was a N" button that files this input."""
     digit_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
     digit = digit_column.selectbox("True digit", range(10), index=predicted,
                                    help="what you meant to draw; the prediction is preselected")
-    if button_column.button(f"That was a {digit}: add to My digits", icon=":material/person_add:"):
-        try:
-            MyDigits(registry).add(digit, image, open_image(original) if isinstance(original, bytes) else original)
-        except DigitLabError as error:  # not a digit, or a full disk
-            st.error(f"Not added to My digits: {plain(error)}")
-            return
-        st.success(f"Added to My digits as a {digit}.")
+    button_column.button(f"That was a {digit}: add to My digits", icon=":material/person_add:", on_click=file_drawing,
+                         args=(registry, image, original, digit))
+
+
+def filed_message() -> None:
+    """What the last "That was a N" did, and the way to the drawings filed."""
+    if FLASH_KEY in st.session_state:
+        show_flash()
         st.page_link("app_pages/my_digits.py", label="See My digits", icon=":material/person_edit:")
 
 
 def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id: str | None) -> None:
-    """Canvas and upload on the left, the prediction on the right, what the network sees below. A fragment: a stroke
-    reruns this part only, and the prediction is drawn before anything else that depends on the drawing."""
+    """Pad on the left, the prediction on the right, the uploader under them (so on a phone, where the columns stack,
+    the prediction comes right under the pad), what the network sees below. A fragment: a stroke reruns this part
+    only, and the prediction is drawn before anything else that depends on the drawing."""
     canvas_column, result_column = st.columns([1, 1], gap="large")
     with canvas_column:
         drawing = drawn_image()
+    with st.container():  # laid out under both columns, filled first: the prediction needs the picture
         picture = picture_upload()
     with result_column:
+        filed_message()
         image = model_input(drawing, picture)
         predictor = predictor_for(registry, run_id) if run_id is not None else None
         if image is None or predictor is None:

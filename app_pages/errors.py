@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
     cached_evaluation,
+    cached_predictor,
     dataset_or_warning,
     image_grid,
     model_key,
     model_picker,
     plain,
-    predictor_for,
     shared_registry,
 )
+from app_pages.insight_tasks import task_failed, task_for, wait_for
 from mnist_core.charts import CONFUSION_SELECTION, confusion_chart, probability_chart
 from mnist_core.data import NUM_CLASSES, MnistData
 from mnist_core.pictures import enlarge, saliency_overlay
@@ -100,22 +102,50 @@ def page_of(errors: pd.DataFrame) -> pd.DataFrame:
     return errors.iloc[(page - 1) * IMAGES_PER_PAGE: page * IMAGES_PER_PAGE]
 
 
-def inspection(registry: Registry, run_id: str, data: MnistData, shown: pd.DataFrame) -> None:
-    """For the image picked in "Inspect image": the picture, its probabilities and its saliency map."""
+def saliency_or_reason(key: tuple, image: np.ndarray) -> np.ndarray | str:
+    """The saliency overlay of ``image`` for the model file ``key`` names, or why that model cannot be loaded (a
+    reason, not an exception: a background task that raised would be started again on every run)."""
+    try:
+        return saliency_overlay(image, cached_predictor(*key).saliency(image))
+    except (RegistryError, OSError) as error:
+        return f"the model could not be loaded: {error}"
+
+
+def saliency_task(registry: Registry, run_id: str, image: np.ndarray):
+    """The background task working out ``image``'s saliency map for the run's model (loading the model needs
+    TensorFlow, 4-5 s on a fresh server), so the page is complete without it; None (after a message) when the run's
+    model file is gone."""
+    try:
+        key = model_key(registry, run_id)
+    except (RegistryError, OSError) as error:
+        st.error(plain(f"The model {run_id!r} cannot be loaded: {error}"))
+        return None
+    return task_for(("saliency", key, image.tobytes()), lambda report: saliency_or_reason(key, image), "saliency",
+                    light=True)
+
+
+def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, shown: pd.DataFrame) -> None:
+    """For the image picked in "Inspect image": the picture, its probabilities (from the test-set evaluation) and its
+    saliency map (once the model has worked it out)."""
     rows = {int(row["index"]): row for _, row in shown.iterrows()}
     index = st.selectbox("Inspect image", list(rows), format_func=lambda i: (
         f"#{i}: true {rows[i]['true']}, predicted {rows[i]['predicted']} ({rows[i]['confidence']:.1%})"))
-    predictor = predictor_for(registry, run_id)
-    if predictor is None:
-        return
     image = data.x_test[index] / 255.0
     picture, probabilities, saliency = st.columns([1, 2, 1])
     picture.image(enlarge(image, 6), caption=f"test image #{index}, labelled {rows[index]['true']}")
     with probabilities:
         st.markdown(f"**Top 3:** {rows[index]['top3']}")
-        st.altair_chart(probability_chart(predictor.probabilities(image)), width="stretch")
-    saliency.image(enlarge(saliency_overlay(image, predictor.saliency(image)), 6),
-                   caption="saliency: the pixels that move the prediction most")
+        st.altair_chart(probability_chart(evaluation.probabilities[index]), width="stretch")
+    with saliency:
+        job = saliency_task(registry, run_id, image)
+        views = wait_for({"Saliency map": job}) if job is not None else None
+        if views is None or task_failed(views["Saliency map"], "The saliency map"):
+            return
+        overlay = views["Saliency map"].value
+        if isinstance(overlay, str):
+            st.error(plain(f"No saliency map: {overlay}"))
+        else:
+            st.image(enlarge(overlay, 6), caption="saliency: the pixels that move the prediction most")
 
 
 def misclassified_images(registry: Registry, run_id: str, data: MnistData, evaluation) -> None:
@@ -130,7 +160,7 @@ def misclassified_images(registry: Registry, run_id: str, data: MnistData, evalu
     tiles = shown[["index", "true", "predicted", "confidence"]].itertuples(index=False, name=None)
     image_grid(data.x_test[shown["index"].to_numpy()],
                [f"#{index}: {true}→{predicted} ({confidence:.0%})" for index, true, predicted, confidence in tiles])
-    inspection(registry, run_id, data, shown)
+    inspection(registry, run_id, data, evaluation, shown)
 
 
 def errors_page() -> None:

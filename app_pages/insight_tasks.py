@@ -1,6 +1,6 @@
-"""The Insight page's long computations (t-SNE, the robustness sweep) as tasks of the server's one job runner:
-queued with the trainings (so they never take the CPU from one), shared by every session that asks for the same
-thing, kept while the runner keeps their values, and their progress shown while they wait or run."""
+"""The pages' long computations (t-SNE, the robustness sweep, a saliency map) as tasks of the server's one job
+runner: shared by every session that asks for the same thing, kept while the runner keeps their values, and their
+progress shown while they wait or run."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from mnist_core.statuses import ACTIVE, FAILED, QUEUED
 PROGRESS_REFRESH_S = 1.0
 
 
-def task_for(key: tuple, work, name: str) -> int:
-    """The job computing ``key``: the one already queued, running or done, or a new one running ``work``."""
-    return job_runner(shared_registry()).submit_once(task_request(name, key, work))
+def task_for(key: tuple, work, name: str, light: bool = False) -> int:
+    """The job computing ``key``: the one already queued, running or done, or a new one running ``work`` (in the
+    runner's light lane when ``light``)."""
+    return job_runner(shared_registry()).submit_once(task_request(name, key, work, light))
 
 
 def show_progress(jobs: dict[str, int], was_running: bool) -> None:

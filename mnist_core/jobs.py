@@ -25,6 +25,8 @@ from .statuses import ENDED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED
 LIVE_JOBS_KEPT = 3  # ended jobs whose history stays in memory; older ones are read back from the registry
 TASK_VALUES_KEPT = 32  # ended tasks whose value stays in memory; an older one is computed again when asked for
 TASK = "task"  # the architecture of a job that computes a value instead of training a run (``task_request``)
+TRAINING, LIGHT = "training", "light"
+LANES = {TRAINING: "digit-lab-trainer", LIGHT: "digit-lab-light"}  # each lane's queue and its one worker thread
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RunRequest:
     execute: Callable | None = None  # runs the job instead of runs.execute_run, same arguments (e.g. a fine-tune)
     resume_id: str | None = None  # an interrupted run to go on with (see ``resume_request``)
     subject: tuple = ()  # what a job of its own kind works on, to find it again (e.g. ("sweep", storage, name))
+    lane: str = TRAINING  # TRAINING: one at a time, in order; LIGHT: small tasks that may run beside a training
 
 
 class Outcome(NamedTuple):
@@ -126,15 +129,15 @@ class JobRunner:
     def __init__(self, registry: Registry, load_data: Callable[[], MnistData]):
         self.registry, self.load_data = registry, load_data
         self._jobs: dict[int, Job] = {}
-        self._queue: deque[int] = deque()
+        self._queues: dict[str, deque[int]] = {lane: deque() for lane in LANES}
         self._ids = itertools.count(1)
         self._lock = threading.Condition()
-        self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
-        self._worker.start()
+        for lane, thread_name in LANES.items():
+            threading.Thread(target=self._work, args=(lane,), name=thread_name, daemon=True).start()
 
     def __repr__(self) -> str:
         with self._lock:
-            return f"JobRunner(jobs={len(self._jobs)}, queued={len(self._queue)})"
+            return f"JobRunner(jobs={len(self._jobs)}, queued={sum(map(len, self._queues.values()))})"
 
     def same_request(self, request: RunRequest) -> JobBrief | None:
         """The queued or running job that trains what ``request`` asks for (names aside: a default name holds the
@@ -167,7 +170,7 @@ class JobRunner:
     def _queue_job(self, request: RunRequest) -> int:
         job = Job(next(self._ids), request)
         self._jobs[job.id] = job
-        self._queue.append(job.id)
+        self._queues[request.lane].append(job.id)
         self._lock.notify_all()
         return job.id
 
@@ -176,7 +179,7 @@ class JobRunner:
         with self._lock:
             job = self._jobs[job_id]
             if job.status == QUEUED:
-                self._queue.remove(job_id)
+                self._queues[job.request.lane].remove(job_id)
                 job.status, job.reason, job.ended = STOPPED, "cancelled before it started.", time.time()
             job.stop_event.set()
 
@@ -185,7 +188,8 @@ class JobRunner:
         old status and its new record); an older ended job's history is read back from its saved run."""
         with self._lock:
             job = self._jobs[job_id]
-            position = self._queue.index(job_id) + 1 if job_id in self._queue else None
+            queue = self._queues[job.request.lane]
+            position = queue.index(job_id) + 1 if job_id in queue else None
             status, reason, latest, record, value = job.status, job.reason, job.latest, job.record, job.value
             history, started, ended = job.history, job.started, job.ended
         if history is not None:
@@ -246,12 +250,13 @@ class JobRunner:
             from .runs import execute_run as execute  # TensorFlow: the app has usually imported it (preload_engine)
         return execute(job.request, self.load_data(), self.registry, on_event, job.stop_event, job.history)
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
+        queue = self._queues[lane]
         while True:
             with self._lock:
-                while not self._queue:
+                while not queue:
                     self._lock.wait()
-                job = self._jobs[self._queue.popleft()]
+                job = self._jobs[queue.popleft()]
                 job.status, job.started = RUNNING, time.time()
             try:
                 result = self._execute(job)
@@ -265,11 +270,14 @@ class JobRunner:
                                                                                      result))
 
 
-def task_request(name: str, subject: tuple, work: Callable[[Callable[[float, str], None]], Any]) -> RunRequest:
-    """A job that computes a value instead of training a run (a t-SNE map, a robustness sweep): ``work(report)``
-    returns it, and ``report(fraction, text)`` tells its progress. Queued like any job, so it never takes the CPU from
-    a training; ``JobRunner.submit_once`` finds it again by ``subject``."""
-    return RunRequest(name, TASK, [], None, execute=functools.partial(execute_task, work), subject=subject)
+def task_request(name: str, subject: tuple, work: Callable[[Callable[[float, str], None]], Any],
+                 light: bool = False) -> RunRequest:
+    """A job that computes a value instead of training a run: ``work(report)`` returns it, and ``report(fraction,
+    text)`` tells its progress; ``JobRunner.submit_once`` finds it again by ``subject``. Queued with the trainings (a
+    t-SNE map, a robustness sweep: they would take the CPU a training needs), or, when ``light`` (one image's
+    saliency map: milliseconds), in the light lane, which runs beside a training."""
+    return RunRequest(name, TASK, [], None, execute=functools.partial(execute_task, work), subject=subject,
+                      lane=LIGHT if light else TRAINING)
 
 
 def execute_task(work, request: RunRequest, data, registry, on_event, stop_event, history) -> Outcome:

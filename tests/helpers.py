@@ -98,14 +98,17 @@ def widget(elements, label: str):
     return found[0]
 
 
+PAD_KEY = "draw_canvas.0"  # the Draw page's drawing pad, before a drawing is filed (app_pages/draw.py)
+
+
 def canvas_state(rgba: np.ndarray) -> dict:
-    """What the drawing pad reports after a stroke: its picture as a PNG data URL."""
+    """What streamlit-drawable-canvas reports after a stroke: its Fabric.js JSON and its picture as a PNG data URL."""
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"png": url}
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
 
 
 def install_default(registry, model) -> None:

@@ -249,3 +249,19 @@ def test_a_task_waits_for_the_training_before_it_and_a_failed_one_is_computed_ag
     assert seen == [FINISHED]  # it ran once the training had ended, never beside it
     again = runner.wait(runner.submit_once(task_request("t", ("robustness", 2), work)), 30)
     assert again.id != failed.id and again.value == 7
+
+
+def test_a_light_task_runs_beside_a_training_and_a_heavy_one_waits_for_it(mnist, registry):
+    from mnist_core.jobs import task_request
+
+    runner = JobRunner(registry, lambda: mnist)
+    training = runner.submit(RunRequest("long", "custom", DENSE, TINY.replace(epochs=200, subset_size=3000)))
+    while runner.view(training).latest is None:
+        time.sleep(0.05)
+    light = runner.wait(runner.submit_once(task_request("saliency", ("s", 1), lambda report: "map", light=True)), 30)
+    assert light.value == "map" and runner.view(training).status == "running"  # done while the training goes on
+    heavy = runner.submit_once(task_request("t-SNE", ("t", 1), lambda report: "embedding"))
+    time.sleep(0.5)
+    assert runner.view(heavy).status == QUEUED and runner.view(heavy).queue_position == 1
+    runner.stop(training)
+    assert runner.wait(heavy, 60).value == "embedding"

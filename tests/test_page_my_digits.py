@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app_pages.common import plain
-from helpers import assert_rendered, canvas_state, open_page, texts, widget
+from helpers import PAD_KEY, assert_rendered, canvas_state, open_page, texts, widget
 from mnist_core.drawing import to_mnist
 from mnist_core.my_digits import MyDigits
 from mnist_core.registry import DEFAULT_ID
@@ -79,7 +79,7 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
 def test_draw_page_files_a_drawing_under_its_true_digit(data_set, model_registry):
     canvases, labels = hand(1, seed=22)
     canvas = canvases[7]
-    app = open_page("draw", {"draw_canvas": canvas_state(canvas)})
+    app = open_page("draw", {PAD_KEY: canvas_state(canvas)})
     assert_rendered(app)
     widget(app.selectbox, "True digit").set_value(7)
     app.run()
@@ -89,3 +89,13 @@ def test_draw_page_files_a_drawing_under_its_true_digit(data_set, model_registry
     assert item.label == 7
     np.testing.assert_allclose(MyDigits(model_registry).image(item.id), to_mnist(canvas), atol=1e-6)
     assert any("Added to My digits as a 7" in text for text in texts(app.success))
+    assert any(text.startswith("Draw a digit") for text in texts(app.info)), "the pad is not clean for the next digit"
+    assert not [metric for metric in app.metric if metric.label == "Prediction"]
+
+    app.session_state[PAD_KEY.replace(".0", ".1")] = canvas_state(canvas)  # the very same input again, as a press
+    app.run()  # that came in before the clean pad showed would file it
+    widget(app.selectbox, "True digit").set_value(7)
+    app.run()
+    widget(app.button, "That was a 7: add to My digits").click().run()
+    assert_rendered(app)
+    assert len(MyDigits(model_registry).items()) == 1, "one drawing was filed twice"

@@ -8,12 +8,24 @@ confusion matrix; the Draw page predicts a digit drawn on the canvas and only hi
 from __future__ import annotations
 
 import time
+import zipfile
 
 import numpy as np
 import pytest
 
 from app_pages.common import plain
-from helpers import assert_rendered, canvas_state, interrupted_run, open_page, rgba_canvas, save_run, texts, widget
+from helpers import (
+    PAD_KEY,
+    RUN_TIMEOUT_S,
+    assert_rendered,
+    canvas_state,
+    interrupted_run,
+    open_page,
+    rgba_canvas,
+    save_run,
+    texts,
+    widget,
+)
 from mnist_core.precision import cpu_flags, resolved_precision
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
@@ -382,6 +394,29 @@ def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, em
     assert metric_value(app, "Test accuracy") == f"{expected:.2%}"
 
 
+def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_set, empty_registry, small_cnn_model):
+    from mnist_core.evaluation import ImagePredictor
+    from mnist_core.registry import RunRecord
+
+    record = RunRecord(id="", name="broken", architecture="custom", spec=[], config={}, status="finished", created="")
+    probabilities = ImagePredictor(small_cnn_model).batch(mnist.x_test)
+    saved = empty_registry.save_run(small_cnn_model, record, test_predictions=(probabilities, mnist.test_fingerprint))
+    with zipfile.ZipFile(empty_registry.model_path(saved.id), "w") as broken:  # a zip, but no Keras model any more
+        broken.writestr("config.json", "{}")
+    app = open_page("errors", {"errors.true": "All"})
+    assert_rendered(app)  # the figures come from the saved predictions
+    assert metric_value(app, "Test accuracy") == f"{(probabilities.argmax(axis=1) == mnist.y_test).mean():.2%}"
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any("No saliency map" in text for text in texts(app.error)):
+        assert time.monotonic() < deadline, texts(app.error)
+        time.sleep(0.5)
+        app.run()
+    app.run()  # and it stays said, without working it out again
+    assert any(plain("No saliency map: the model could not be loaded") in text for text in texts(app.error)), \
+        texts(app.error)
+    assert not app.get("progress")
+
+
 def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, model_registry, small_cnn_model):
     from mnist_core.evaluation import evaluate
 
@@ -404,6 +439,17 @@ def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, mo
     assert f"Showing {mistakes[true].sum()} misclassified images" in texts(app.caption)
 
 
+def test_errors_page_shows_the_inspected_images_saliency_once_worked_out_in_the_background(data_set, model_registry):
+    app = open_page("errors")
+    assert_rendered(app)  # the page is complete while the model loads off the script thread
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any("saliency" in caption for image in app.get("image") for caption in image.captions):
+        assert time.monotonic() < deadline, "the saliency map never showed"
+        time.sleep(0.5)
+        app.run()
+    assert_rendered(app)
+
+
 # --- Draw -------------------------------------------------------------------------------------------------------
 
 
@@ -418,7 +464,7 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
     index, drawing = next((index, drawing) for index, drawing in enumerate(drawings)
                           if predictor.probabilities(to_mnist(drawing)).argmax() == mnist.y_test[index])
     dense = save_run(model_registry, small_dense_model, name="dense-64")
-    app = open_page("draw", {"draw_canvas": canvas_state(drawing)})
+    app = open_page("draw", {PAD_KEY: canvas_state(drawing)})
     assert_rendered(app)
     assert not app.error, texts(app.error)
     assert widget(app.selectbox, "Model").value == "default"
@@ -439,15 +485,30 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
 def test_draw_page_only_hints_when_nothing_is_drawn(data_set, model_registry):
     black = np.zeros((280, 280, 4), dtype=np.uint8)
     black[..., 3] = 255
-    for state in ({}, {"draw_canvas": canvas_state(black)}):
+    for state in ({}, {PAD_KEY: canvas_state(black)}):
         app = open_page("draw", state)
         assert_rendered(app)
         assert any(text.startswith("Draw a digit") for text in texts(app.info)), texts(app.info)
         assert not [metric for metric in app.metric if metric.label == "Prediction"]
 
 
-def test_draw_page_refuses_a_hostile_drawing_pad_value_with_a_message(data_set, model_registry):
-    app = open_page("draw", {"draw_canvas": {"png": "data:image/png;base64,<script>alert(1)</script>"}})
+HOSTILE_PAD_VALUES = {  # what a client other than the pad could send as its value
+    "drawing-not-an-object": ({"drawing": "<script>alert(1)</script>"}, "not a drawing"),
+    "picture-not-text": ({"drawing": {"raw": None, "data": 5}}, "not a drawing"),
+    "picture-not-a-data-url": ({"drawing": {"raw": None, "data": "javascript:alert(1)"}}, "not a drawing"),
+    "picture-not-base64": ({"drawing": {"raw": None, "data": "data:image/png;base64,<script>alert(1)</script>"}},
+                           "not a drawing"),
+    "picture-of-text": ({"drawing": {"raw": None, "data": "data:image/png;base64,aGVsbG8gd29ybGQh"}},
+                        "did not arrive as a PNG"),
+    "background-fit-without-fields": ({"backgroundFit": {"scaleX": 1}}, "not a drawing"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_PAD_VALUES)
+def test_draw_page_refuses_a_hostile_drawing_pad_value_with_a_message(case, data_set, model_registry):
+    value, reason = HOSTILE_PAD_VALUES[case]
+    app = open_page("draw", {PAD_KEY: value})
     assert_rendered(app)
-    assert any("The drawing could not be read" in text for text in texts(app.error)), texts(app.error)
+    assert any("The drawing could not be read" in text and reason in text for text in texts(app.error)), \
+        texts(app.error)
     assert not [metric for metric in app.metric if metric.label == "Prediction"]

@@ -197,10 +197,14 @@ def screenshot(page: Page, name: str) -> None:
     page.set_viewport_size(size)
 
 
+# streamlit-drawable-canvas's Fabric.js canvases (in a shadow root, which Playwright's CSS locators pierce): the one
+# that takes the pointer, and the one that shows the drawing
+PAD, PAD_PICTURE = "canvas.upper-canvas", "canvas.dc-canvas.lower-canvas"
+
+
 def drawing_pad_box(page) -> dict:
-    """The Draw page's drawing pad, scrolled into view: its box on the page (the canvas sits in a shadow root,
-    which Playwright's CSS locators pierce)."""
-    pad = page.locator('canvas[aria-label^="Drawing pad"]')
+    """The Draw page's drawing pad, scrolled into view: its box on the page."""
+    pad = page.locator(PAD)
     expect(pad).to_be_visible(timeout=APP_TIMEOUT_MS)
     pad.scroll_into_view_if_needed()
     return pad.bounding_box()
@@ -208,12 +212,19 @@ def drawing_pad_box(page) -> dict:
 
 def drawing_pad_picture(page) -> str:
     """What the drawing pad shows, as a PNG data URL (to compare two states of the pad)."""
-    return page.locator('canvas[aria-label^="Drawing pad"]').evaluate("pad => pad.toDataURL()")
+    return page.locator(PAD_PICTURE).evaluate("pad => pad.toDataURL()")
+
+
+def pad_tool(page, label: str) -> None:
+    """Press a button of the pad's own toolbar ("Undo", "Redo", "Reset canvas & history"), which shows while the
+    pointer is over the pad, as a user does: over the pad, then the button."""
+    page.locator(PAD).hover()
+    page.locator(f'button[aria-label="{label}"]').click()
 
 
 def clear_drawing(page) -> None:
-    """Press the pad's Clear button."""
-    page.locator('button[aria-label="Clear drawing"]').click()
+    """Empty the pad with its toolbar's bin ("Reset canvas & history")."""
+    pad_tool(page, "Reset canvas & history")
 
 
 def draw_stroke(page, box: dict, points: list[tuple[float, float]], before_release=None) -> None:

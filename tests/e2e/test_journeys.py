@@ -33,6 +33,7 @@ from e2e_helpers import (
     metric,
     open_app,
     options_of,
+    pad_tool,
     screenshot,
     set_number,
     set_text,
@@ -370,15 +371,16 @@ def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
     draw_stroke(page, box, [(0.75, 0.2), (0.4, 0.85)])  # ... and the diagonal down to the left
     expect(metric(page, "Prediction")).to_have_text("7", timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
-    seven_confidence = metric(page, "Confidence").inner_text()
-    page.locator('button[aria-label="Undo last stroke"]').click()  # back to the top bar alone ...
+    seven_picture, seven_confidence = drawing_pad_picture(page), metric(page, "Confidence").inner_text()
+    pad_tool(page, "Undo")  # back to the top bar alone ...
+    expect(metric(page, "Confidence")).to_have_text(bar_confidence, timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
     assert drawing_pad_picture(page) == bar_picture, "Undo did not take the pad back to the top bar alone"
-    expect(metric(page, "Confidence")).to_have_text(bar_confidence, timeout=APP_TIMEOUT_MS)
-    draw_stroke(page, box, [(0.75, 0.2), (0.4, 0.85)])  # ... and the same diagonal again: the same picture
+    pad_tool(page, "Redo")  # ... and the diagonal back: the same picture, the same reading
     expect(metric(page, "Prediction")).to_have_text("7", timeout=APP_TIMEOUT_MS)
     expect(metric(page, "Confidence")).to_have_text(seven_confidence, timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
+    assert drawing_pad_picture(page) == seven_picture, "Redo did not bring the diagonal back"
     expect(page.get_by_text("What the network sees")).to_be_visible()
     screenshot(page, "test_draw_one_and_seven_with_default_model-7")
     assert_no_exception(page)
@@ -388,7 +390,7 @@ def test_draw_one_and_seven_with_default_model(page, app_server, requests_seen):
     expect(metric(page, "Prediction")).to_have_count(0)
     assert_no_exception(page)
     requests_seen.assert_all_local()
-    print(f"draw journey: 1 ({one_confidence}), 7 ({seven_confidence}), undone, redrawn, cleared; "
+    print(f"draw journey: 1 ({one_confidence}), 7 ({seven_confidence}), undone, redone, cleared; "
           f"{elapsed(started)}")
 
 
