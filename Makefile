@@ -29,8 +29,10 @@ browser: $(VENV)/.dev-installed
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else $(PYTHON) -m playwright install chromium; fi; }
 
+# ruff, then the layers and no import circles (import-linter contracts in pyproject.toml).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Lint first: `make test` fails on any ruff finding before a test runs.
 test: $(VENV)/.dev-installed lint browser

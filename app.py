@@ -8,19 +8,19 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from app_pages.common import preload_engine
+from app_pages.shared.engine import preload_engine
 
 PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:", url_path="data"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
-    st.Page("app_pages/errors.py", title="Errors", icon=":material/error_outline:", url_path="errors"),
-    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-    st.Page("app_pages/my_digits.py", title="My digits", icon=":material/person_edit:", url_path="my_digits"),
-    st.Page("app_pages/insight.py", title="Insight", icon=":material/insights:", url_path="insight"),
-    st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/tune:", url_path="sweeps"),
-    st.Page("app_pages/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),
+    st.Page("app_pages/home/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data/data.py", title="Data", icon=":material/grid_view:", url_path="data"),
+    st.Page("app_pages/train/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/models/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
+    st.Page("app_pages/errors/errors.py", title="Errors", icon=":material/error_outline:", url_path="errors"),
+    st.Page("app_pages/draw/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("app_pages/my_digits/my_digits.py", title="My digits", icon=":material/person_edit:", url_path="my_digits"),
+    st.Page("app_pages/insight/insight.py", title="Insight", icon=":material/insights:", url_path="insight"),
+    st.Page("app_pages/sweeps/sweeps.py", title="Sweeps", icon=":material/tune:", url_path="sweeps"),
+    st.Page("app_pages/kaggle/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),
 ]
 UNEXPECTED_ERROR = ("Something went wrong on this page that Digit Lab did not expect; the details are in the server's "
                     "log. Reload the page or try another one; if it keeps happening, restart `streamlit run app.py`.")

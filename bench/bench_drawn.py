@@ -19,9 +19,9 @@ from results import record  # first: the load is read before TensorFlow adds to 
 
 import numpy as np  # noqa: E402
 
-from mnist_core.drawing import to_mnist  # noqa: E402
-from mnist_core.evaluation import evaluate  # noqa: E402
-from mnist_core.registry import DEFAULT_ID, Registry  # noqa: E402
+from mnist_core.data.drawing import to_mnist  # noqa: E402
+from mnist_core.model.evaluation import evaluate  # noqa: E402
+from mnist_core.store.registry import DEFAULT_ID, Registry  # noqa: E402
 from stroke_hand import everyday_drawings  # noqa: E402
 
 

@@ -30,10 +30,10 @@ def fit_seconds() -> dict:
     model (its training step already traced): the difference is the one-time cost every run pays."""
     import keras
 
-    from mnist_core.architectures import build_model
-    from mnist_core.data import load_mnist
-    from mnist_core.presets import SPEED_PRESET, get_preset
-    from mnist_core.training import compile_model, training_dataset
+    from mnist_core.data.sources import load_mnist
+    from mnist_core.model.architectures import build_model
+    from mnist_core.training.loop import compile_model, training_dataset
+    from mnist_core.training.presets import SPEED_PRESET, get_preset
 
     data, preset = load_mnist(), get_preset(SPEED_PRESET)
     config = preset.config

@@ -21,12 +21,12 @@ from results import record  # noqa: E402  (first: the load is read before Tensor
 # isort: split
 import numpy as np  # noqa: E402
 
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.drawing import to_mnist  # noqa: E402
-from mnist_core.evaluation import evaluate  # noqa: E402
-from mnist_core.finetune import FINETUNE_CONFIG, execute_finetune, finetune_request  # noqa: E402
-from mnist_core.my_digits import MyDigits  # noqa: E402
-from mnist_core.registry import DEFAULT_ID, Registry  # noqa: E402
+from mnist_core.data.drawing import to_mnist  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.jobs.finetune import FINETUNE_CONFIG, execute_finetune, finetune_request  # noqa: E402
+from mnist_core.model.evaluation import evaluate  # noqa: E402
+from mnist_core.store.my_digits import MyDigits  # noqa: E402
+from mnist_core.store.registry import DEFAULT_ID, Registry  # noqa: E402
 from stroke_hand import hand  # noqa: E402
 
 OTHER_PER_DIGIT = 30  # drawings per digit of the same hand never put into My digits

@@ -17,13 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
 # isort: split
-from mnist_core.calibration import expected_calibration_error, fit_temperature, reliability_table  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.embedding import model_representation, pca_2d, pixel_representation, sample_indices, tsne_2d  # noqa: E402
-from mnist_core.evaluation import predict_probabilities  # noqa: E402
-from mnist_core.registry import DEFAULT_ID, Registry  # noqa: E402
-from mnist_core.robustness import robustness_curves  # noqa: E402
-from mnist_core.weights import diverging_rgb, first_layer_weights  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.insight.calibration import expected_calibration_error, fit_temperature, reliability_table  # noqa: E402
+from mnist_core.insight.embedding import model_representation, pca_2d, pixel_representation, sample_indices, tsne_2d  # noqa: E402
+from mnist_core.insight.robustness import robustness_curves  # noqa: E402
+from mnist_core.insight.weights import diverging_rgb, first_layer_weights  # noqa: E402
+from mnist_core.model.evaluation import predict_probabilities  # noqa: E402
+from mnist_core.store.registry import DEFAULT_ID, Registry  # noqa: E402
 
 ROBUSTNESS_GOAL_S = 20.0
 ROBUSTNESS_SAMPLE = 2000
@@ -40,8 +40,8 @@ def seconds(work, *args) -> tuple[float, object]:
 
 def softmax_regression(data):
     """The cheapest model there is: 784→10, one epoch."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.training import prepare_data, train
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.training.loop import prepare_data, train
 
     config = TrainConfig(optimizer="sgd", learning_rate=0.1, epochs=1, validation_split=0.0)
     return train([], config, prepare_data(data, config)).model

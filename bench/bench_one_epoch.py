@@ -16,11 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from results import AT_START, write_atomic  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
 # isort: split
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluation import evaluate  # noqa: E402
-from mnist_core.presets import PRESETS, conv, dense, pool  # noqa: E402
-from mnist_core.training import prepare_data, train  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.model.config import TrainConfig  # noqa: E402
+from mnist_core.model.evaluation import evaluate  # noqa: E402
+from mnist_core.training.loop import prepare_data, train  # noqa: E402
+from mnist_core.training.presets import PRESETS, conv, dense, pool  # noqa: E402
 
 TABLE = Path(__file__).with_name("ONE_EPOCH.md")
 FLATTEN, NORM = {"type": "Flatten"}, {"type": "BatchNormalization"}

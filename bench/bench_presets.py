@@ -14,11 +14,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from results import record  # noqa: E402  (first: the load is read before TensorFlow adds to it)
 
 # isort: split
-from mnist_core.architectures import count_params  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluation import evaluate  # noqa: E402
-from mnist_core.presets import PRESETS  # noqa: E402
-from mnist_core.training import prepare_data, train  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.model.architectures import count_params  # noqa: E402
+from mnist_core.model.evaluation import evaluate  # noqa: E402
+from mnist_core.training.loop import prepare_data, train  # noqa: E402
+from mnist_core.training.presets import PRESETS  # noqa: E402
 
 
 def main() -> None:

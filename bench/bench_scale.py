@@ -55,13 +55,14 @@ GOALS = {  # issue 30's table: seconds
 
 def build_registry(models: Path, storage_url: str, complete: int, pruned: int, runs: int) -> None:
     """The study (planned = its trials, all finished) and ``runs`` saved runs of its first completed trials."""
-    from mnist_core.architectures import count_params
-    from mnist_core.config import TrainConfig
-    from mnist_core.data import load_mnist
-    from mnist_core.registry import Registry, RunRecord
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import RUN_ATTR, create_sweep, open_storage
-    from mnist_core.training import prepare_data, train
+    from mnist_core.data.sources import load_mnist
+    from mnist_core.model.architectures import count_params
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.store.records import RunRecord
+    from mnist_core.store.registry import Registry
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import RUN_ATTR, create_sweep, open_storage
+    from mnist_core.training.loop import prepare_data, train
 
     started = time.perf_counter()
     space = load_space("quick")

@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
 
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.registry import Registry  # noqa: E402
-from mnist_core.search_spaces import load_space  # noqa: E402
-from mnist_core.sweeps import create_sweep, load_study, open_storage, summarize, trial_rows, work  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.store.registry import Registry  # noqa: E402
+from mnist_core.sweeps.spaces import load_space  # noqa: E402
+from mnist_core.sweeps.study import create_sweep, load_study, open_storage, summarize, trial_rows, work  # noqa: E402
 
 
 def in_process(space: str, trials: int, data, folder: Path) -> None:

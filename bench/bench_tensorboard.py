@@ -22,12 +22,12 @@ from results import record  # noqa: E402  (first: the load is read before Tensor
 # isort: split
 import keras  # noqa: E402
 
-from mnist_core.architectures import build_model  # noqa: E402
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.presets import SPEED_PRESET, get_preset  # noqa: E402
-from mnist_core.tensorboard_logs import RunBoard  # noqa: E402
-from mnist_core.training import compile_model, prepare_data, training_dataset, watch  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
+from mnist_core.model.architectures import build_model  # noqa: E402
+from mnist_core.model.config import TrainConfig  # noqa: E402
+from mnist_core.training.board import RunBoard  # noqa: E402
+from mnist_core.training.loop import compile_model, prepare_data, training_dataset, watch  # noqa: E402
+from mnist_core.training.presets import SPEED_PRESET, get_preset  # noqa: E402
 
 DENSE_SPEC = [{"type": "Dense", "units": 128}]
 

@@ -18,13 +18,13 @@ from results import record  # noqa: E402  (first: the load is read before Tensor
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mnist_core.architectures import build_model  # noqa: E402
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluation import ImagePredictor, evaluate  # noqa: E402
+from mnist_core.data.sources import load_mnist  # noqa: E402
 from mnist_core.measured import count_of  # noqa: E402
-from mnist_core.presets import SPEED_PRESET, get_preset  # noqa: E402
-from mnist_core.training import compile_model, prepare_data, train, training_dataset  # noqa: E402
+from mnist_core.model.architectures import build_model  # noqa: E402
+from mnist_core.model.config import TrainConfig  # noqa: E402
+from mnist_core.model.evaluation import ImagePredictor, evaluate  # noqa: E402
+from mnist_core.training.loop import compile_model, prepare_data, train, training_dataset  # noqa: E402
+from mnist_core.training.presets import SPEED_PRESET, get_preset  # noqa: E402
 
 OVERHEAD_SPEC = [{"type": "Dense", "units": 128}]
 

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from mnist_core.measured import FIGURES_FILE, load_figures, span
-from mnist_core.precision import cpu_field
+from mnist_core.model.precision import cpu_field
 
 RESULTS_PAGE = Path(__file__).with_name("RESULTS.md")
 QUIET_LOAD = 0.5  # a figure taken above this one-minute load average is not trusted

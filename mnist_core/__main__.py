@@ -5,6 +5,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from .cli import main  # noqa: E402  (after the environment is set)
+from mnist_core.cli.main import main  # noqa: E402  (after the environment is set)
 
 sys.exit(main())

@@ -31,7 +31,7 @@ def mnist_path() -> str:
 
 @pytest.fixture(scope="session")
 def mnist(mnist_path):
-    from mnist_core.data import load_mnist
+    from mnist_core.data.sources import load_mnist
 
     return load_mnist(mnist_path)
 
@@ -39,7 +39,7 @@ def mnist(mnist_path):
 @pytest.fixture()
 def registry(tmp_path, monkeypatch):
     """An empty registry in a temporary folder, also exported as $DIGIT_LAB_MODELS for code that reads it."""
-    from mnist_core.registry import MODELS_ENV, Registry
+    from mnist_core.store.registry import MODELS_ENV, Registry
 
     root = tmp_path / "models"
     monkeypatch.setenv(MODELS_ENV, str(root))
@@ -49,8 +49,8 @@ def registry(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def small_dense_model(mnist):
     """A Dense(64) net trained for real on 6,000 images (about 2 s): ~90%+ test accuracy."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.training import prepare_data, train
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.training.loop import prepare_data, train
 
     config = TrainConfig(epochs=2, subset_size=6000, validation_split=0.1, seed=3)
     result = train([{"type": "Dense", "units": 64}], config, prepare_data(mnist, config))
@@ -60,8 +60,8 @@ def small_dense_model(mnist):
 @pytest.fixture(scope="session")
 def small_cnn_model(mnist):
     """A small conv net trained for real on 6,000 images: used where activations of conv layers matter."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.training import prepare_data, train
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.training.loop import prepare_data, train
 
     spec = [{"type": "Conv2D", "filters": 8, "kernel_size": 5, "strides": 2, "padding": "same"},
             {"type": "MaxPooling2D", "pool_size": 2}, {"type": "Flatten"}, {"type": "Dense", "units": 32}]
@@ -79,7 +79,7 @@ def test_sample(mnist):
 def good_template(tmp_path_factory):
     """Two good runs, saved for real once per module; copied into each test's registry (cheaper than saving again)."""
     from faults_helpers import save_good_runs
-    from mnist_core.registry import Registry
+    from mnist_core.store.registry import Registry
 
     template = Registry(tmp_path_factory.mktemp("good-runs"))
     return template, save_good_runs(template)
@@ -107,7 +107,7 @@ def data_set(mnist_path, monkeypatch):
 @pytest.fixture()
 def empty_registry(registry, monkeypatch, tmp_path):
     """The temporary registry, with the shipped models/default hidden too, so there is no model at all."""
-    monkeypatch.setattr("mnist_core.registry.PROJECT_MODELS", tmp_path / "no-shipped-models")
+    monkeypatch.setattr("mnist_core.store.registry.PROJECT_MODELS", tmp_path / "no-shipped-models")
     return registry
 
 

@@ -1,4 +1,4 @@
-"""Crafted files for the upload checks (mnist_core/model_checks.py): .keras archives edited to hold what Keras would
+"""Crafted files for the upload checks (mnist_core/model/checks.py): .keras archives edited to hold what Keras would
 run or allocate while loading them, and data sets whose headers lie about their size. Shared by
 tests/test_core_model_checks.py and the hostile-uploads journey (tests/e2e/test_hostile_uploads_journey.py)."""
 
@@ -12,8 +12,8 @@ import h5py
 import keras
 import numpy as np
 
-from mnist_core.model_checks import CONFIG, METADATA, WEIGHTS
-from mnist_core.registry import save_without_optimizer
+from mnist_core.model.checks import CONFIG, METADATA, WEIGHTS
+from mnist_core.store.model_files import save_without_optimizer
 
 MB = 1024 * 1024
 BOMB_BYTES = 1024 * MB  # what each bomb would make an unchecked reader allocate: far above every bound below

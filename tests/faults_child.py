@@ -25,7 +25,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 def save_loop(root: str) -> None:
     import keras
 
-    from mnist_core.registry import Registry, RunRecord
+    from mnist_core.store.records import RunRecord
+    from mnist_core.store.registry import Registry
 
     registry = Registry(root)
     keras.utils.set_random_seed(7)
@@ -48,10 +49,11 @@ def save_loop(root: str) -> None:
 
 
 def train_one(root, name, units, epochs, subset, batch, go_file) -> None:
-    from mnist_core.config import TrainConfig
-    from mnist_core.data import load_mnist
-    from mnist_core.jobs import JobRunner, RunRequest
-    from mnist_core.registry import Registry
+    from mnist_core.data.sources import load_mnist
+    from mnist_core.jobs.requests import RunRequest
+    from mnist_core.jobs.runner import JobRunner
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.store.registry import Registry
 
     data = load_mnist()
     runner = JobRunner(Registry(root), lambda: data)

@@ -56,7 +56,7 @@ def save_good_runs(registry, count: int = 2) -> dict:
 
 def assert_runs_intact(registry, saved: dict) -> None:
     """Every saved good run is still listed with the same record, and loads with exactly the same weights."""
-    from mnist_core.registry import Registry
+    from mnist_core.store.registry import Registry
 
     fresh = Registry(registry.root)  # what another process (the app, the CLI) would see
     listed = {record.id: record for record in fresh.list_runs()}

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
-from mnist_core.training import prepare_data, train
+from mnist_core.data.sources import load_mnist
+from mnist_core.model.config import TrainConfig
+from mnist_core.training.loop import prepare_data, train
 
 
 def status_bytes(field: str) -> int:

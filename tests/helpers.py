@@ -27,7 +27,7 @@ def run_cli(*args, models=None, env=None, timeout: float = 300) -> subprocess.Co
 
 def save_run(registry, model, name="run", status="finished", accuracy=None):
     """Save ``model`` in ``registry`` with a minimal record (for tests that need runs on disk)."""
-    from mnist_core.registry import RunRecord
+    from mnist_core.store.records import RunRecord
 
     record = RunRecord(id="", name=name, architecture="custom", spec=[], config={}, status=status, created="",
                        params=int(model.count_params()), test_accuracy=accuracy)
@@ -50,9 +50,9 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
     (what a killed process leaves; tests/test_core_cli.py kills a real one)."""
     import threading
 
-    from mnist_core.progress import History
-    from mnist_core.runs import WorkFolderCheckpoint
-    from mnist_core.training import prepare_data, train
+    from mnist_core.jobs.runs import WorkFolderCheckpoint
+    from mnist_core.training.loop import prepare_data, train
+    from mnist_core.training.progress import History
 
     partial = registry.start_partial(name, "custom", spec, config.to_dict(), 0)
     stop = threading.Event()
@@ -77,7 +77,7 @@ def open_page(page: str, session_state: dict | None = None):
     app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
     for key, value in (session_state or {}).items():
         app.session_state[key] = value
-    app.switch_page(f"app_pages/{page}.py")
+    app.switch_page(f"app_pages/{page}/{page}.py")
     return app.run()
 
 
@@ -98,7 +98,7 @@ def widget(elements, label: str):
     return found[0]
 
 
-PAD_KEY = "draw_canvas.0"  # the Draw page's drawing pad, before a drawing is filed (app_pages/draw.py)
+PAD_KEY = "draw_canvas.0"  # the Draw page's drawing pad, before a drawing is filed (app_pages/draw/draw.py)
 
 
 def canvas_state(rgba: np.ndarray) -> dict:
@@ -113,7 +113,8 @@ def canvas_state(rgba: np.ndarray) -> dict:
 
 def install_default(registry, model) -> None:
     """Save ``model`` as the registry's default model (run id "default")."""
-    from mnist_core.registry import DEFAULT_ID, RunRecord
+    from mnist_core.store.records import RunRecord
+    from mnist_core.store.registry import DEFAULT_ID
 
     record = RunRecord(id="", name="default", architecture="custom", spec=[], config={}, status="finished",
                        created="", params=int(model.count_params()), test_accuracy=None)
@@ -130,8 +131,8 @@ def told_trials(space: dict, complete: int, pruned: int, seed: int = 0) -> list:
 
     import optuna
 
-    from mnist_core.search_spaces import suggest
-    from mnist_core.sweeps import REASON_ATTR, WORKER_ATTR
+    from mnist_core.sweeps.spaces import suggest
+    from mnist_core.sweeps.study import REASON_ATTR, WORKER_ATTR
 
     rng = random.Random(seed)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))

@@ -39,9 +39,11 @@ def keras_settings() -> dict:
 def main(root: str, mnist_path: str, *files: str) -> None:
     import numpy as np
 
-    from mnist_core.data import DataSetError, load_mnist, read_uploaded_dataset
-    from mnist_core.evaluation import ImagePredictor
-    from mnist_core.registry import DEFAULT_ID, Registry, RegistryError
+    from mnist_core.data.mnist import DataSetError, read_uploaded_dataset
+    from mnist_core.data.sources import load_mnist
+    from mnist_core.model.evaluation import ImagePredictor
+    from mnist_core.store.records import RegistryError
+    from mnist_core.store.registry import DEFAULT_ID, Registry
 
     registry = Registry(root)
     image = load_mnist(mnist_path).x_test[KNOWN_DIGIT].astype(np.float32) / 255.0

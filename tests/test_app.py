@@ -38,7 +38,7 @@ class Witness(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Witness())
 from streamlit.testing.v1 import AppTest
 app = AppTest.from_file("app.py", default_timeout=90)
-app.switch_page(f"app_pages/{sys.argv[1]}.py")  # the first page a user opens
+app.switch_page(f"app_pages/{sys.argv[1]}/{sys.argv[1]}.py")  # the first page a user opens
 app.run()
 assert not app.exception, [exception.value for exception in app.exception]
 deadline = time.monotonic() + 120
@@ -53,19 +53,20 @@ def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own
     """TensorFlow takes 4-5 s to import: the app loads it after its first page, on its own thread, so neither that
     page nor the Train page waits for it, and it is loaded by the time a user presses Train. The Errors page on a run
     that saved its test predictions (the shipped default model does) needs none on its script thread: only its
-    saliency map does, worked out in a background task (which may start the import first)."""
-    from app_pages.common import ENGINE_PRELOAD_THREAD
+    saliency map does, worked out by a task in the job runner's light lane (which may start the import first)."""
+    from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
+    from mnist_core.jobs.requests import LANES, LIGHT
 
     done = subprocess.run([sys.executable, "-c", WHO_IMPORTS_TENSORFLOW, first_page], capture_output=True, text=True,
                           cwd=PROJECT, timeout=240)
     assert done.returncode == 0, done.stderr
-    background = [ENGINE_PRELOAD_THREAD] + (["saliency"] if first_page == "errors" else [])
+    background = [ENGINE_PRELOAD_THREAD] + ([LANES[LIGHT]] if first_page == "errors" else [])  # the saliency task
     assert done.stdout.strip() in [str([thread]) for thread in background], done.stdout
 
 
 WHO_LOADS_THE_DEFAULT_MODEL = """
 import threading
-from mnist_core.registry import Registry
+from mnist_core.store.registry import Registry
 loads = []
 load_model = Registry.load_model
 def counted(self, run_id):
@@ -75,7 +76,8 @@ Registry.load_model = counted
 from streamlit.testing.v1 import AppTest
 app = AppTest.from_file("app.py", default_timeout=90).run()  # the Home page
 assert not app.exception, [exception.value for exception in app.exception]
-from app_pages.common import ENGINE_PRELOAD_THREAD, cached_predictor, model_key, shared_registry
+from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
+from app_pages.shared.models import cached_predictor, model_key, shared_registry
 next(thread for thread in threading.enumerate() if thread.name == ENGINE_PRELOAD_THREAD).join(180)
 predictor = cached_predictor(*model_key(shared_registry(), "default"))  # what the Draw page asks for
 print(loads)
@@ -85,7 +87,7 @@ print(loads)
 def test_the_preload_makes_the_default_model_ready_for_the_first_drawing():
     """After the first page the background thread also loads the default model's predictor, so the first drawing on
     the Draw page finds it loaded instead of loading TensorFlow and the model on the script thread."""
-    from app_pages.common import ENGINE_PRELOAD_THREAD
+    from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
 
     done = subprocess.run([sys.executable, "-c", WHO_LOADS_THE_DEFAULT_MODEL], capture_output=True, text=True,
                           cwd=PROJECT, timeout=300)

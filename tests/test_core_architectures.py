@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from mnist_core.architectures import SpecError, build_model, count_params, summarize_spec
-from mnist_core.presets import PRESETS
+from mnist_core.model.architectures import SpecError, build_model, count_params, summarize_spec
+from mnist_core.training.presets import PRESETS
 
 CUSTOM_SPECS = [
     [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "strides": 2},
@@ -69,7 +69,7 @@ MEASURED_SPECS = {  # (spec, batch size, optimizer): activations dominate the fi
 def test_the_footprint_counts_the_parameters_and_activations_of_the_keras_model(spec):
     import math
 
-    from mnist_core.architectures import ACTIVATION_COPIES, FLOAT_BYTES, OPTIMIZER_SLOTS, estimate_footprint
+    from mnist_core.model.architectures import ACTIVATION_COPIES, FLOAT_BYTES, OPTIMIZER_SLOTS, estimate_footprint
 
     model = build_model(spec)
     values = math.prod(model.input_shape[1:]) + sum(math.prod(layer.output.shape[1:]) for layer in model.layers)
@@ -90,7 +90,7 @@ def test_the_footprint_is_within_a_factor_of_two_of_the_memory_a_real_training_a
     import sys
 
     from helpers import PROJECT
-    from mnist_core.architectures import estimate_footprint
+    from mnist_core.model.architectures import estimate_footprint
 
     children = {name: subprocess.Popen(
         [sys.executable, str(PROJECT / "tests" / "footprint_child.py"), json.dumps(spec), str(batch), optimizer],
@@ -107,8 +107,8 @@ def test_the_footprint_is_within_a_factor_of_two_of_the_memory_a_real_training_a
 
 
 def test_a_network_that_does_not_fit_is_refused_saying_what_would():
-    from mnist_core.architectures import MAX_SPEC_LAYERS, check_fits_machine, estimate_footprint
-    from mnist_core.config import ConfigError, Limits, TrainConfig
+    from mnist_core.model.architectures import MAX_SPEC_LAYERS, check_fits_machine, estimate_footprint
+    from mnist_core.model.config import ConfigError, Limits, TrainConfig
 
     wide = [{"type": "Conv2D", "filters": 256, "kernel_size": 3, "padding": "same"}]
     limits = Limits(max_params=8_000_000, memory_budget_mb=4096)

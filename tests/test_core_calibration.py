@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from mnist_core.calibration import (
+from mnist_core.insight.calibration import (
     expected_calibration_error,
     fit_temperature,
     held_out_split,
@@ -59,8 +59,8 @@ def test_temperature_one_changes_nothing_and_fitting_recovers_the_true_temperatu
 
 
 def test_held_out_split_replays_the_runs_validation_split(mnist):
-    from mnist_core.config import TrainConfig
-    from mnist_core.training import prepare_data
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.training.loop import prepare_data
 
     config = TrainConfig(subset_size=3000, validation_split=0.2, seed=7)
     images, labels = held_out_split(mnist, config.to_dict())

@@ -13,7 +13,7 @@ from PIL import Image
 
 from faults_helpers import assert_runs_intact, child_env
 from helpers import PROJECT, run_cli
-from mnist_core.cli import main as cli_main
+from mnist_core.cli.main import main as cli_main
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,9 @@ def test_presets_lists_names_and_descriptions(tmp_path):
 
 
 def test_the_cli_starts_without_tensorflow_or_optuna():
-    """Every command pays for what ``import mnist_core.cli`` loads; the heavy libraries come with the commands."""
+    """Every command pays for what ``import mnist_core.cli.main`` loads; the heavy libraries come with the commands."""
     heavy = "{'tensorflow', 'keras', 'optuna', 'sqlalchemy'}"
-    probe = f"import sys, mnist_core.cli; print(sorted({heavy} & set(sys.modules)))"
+    probe = f"import sys, mnist_core.cli.main; print(sorted({heavy} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -206,7 +206,7 @@ def test_cli_as_a_real_process_prints_one_line_not_a_traceback(registry, good, m
 @pytest.mark.parametrize("bug", [RuntimeError, ValueError, OSError, KeyError])
 def test_an_unexpected_exception_is_a_bug_not_a_user_error(bug, registry, good, monkeypatch, capsys):
     """Only DigitLabError is the user's fault (one line, exit 2); a ValueError or OSError from a bug propagates."""
-    from mnist_core.registry import Registry
+    from mnist_core.store.registry import Registry
 
     def broken(self):
         raise bug("injected bug")
@@ -219,11 +219,12 @@ def test_an_unexpected_exception_is_a_bug_not_a_user_error(bug, registry, good, 
 
 def test_a_bug_in_a_real_process_exits_1_with_its_traceback(tmp_path):
     script = ("import sys\n"
-              "from mnist_core import cli, registry\n"
+              "from mnist_core.cli import main\n"
+              "from mnist_core.store import registry\n"
               "def broken(self):\n"
               "    raise ValueError('injected bug')\n"
               "registry.Registry.list_runs = broken\n"
-              "sys.exit(cli.main(sys.argv[1:]))\n")
+              "sys.exit(main.main(sys.argv[1:]))\n")
     done = subprocess.run([sys.executable, "-c", script, "list", "--models", str(tmp_path)], capture_output=True,
                           text=True, cwd=PROJECT, env=child_env(), timeout=120)
     assert done.returncode == 1 and "Traceback" in done.stderr and "ValueError: injected bug" in done.stderr
@@ -259,8 +260,8 @@ def test_files_named_on_the_command_line_that_cannot_be_used_are_user_errors(reg
 
 
 def test_every_training_setting_is_a_flag_of_train_made_from_the_table(capsys):
-    from mnist_core.cli import given_settings, parser
-    from mnist_core.config import SETTINGS
+    from mnist_core.cli.main import given_settings, parser
+    from mnist_core.model.config import SETTINGS
 
     with pytest.raises(SystemExit):
         parser().parse_args(["train", "--help"])
@@ -313,7 +314,7 @@ def test_a_network_too_large_for_this_machine_is_refused_before_training(registr
 def test_resume_is_refused_when_this_machine_allows_less_and_the_run_stays_resumable(mnist, mnist_path, registry,
                                                                                    monkeypatch, capsys):
     from helpers import interrupted_run
-    from mnist_core.config import TrainConfig
+    from mnist_core.model.config import TrainConfig
 
     config = TrainConfig(epochs=2, subset_size=500, batch_size=50, validation_split=0.0, seed=1)
     run_id = interrupted_run(mnist, registry, [{"type": "Dense", "units": 16}], config)

@@ -1,4 +1,4 @@
-"""Training settings (mnist_core/config.py): every bad value is refused naming the setting, the same through the
+"""Training settings (mnist_core/model/config.py): every bad value is refused naming the setting, the same through the
 constructor and through ``replace`` (the path run.json records and the CLI take), and settings that do not fit the
 data are refused before training."""
 
@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.training import prepare_data
+from mnist_core.model.config import ConfigError, TrainConfig
+from mnist_core.training.loop import prepare_data
 
 BAD_SETTINGS = [
     ({"epochs": 0}, "epochs must be between 1 and 500, got 0"),
@@ -125,7 +125,7 @@ def test_a_batch_or_split_that_does_not_fit_the_data_is_refused(mnist, changes, 
 def test_train_config_is_made_from_the_settings_table():
     from dataclasses import fields
 
-    from mnist_core.config import SETTINGS
+    from mnist_core.model.config import SETTINGS
 
     assert [field.name for field in fields(TrainConfig)] == [setting.name for setting in SETTINGS]
     assert TrainConfig().to_dict() == {setting.name: setting.default for setting in SETTINGS}
@@ -137,7 +137,7 @@ def test_train_config_is_made_from_the_settings_table():
 
 
 def test_every_number_setting_is_refused_just_outside_its_range_and_accepted_at_its_ends():
-    from mnist_core.config import SETTINGS
+    from mnist_core.model.config import SETTINGS
 
     for setting in (setting for setting in SETTINGS if setting.kind in (int, float)):
         step = 1 if setting.kind is int else 1e-9
@@ -150,7 +150,7 @@ def test_every_number_setting_is_refused_just_outside_its_range_and_accepted_at_
 
 
 def test_user_json_that_is_too_long_or_too_deep_gets_one_clear_message():
-    from mnist_core.config import MAX_JSON_DEPTH, parse_json
+    from mnist_core.model.config import MAX_JSON_DEPTH, parse_json
 
     assert parse_json('[{"units": ' + "1" * 400 + "}]", "the spec", ConfigError) == [{"units": int("1" * 400)}]
     for text, message in [("1" * 5000, "the spec holds a number with too many digits"),
@@ -164,8 +164,8 @@ def test_user_json_that_is_too_long_or_too_deep_gets_one_clear_message():
 
 
 def test_machine_limits_come_from_the_table_or_the_owners_environment(monkeypatch):
-    from mnist_core.config import LIMITS, machine_limits, machine_memory_mb
-    from mnist_core.model_checks import MAX_PARAMS
+    from mnist_core.model.checks import MAX_PARAMS
+    from mnist_core.model.config import LIMITS, machine_limits, machine_memory_mb
 
     monkeypatch.delenv("DIGIT_LAB_MEMORY_BUDGET_MB", raising=False)
     monkeypatch.delenv("DIGIT_LAB_MAX_PARAMS", raising=False)

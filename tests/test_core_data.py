@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 
 from faults_helpers import assert_runs_intact, idx_bytes, write_idx_folder
-from mnist_core.cli import main as cli_main
-from mnist_core.config import TrainConfig
-from mnist_core.data import (
+from mnist_core.cli.main import main as cli_main
+from mnist_core.data.mnist import (
     ENV_VAR,
     KAGGLE_HOLDOUT,
     DataSetError,
@@ -26,7 +25,9 @@ from mnist_core.data import (
     submission_csv,
     validation_split,
 )
-from mnist_core.jobs import JobRunner, RunRequest
+from mnist_core.jobs.requests import RunRequest
+from mnist_core.jobs.runner import JobRunner
+from mnist_core.model.config import TrainConfig
 from mnist_core.statuses import FAILED
 
 
@@ -184,7 +185,7 @@ def test_a_header_only_csv_is_told_it_has_no_rows(with_labels, tmp_path):
 
 
 def test_fingerprint_follows_the_contents_not_the_name(mnist):
-    from mnist_core.data import make_data
+    from mnist_core.data.mnist import make_data
 
     same = make_data(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, "uploaded .npz")
     changed_test = mnist.x_test.copy()

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from mnist_core.data import DataSetError, load_mnist
-from mnist_core.download import SHA256_ENV, URL_ENV, download_mnist
+from mnist_core.data.download import SHA256_ENV, URL_ENV, download_mnist
+from mnist_core.data.mnist import DataSetError
+from mnist_core.data.sources import load_mnist
 from mnist_server import MnistServer
 
 

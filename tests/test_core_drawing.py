@@ -12,7 +12,7 @@ from PIL import Image
 
 from faults_helpers import child_env, huge_black_png
 from helpers import PROJECT, rgba_canvas
-from mnist_core.drawing import (
+from mnist_core.data.drawing import (
     MAX_DRAWING_BYTES,
     PNG_SIGNATURE,
     EmptyImageError,
@@ -21,7 +21,7 @@ from mnist_core.drawing import (
     image_from_drawing_png,
     to_mnist,
 )
-from mnist_core.evaluation import ImagePredictor
+from mnist_core.model.evaluation import ImagePredictor
 
 
 def test_upscaled_mnist_digits_keep_their_predicted_label(small_cnn_model, test_sample):
@@ -189,7 +189,7 @@ def test_gigantic_pngs_are_refused_at_once_without_being_decoded(tmp_path):
         (tmp_path / f"{side}.png").write_bytes(content)
     script = (
         "import json, resource, sys, time\n"
-        "from mnist_core.drawing import ImageInputError, image_file_to_mnist\n"
+        "from mnist_core.data.drawing import ImageInputError, image_file_to_mnist\n"
         "for path in sys.argv[1:]:\n"
         "    content = open(path, 'rb').read()\n"
         "    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

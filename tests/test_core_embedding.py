@@ -4,7 +4,7 @@ own weights applied by hand, logits against the model's probabilities, t-SNE kee
 import numpy as np
 import pytest
 
-from mnist_core.embedding import (
+from mnist_core.insight.embedding import (
     LOGITS_LAYER,
     PIXELS_LAYER,
     map_frame,
@@ -62,8 +62,8 @@ def test_cnn_representation_is_its_last_hidden_layer(small_cnn_model, test_sampl
 def test_softmax_regression_uses_logits_whose_softmax_is_the_prediction(test_sample):
     from scipy.special import softmax
 
-    from mnist_core.architectures import build_model
-    from mnist_core.evaluation import predict_probabilities
+    from mnist_core.model.architectures import build_model
+    from mnist_core.model.evaluation import predict_probabilities
 
     model = build_model([])  # the output layer alone, as the softmax-regression preset builds it
     images = test_sample[0][:40]

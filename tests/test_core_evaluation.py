@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mnist_core.evaluation import ImagePredictor, evaluate
-from mnist_core.scores import confusion_matrix, per_class_metrics
+from mnist_core.model.evaluation import ImagePredictor, evaluate
+from mnist_core.model.scores import confusion_matrix, per_class_metrics
 
 
 def test_accuracy_and_loss_agree_with_keras(small_dense_model, test_sample):

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from mnist_core.architectures import build_model, count_params
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.export_code import (
+from mnist_core.export.program import (
     ExportError,
     Origin,
     program_steps,
@@ -23,8 +21,10 @@ from mnist_core.export_code import (
     run_script,
     script,
 )
-from mnist_core.presets import PRESETS
-from mnist_core.registry import RunRecord
+from mnist_core.model.architectures import build_model, count_params
+from mnist_core.model.config import ConfigError, TrainConfig
+from mnist_core.store.records import RunRecord
+from mnist_core.training.presets import PRESETS
 
 ACCURACY_POINTS = 0.005  # the exported program's test accuracy against the run's own (batch order differs)
 SMALL_SPEC = [{"type": "Dense", "units": 64}]
@@ -56,10 +56,10 @@ def last_accuracy(text: str) -> float:
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, mnist_path):
     """A real run (Dense(64), one epoch of one-cycle Adam on a 10,000-image subset) saved in its own registry."""
-    from mnist_core.data import load_mnist
-    from mnist_core.jobs import RunRequest
-    from mnist_core.registry import Registry
-    from mnist_core.runs import execute_run
+    from mnist_core.data.sources import load_mnist
+    from mnist_core.jobs.requests import RunRequest
+    from mnist_core.jobs.runs import execute_run
+    from mnist_core.store.registry import Registry
 
     registry = Registry(tmp_path_factory.mktemp("models"))
     record = execute_run(RunRequest("small", "custom", SMALL_SPEC, SMALL_CONFIG), load_mnist(mnist_path), registry)

@@ -13,12 +13,12 @@ import pytest
 from PIL import Image
 
 from helpers import run_cli, save_run
-from mnist_core.drawing import to_mnist
-from mnist_core.evaluation import evaluate
-from mnist_core.finetune import FinetuneError, execute_finetune, finetune_request
-from mnist_core.jobs import JobRunner
-from mnist_core.my_digits import MyDigits
-from mnist_core.registry import DEFAULT_ID, Registry
+from mnist_core.data.drawing import to_mnist
+from mnist_core.jobs.finetune import FinetuneError, execute_finetune, finetune_request
+from mnist_core.jobs.runner import JobRunner
+from mnist_core.model.evaluation import evaluate
+from mnist_core.store.my_digits import MyDigits
+from mnist_core.store.registry import DEFAULT_ID, Registry
 from stroke_hand import hand
 
 PER_DIGIT = 10  # drawings of each digit put into My digits, as the issue asks

@@ -1,8 +1,8 @@
-"""Images as models take them (mnist_core/inputs.py): one scaling rule for training, evaluation and the app."""
+"""Images as models take them (mnist_core/data/inputs.py): one scaling rule for training, evaluation and the app."""
 
 import numpy as np
 
-from mnist_core.inputs import as_model_input, scaled_pixels
+from mnist_core.data.inputs import as_model_input, scaled_pixels
 
 
 def test_bytes_are_scaled_to_0_1_and_floats_are_kept(test_sample):
@@ -22,7 +22,7 @@ def test_inputs_take_the_shape_of_each_model(test_sample, small_dense_model, sma
 
 
 def test_the_training_pipeline_scales_like_prediction_does(test_sample, small_cnn_model):
-    from mnist_core.training import make_dataset
+    from mnist_core.training.loop import make_dataset
 
     images, labels = test_sample
     batch, _ = next(iter(make_dataset(images[:32], labels[:32], 32, small_cnn_model)))

@@ -11,13 +11,14 @@ import pytest
 
 from faults_helpers import Child, assert_runs_intact, child_env, steps_per_epoch
 from helpers import PROJECT, interrupted_run
-from mnist_core.architectures import SpecError, count_params
-from mnist_core.config import TrainConfig
-from mnist_core.data import ENV_VAR
-from mnist_core.jobs import LIVE_JOBS_KEPT, JobRunner, RunRequest, resume_request
-from mnist_core.registry import DEFAULT_ID, Registry
-from mnist_core.runs import execute_run
+from mnist_core.data.mnist import ENV_VAR
+from mnist_core.jobs.requests import RunRequest, resume_request
+from mnist_core.jobs.runner import LIVE_JOBS_KEPT, JobRunner
+from mnist_core.jobs.runs import execute_run
+from mnist_core.model.architectures import SpecError, count_params
+from mnist_core.model.config import TrainConfig
 from mnist_core.statuses import FINISHED, INTERRUPTED, QUEUED
+from mnist_core.store.registry import DEFAULT_ID, Registry
 
 DENSE = [{"type": "Dense", "units": 32}]
 TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
@@ -191,7 +192,7 @@ def test_two_processes_training_into_one_registry_both_save(registry, good, mnis
 
 def test_the_job_runner_loads_no_tensorflow():
     """Pages create the runner: it must not make them wait for TensorFlow (4-5 s); its thread imports it per run."""
-    probe = "import sys, mnist_core.jobs; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    probe = "import sys, mnist_core.jobs.runner; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -201,7 +202,7 @@ def test_the_job_runner_loads_no_tensorflow():
 
 
 def test_a_task_reports_progress_keeps_its_value_and_two_asks_at_once_share_one_job(mnist, registry):
-    from mnist_core.jobs import task_request
+    from mnist_core.jobs.requests import task_request
 
     release, started = threading.Event(), []
 
@@ -232,7 +233,7 @@ def test_a_task_reports_progress_keeps_its_value_and_two_asks_at_once_share_one_
 
 
 def test_a_task_waits_for_the_training_before_it_and_a_failed_one_is_computed_again(mnist, registry):
-    from mnist_core.jobs import task_request
+    from mnist_core.jobs.requests import task_request
 
     runner = JobRunner(registry, lambda: mnist)
     training = runner.submit(RunRequest("first", "custom", DENSE, TINY))
@@ -252,7 +253,7 @@ def test_a_task_waits_for_the_training_before_it_and_a_failed_one_is_computed_ag
 
 
 def test_a_light_task_runs_beside_a_training_and_a_heavy_one_waits_for_it(mnist, registry):
-    from mnist_core.jobs import task_request
+    from mnist_core.jobs.requests import task_request
 
     runner = JobRunner(registry, lambda: mnist)
     training = runner.submit(RunRequest("long", "custom", DENSE, TINY.replace(epochs=200, subset_size=3000)))

@@ -1,4 +1,4 @@
-"""Model uploads are checked before Keras sees them (mnist_core/model_checks.py): every model Digit Lab or Keras saves
+"""Model uploads are checked before Keras sees them (mnist_core/model/checks.py): every model Digit Lab or Keras saves
 for an MNIST classifier passes and loads; a hostile corpus crafted here, one file per class, is refused with its
 message by the app's import and by the CLI, in child processes whose peak memory and writes are measured, while a
 server process keeps predicting a known MNIST digit exactly as before."""
@@ -45,9 +45,9 @@ from crafted_files import (
 )
 from faults_helpers import MARKER_ENV, assert_runs_intact, copy_of_good_run, write_marker
 from helpers import PROJECT
-from mnist_core.architectures import build_model
-from mnist_core.cli import main as cli_main
-from mnist_core.model_checks import (
+from mnist_core.cli.main import main as cli_main
+from mnist_core.model.architectures import build_model
+from mnist_core.model.checks import (
     CONFIG,
     MAX_PARAMS,
     WEIGHTS,
@@ -56,8 +56,10 @@ from mnist_core.model_checks import (
     check_weights,
     read_members,
 )
-from mnist_core.presets import PRESETS
-from mnist_core.registry import DEFAULT_ID, MODEL_FILE, PROJECT_MODELS, TEMP_PREFIX, Registry, RegistryError
+from mnist_core.store.files import MODEL_FILE, TEMP_PREFIX
+from mnist_core.store.records import RegistryError
+from mnist_core.store.registry import DEFAULT_ID, PROJECT_MODELS, Registry
+from mnist_core.training.presets import PRESETS
 
 EXTRA_PEAK_KB = 150 * 1024  # a refused upload may raise a server's peak memory by at most this much
 MAX_WRITTEN = 64 * 1024  # bytes a refused upload may cause to be written (nothing is extracted or staged)

@@ -13,9 +13,17 @@ import pytest
 from PIL import Image
 
 from helpers import run_cli
-from mnist_core.drawing import image_file_to_mnist, to_mnist
-from mnist_core.my_digits import FOLDER, HOLD_OUT_SHARE, INDEX_FILE, MyDigits, MyDigitsError, is_held_out, read_export
-from mnist_core.registry import Registry
+from mnist_core.data.drawing import image_file_to_mnist, to_mnist
+from mnist_core.store.my_digits import (
+    FOLDER,
+    HOLD_OUT_SHARE,
+    INDEX_FILE,
+    MyDigits,
+    MyDigitsError,
+    is_held_out,
+    read_export,
+)
+from mnist_core.store.registry import Registry
 from stroke_hand import hand
 
 

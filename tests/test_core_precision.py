@@ -4,8 +4,8 @@ bfloat16 model runs as a float32 copy with the same weights."""
 import numpy as np
 import pytest
 
-from mnist_core.architectures import build_model
-from mnist_core.precision import cpu_field, cpu_flags, in_native_precision, resolved_precision
+from mnist_core.model.architectures import build_model
+from mnist_core.model.precision import cpu_field, cpu_flags, in_native_precision, resolved_precision
 
 # The head of /proc/cpuinfo on two machines: a Sapphire Rapids (AMX and AVX512-BF16) and a Zen 3 (AVX2 only).
 SAPPHIRE_RAPIDS = """processor\t: 0

@@ -15,17 +15,9 @@ import pytest
 
 from faults_helpers import Child, assert_runs_intact, copy_of_good_run, tiny_model
 from helpers import save_run
-from mnist_core.registry import (
-    DEFAULT_ID,
-    MODEL_FILE,
-    PROJECT_MODELS,
-    RECORD_FILE,
-    STALE_TEMP_SECONDS,
-    TEMP_PREFIX,
-    Registry,
-    RegistryError,
-    RunRecord,
-)
+from mnist_core.store.files import MODEL_FILE, RECORD_FILE, TEMP_PREFIX
+from mnist_core.store.records import RegistryError, RunRecord
+from mnist_core.store.registry import DEFAULT_ID, PROJECT_MODELS, STALE_TEMP_SECONDS, Registry
 
 SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -183,7 +175,7 @@ def test_leftovers_of_a_run_saved_just_before_its_process_died_are_removed(regis
 
 
 def save_run_as(registry, model, run_id):
-    from mnist_core.registry import RunRecord
+    from mnist_core.store.records import RunRecord
 
     record = RunRecord(id="", name="run", architecture="custom", spec=[], config={}, status="finished", created="",
                        params=int(model.count_params()))
@@ -191,9 +183,9 @@ def save_run_as(registry, model, run_id):
 
 
 def test_saved_test_probabilities_come_back_only_for_the_same_test_split(registry, small_dense_model, mnist):
-    from mnist_core.data import fingerprint
-    from mnist_core.evaluation import evaluate
-    from mnist_core.registry import RunRecord
+    from mnist_core.data.mnist import fingerprint
+    from mnist_core.model.evaluation import evaluate
+    from mnist_core.store.records import RunRecord
 
     images, labels = mnist.x_test[:300], mnist.y_test[:300]
     evaluation = evaluate(small_dense_model, images, labels)

@@ -5,7 +5,7 @@ sweep equal to the model's plain accuracy from ``evaluate``."""
 import numpy as np
 import pytest
 
-from mnist_core.robustness import (
+from mnist_core.insight.robustness import (
     TRANSFORMS,
     as_unit_floats,
     blur,
@@ -98,7 +98,7 @@ def test_unknown_or_no_transform_is_refused_with_the_choices():
 
 
 def test_severity_zero_is_the_models_plain_accuracy(small_dense_model, test_sample):
-    from mnist_core.evaluation import evaluate
+    from mnist_core.model.evaluation import evaluate
 
     images, labels = test_sample
     reports = []

@@ -1,4 +1,4 @@
-"""Search spaces (mnist_core/search_spaces.py): every value a space can give is checked against the settings table,
+"""Search spaces (mnist_core/sweeps/spaces.py): every value a space can give is checked against the settings table,
 the network at its extremes is built and must fit this machine, and ranges are searched as their setting's type.
 Pure Python and Optuna's in-memory storage; the sweeps that train are in tests/test_core_sweeps.py."""
 
@@ -14,7 +14,7 @@ import pytest
 def test_built_in_spaces_are_valid_and_build_the_expected_models():
     import optuna
 
-    from mnist_core.search_spaces import BUILT_IN_SPACES, check_space, suggest
+    from mnist_core.sweeps.spaces import BUILT_IN_SPACES, check_space, suggest
 
     for space in BUILT_IN_SPACES.values():
         check_space(space)
@@ -48,7 +48,7 @@ def test_built_in_spaces_are_valid_and_build_the_expected_models():
     ({"template": "cnn", "params": {"conv_blocks": 4, "kernel_size": 9}}, None),  # builds (padding 'same')
 ])
 def test_bad_spaces_are_refused_with_a_message(space, message):
-    from mnist_core.search_spaces import SpaceError, check_space, parse_space
+    from mnist_core.sweeps.spaces import SpaceError, check_space, parse_space
 
     if message is None:
         assert check_space(space) is space
@@ -74,7 +74,7 @@ MIDDLE_VALUES = [  # each was accepted while only the first and last choice were
 
 @pytest.mark.parametrize("name, choices, message", MIDDLE_VALUES, ids=[name for name, _, _ in MIDDLE_VALUES])
 def test_every_choice_is_checked_not_only_the_first_and_last(name, choices, message):
-    from mnist_core.search_spaces import SpaceError, check_space
+    from mnist_core.sweeps.spaces import SpaceError, check_space
 
     with pytest.raises(SpaceError) as refused:
         check_space({"template": "dense", "params": {name: {"choices": choices}}})
@@ -92,7 +92,7 @@ def test_every_choice_is_checked_not_only_the_first_and_last(name, choices, mess
     ({"batch_size": {"choices": list(range(1, 102))}}, "choices must be a list of 1 to 100 values"),
 ])
 def test_ranges_fit_their_setting_and_settings_fit_each_other(params, message):
-    from mnist_core.search_spaces import SpaceError, check_space
+    from mnist_core.sweeps.spaces import SpaceError, check_space
 
     with pytest.raises(SpaceError) as refused:
         check_space({"template": "dense", "params": params})
@@ -100,7 +100,7 @@ def test_ranges_fit_their_setting_and_settings_fit_each_other(params, message):
 
 
 def test_the_network_at_every_combination_of_its_knobs_extremes_must_be_buildable_and_fit(monkeypatch):
-    from mnist_core.search_spaces import SpaceError, check_space
+    from mnist_core.sweeps.spaces import SpaceError, check_space
 
     too_many = {"template": "dense", "params": {"dense_units": {"choices": [8192, 16, 32]},
                                                 "dense_blocks": {"low": 1, "high": 2}}}
@@ -131,7 +131,7 @@ def test_the_network_at_every_combination_of_its_knobs_extremes_must_be_buildabl
 
 
 def test_a_space_with_a_huge_number_or_deep_nesting_gets_one_clear_message():
-    from mnist_core.search_spaces import SpaceError, parse_space
+    from mnist_core.sweeps.spaces import SpaceError, parse_space
 
     for text, message in [
         ('{"template": "dense", "params": {"dense_units": ' + "9" * 400 + "}}", "dense_units must be between 1"),
@@ -148,7 +148,7 @@ def test_a_space_with_a_huge_number_or_deep_nesting_gets_one_clear_message():
 def test_a_log_range_of_whole_numbers_is_searched_as_whole_numbers():
     import optuna
 
-    from mnist_core.search_spaces import check_space, suggest
+    from mnist_core.sweeps.spaces import check_space, suggest
 
     space = check_space({"template": "dense", "params": {"dense_units": {"low": 16, "high": 256, "log": True},
                                                          "learning_rate": {"low": 1, "high": 2}}})

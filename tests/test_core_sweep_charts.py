@@ -13,7 +13,7 @@ from helpers import told_trials
 
 
 def study_of(complete: int, pruned: int) -> optuna.Study:
-    from mnist_core.search_spaces import load_space
+    from mnist_core.sweeps.spaces import load_space
 
     study = optuna.create_study(direction="maximize")
     study.add_trials(told_trials(load_space("quick"), complete, pruned))
@@ -27,7 +27,7 @@ def axis_ticks(figure, param: str) -> dict[str, float]:
 
 
 def test_parallel_coordinates_put_a_log_range_on_a_log_axis_with_its_values():
-    from mnist_core.sweep_charts import PARALLEL, sweep_figure
+    from mnist_core.sweeps.charts import PARALLEL, sweep_figure
 
     study = study_of(40, 5)
     figure, caption = sweep_figure(study, PARALLEL)
@@ -41,7 +41,7 @@ def test_parallel_coordinates_put_a_log_range_on_a_log_axis_with_its_values():
 
 
 def test_a_big_study_is_drawn_from_an_evenly_spaced_share_with_the_best_trial():
-    from mnist_core.sweep_charts import DRAWN_TRIALS, HISTORY, PARALLEL, drawn_study, sweep_figure
+    from mnist_core.sweeps.charts import DRAWN_TRIALS, HISTORY, PARALLEL, drawn_study, sweep_figure
 
     study = study_of(380, 40)
     drawn, finished = drawn_study(study, DRAWN_TRIALS[PARALLEL])
@@ -53,7 +53,7 @@ def test_a_big_study_is_drawn_from_an_evenly_spaced_share_with_the_best_trial():
 
 
 def test_every_chart_draws_and_none_before_a_trial_completes():
-    from mnist_core.sweep_charts import CHARTS, CONTOUR, SLICE, ChartUnavailable, sweep_figure
+    from mnist_core.sweeps.charts import CHARTS, CONTOUR, SLICE, ChartUnavailable, sweep_figure
 
     study = study_of(12, 3)
     for chart in CHARTS:

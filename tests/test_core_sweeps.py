@@ -49,7 +49,7 @@ def sweep_runs(registry, name: str) -> dict[int, list[str]]:
 
 
 def test_unreachable_storage_gives_a_clear_message_without_the_password():
-    from mnist_core.sweeps import SweepError, open_storage
+    from mnist_core.sweeps.study import SweepError, open_storage
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -66,7 +66,7 @@ def test_unreachable_storage_gives_a_clear_message_without_the_password():
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """``python -m mnist_core ARGS`` in this process: exit code, stdout, stderr."""
-    from mnist_core.cli import main
+    from mnist_core.cli.main import main
 
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -77,8 +77,8 @@ def test_create_queues_every_trial_numbered_in_order_and_they_can_be_claimed(reg
     """The N waiting trials are inserted in one transaction: each is numbered, waiting, and claimed like any other."""
     import optuna
 
-    from mnist_core.search_spaces import load_space, suggest
-    from mnist_core.sweeps import claim_waiting_trial, create_sweep, default_storage_url, load_study, open_storage
+    from mnist_core.sweeps.spaces import load_space, suggest
+    from mnist_core.sweeps.study import claim_waiting_trial, create_sweep, default_storage_url, load_study, open_storage
 
     url = default_storage_url(registry)
     create_sweep("many", load_space("quick"), 5000, open_storage(url))
@@ -151,7 +151,7 @@ def test_a_sweep_over_a_log_range_of_whole_numbers_completes_its_trials(registry
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry, mnist):
-    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
+    from mnist_core.sweeps.study import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
 
     space = {"template": "dense", "params": {"learning_rate": {"choices": [3e-3, 1e-7]}, "dense_units": 32,
                                              "epochs": 2, "subset_size": 2000, "validation_split": 0.2}}
@@ -169,10 +169,18 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch_and_not_saved(registry
 
 def test_a_sweep_in_the_job_runner_trains_one_trial_per_job_queued_with_runs_and_stops_after_its_trial(
         registry, mnist):
-    from mnist_core.config import TrainConfig
-    from mnist_core.jobs import JobRunner, RunRequest
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, summarize, sweep_request
+    from mnist_core.jobs.requests import RunRequest
+    from mnist_core.jobs.runner import JobRunner
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import (
+        create_sweep,
+        default_storage_url,
+        load_study,
+        open_storage,
+        summarize,
+        sweep_request,
+    )
 
     url = default_storage_url(registry)
     create_sweep("background", load_space("quick"), 6, open_storage(url))
@@ -200,7 +208,7 @@ def test_a_sweep_in_the_job_runner_trains_one_trial_per_job_queued_with_runs_and
 
 
 def test_a_diverging_trial_fails_with_the_reason_is_not_saved_and_not_retried(registry, mnist):
-    from mnist_core.sweeps import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
+    from mnist_core.sweeps.study import create_sweep, default_storage_url, load_study, open_storage, trial_rows, work
 
     space = {"template": "dense", "params": {  # deep relu MLP, SGD at 10: NaN within a few batches
         "dense_blocks": 4, "dense_units": 256, "optimizer": "sgd", "learning_rate": 10.0, "batch_size": 64,
@@ -216,9 +224,9 @@ def test_a_diverging_trial_fails_with_the_reason_is_not_saved_and_not_retried(re
 def test_a_run_saved_by_a_trial_that_then_failed_is_removed(registry, small_dense_model):
     import optuna
 
-    from mnist_core.registry import RegistryError, RunRecord
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, default_storage_url, open_storage, remove_orphan_runs
+    from mnist_core.store.records import RegistryError, RunRecord
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import create_sweep, default_storage_url, open_storage, remove_orphan_runs
 
     storage = open_storage(default_storage_url(registry))
     study = create_sweep("orphans", load_space("quick"), 1, storage)
@@ -245,8 +253,8 @@ def finished_worker(process: subprocess.Popen) -> dict:
 
 
 def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist_path):  # noqa: F811
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import create_sweep, load_study, open_storage, trial_rows
 
     storage = open_storage(postgres_url)
     create_sweep("shared", load_space("quick"), SHARED_TRIALS, storage)
@@ -262,8 +270,8 @@ def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist
 
 
 def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, registry, mnist_path):  # noqa: F811
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, load_study, open_storage, trial_rows
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import create_sweep, load_study, open_storage, trial_rows
 
     storage = open_storage(postgres_url)
     create_sweep("killed", load_space("quick"), SHARED_TRIALS, storage)

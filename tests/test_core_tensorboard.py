@@ -3,8 +3,8 @@ registry, and the registry's listing, renaming and deleting handle the event fol
 
 import pytest
 
-from mnist_core.config import TrainConfig
-from mnist_core.registry import BOARD_DIR
+from mnist_core.model.config import TrainConfig
+from mnist_core.store.files import BOARD_DIR
 
 TINY = TrainConfig(subset_size=1000, epochs=2, batch_size=100, validation_split=0.1, seed=5, lr_schedule="one-cycle")
 SPEC = [{"type": "Conv2D", "filters": 4, "kernel_size": 5}, {"type": "MaxPooling2D"}, {"type": "Flatten"},
@@ -16,8 +16,8 @@ PER_BATCH = ("batch_loss", "batch_accuracy", "batch_learning_rate")
 @pytest.fixture()
 def two_runs(registry, mnist):
     """Two real runs saved in ``registry``."""
-    from mnist_core.jobs import RunRequest
-    from mnist_core.runs import execute_run
+    from mnist_core.jobs.requests import RunRequest
+    from mnist_core.jobs.runs import execute_run
 
     return [execute_run(RunRequest(name, "custom", SPEC, TINY.replace(seed=seed)), mnist, registry)
             for name, seed in (("first", 1), ("second", 2))]

@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 
 from faults_helpers import assert_runs_intact, steps_per_epoch
-from mnist_core.architectures import build_model
-from mnist_core.cli import main as cli_main
-from mnist_core.config import TrainConfig
-from mnist_core.jobs import JobRunner, RunRequest
-from mnist_core.precision import cpu_flags, resolved_precision
-from mnist_core.registry import DEFAULT_ID, RECORD_FILE
-from mnist_core.runs import WorkFolderCheckpoint, execute_run
+from mnist_core.cli.main import main as cli_main
+from mnist_core.jobs.requests import RunRequest
+from mnist_core.jobs.runner import JobRunner
+from mnist_core.jobs.runs import WorkFolderCheckpoint, execute_run
+from mnist_core.model.architectures import build_model
+from mnist_core.model.config import TrainConfig
+from mnist_core.model.precision import cpu_flags, resolved_precision
 from mnist_core.statuses import FAILED, FINISHED, QUEUED, STOPPED
-from mnist_core.training import compile_model, make_dataset, prepare_data, train, training_dataset
+from mnist_core.store.files import RECORD_FILE
+from mnist_core.store.registry import DEFAULT_ID
+from mnist_core.training.loop import compile_model, make_dataset, prepare_data, train, training_dataset
 
 DENSE = [{"type": "Dense", "units": 32}]
 TINY = TrainConfig(epochs=2, subset_size=1200, validation_split=0.25, batch_size=100, seed=11)
@@ -200,7 +202,7 @@ def stop_in_epoch(epoch: int, step: int = 2):
 
 
 def test_a_resumed_run_goes_on_from_its_last_checkpoint_with_the_step_count_and_history(mnist, registry):
-    from mnist_core.progress import History
+    from mnist_core.training.progress import History
 
     config = TINY.replace(epochs=3, lr_schedule="one-cycle", steps_per_execution=2)
     data = prepare_data(mnist, config)

@@ -3,8 +3,8 @@ conv pictures the kernels, and the diverging colour map puts white at zero."""
 
 import numpy as np
 
-from mnist_core.architectures import build_model
-from mnist_core.weights import DIVERGING_COLOURS, diverging_rgb, first_layer_weights
+from mnist_core.insight.weights import DIVERGING_COLOURS, diverging_rgb, first_layer_weights
+from mnist_core.model.architectures import build_model
 
 
 def test_softmax_regression_templates_are_the_kernel_reshaped():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_core.drawing import to_mnist
-from mnist_core.evaluation import evaluate
-from mnist_core.registry import DEFAULT_ID, Registry
+from mnist_core.data.drawing import to_mnist
+from mnist_core.model.evaluation import evaluate
+from mnist_core.store.registry import DEFAULT_ID, Registry
 from stroke_hand import everyday_drawings
 
 DRAWINGS_PER_DIGIT = 30

@@ -70,7 +70,7 @@ DAMAGES = {  # what a hand-edited or hostile partial.json may hold
 
 @pytest.mark.parametrize("kind", DAMAGES)
 def test_a_damaged_work_file_is_skipped_with_a_warning_and_never_used(registry, small_dense_model, kind):
-    from mnist_core.registry import RegistryError
+    from mnist_core.store.records import RegistryError
 
     outside = registry.root.parent / "outside.weights.h5"
     outside.write_bytes(b"precious")
@@ -112,7 +112,8 @@ def test_a_damaged_checkpoint_is_an_error_line_not_a_traceback(registry, small_d
 
 
 def test_a_symlinked_work_folder_is_skipped_and_leaves_no_link_behind(registry, small_dense_model, tmp_path):
-    from mnist_core.registry import STALE_TEMP_SECONDS, Registry, RegistryError
+    from mnist_core.store.records import RegistryError
+    from mnist_core.store.registry import STALE_TEMP_SECONDS, Registry
 
     partial = work_folder(registry, small_dense_model)
     elsewhere = tmp_path / "elsewhere"
@@ -141,7 +142,7 @@ def test_a_resumed_run_goes_on_counting_early_stoppings_patience():
     without improvement ends the run (Keras's own callback would train three more)."""
     import keras
 
-    from mnist_core.training import ResumedEarlyStopping
+    from mnist_core.training.loop import ResumedEarlyStopping
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
@@ -171,8 +172,8 @@ def download_env(tmp_path: Path, url: str) -> dict:
 
 
 def test_a_drip_feeding_server_ends_at_the_deadline(hostile_server, tmp_path, monkeypatch):
-    from mnist_core.data import DataSetError
-    from mnist_core.download import URL_ENV, download_mnist
+    from mnist_core.data.download import URL_ENV, download_mnist
+    from mnist_core.data.mnist import DataSetError
 
     monkeypatch.setenv(URL_ENV, hostile_server.url("/drip"))
     monkeypatch.delenv("DIGIT_LAB_MNIST_SHA256", raising=False)
@@ -198,8 +199,8 @@ def test_a_hostile_server_gives_one_error_line_and_leaves_nothing(hostile_server
 
 
 def test_stale_temporary_files_of_a_killed_download_are_removed(hostile_server, tmp_path, monkeypatch):
-    from mnist_core.data import DataSetError
-    from mnist_core.download import DEADLINE_S, URL_ENV, download_mnist
+    from mnist_core.data.download import DEADLINE_S, URL_ENV, download_mnist
+    from mnist_core.data.mnist import DataSetError
 
     monkeypatch.setenv(URL_ENV, hostile_server.url("/missing.npz"))
     cache = tmp_path / "datasets" / "mnist.npz"
@@ -215,8 +216,8 @@ def test_stale_temporary_files_of_a_killed_download_are_removed(hostile_server, 
 
 
 def test_a_cache_folder_that_cannot_be_made_is_a_message(tmp_path, hostile_server, monkeypatch):
-    from mnist_core.data import DataSetError
-    from mnist_core.download import URL_ENV, download_mnist
+    from mnist_core.data.download import URL_ENV, download_mnist
+    from mnist_core.data.mnist import DataSetError
 
     monkeypatch.setenv(URL_ENV, hostile_server.url("/mnist.npz"))
     (tmp_path / "a-file").write_text("not a folder")
@@ -225,7 +226,7 @@ def test_a_cache_folder_that_cannot_be_made_is_a_message(tmp_path, hostile_serve
 
 
 def test_the_real_file_without_a_pinned_hash_is_still_accepted(hostile_server, tmp_path, monkeypatch, mnist_path):
-    from mnist_core.download import SHA256_ENV, URL_ENV, download_mnist
+    from mnist_core.data.download import SHA256_ENV, URL_ENV, download_mnist
 
     monkeypatch.setenv(URL_ENV, hostile_server.url("/mnist.npz"))
     monkeypatch.delenv(SHA256_ENV, raising=False)
@@ -267,10 +268,11 @@ def test_a_checkpoint_on_a_full_disk_ends_the_run_in_one_line_and_keeps_the_last
 def test_a_run_of_the_app_on_a_full_disk_fails_with_the_message_and_the_server_lives(small_disk, mnist):
     """The app's job runner: the run fails with "the disk is full" as its reason (the page shows it); the same
     write used to take the whole server down with a segmentation fault."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.jobs import JobRunner, RunRequest
-    from mnist_core.registry import Registry
+    from mnist_core.jobs.requests import RunRequest
+    from mnist_core.jobs.runner import JobRunner
+    from mnist_core.model.config import TrainConfig
     from mnist_core.statuses import FAILED
+    from mnist_core.store.registry import Registry
 
     registry = Registry(small_disk.folder)
     runner = JobRunner(registry, lambda: mnist)
@@ -286,7 +288,8 @@ def test_saving_a_run_on_a_full_disk_says_so_and_leaves_nothing(small_disk):
     import keras
 
     from mnist_core.errors import DiskFullError
-    from mnist_core.registry import Registry, RunRecord
+    from mnist_core.store.records import RunRecord
+    from mnist_core.store.registry import Registry
 
     registry = Registry(small_disk.folder)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(2048), keras.layers.Dense(10)])  # 6.5 MB
@@ -376,7 +379,7 @@ def test_a_plain_npy_and_a_huge_file_are_refused_in_one_line(tmp_path):
 
 
 def test_an_export_in_real_itemsizes_is_still_imported(mnist, registry, tmp_path):
-    from mnist_core.my_digits import MyDigits
+    from mnist_core.store.my_digits import MyDigits
 
     export = export_of(mnist, 30, tmp_path / "mine.npz")
     assert MyDigits(registry).import_bytes(export.read_bytes()) == (30, 0)
@@ -404,7 +407,7 @@ def test_the_storage_field_opens_only_sweep_files_and_the_owners_urls(registry, 
     notes.write_text("a server's own file\n")
     empty.write_bytes(b"")
     app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=90)
-    app.switch_page("app_pages/sweeps.py")
+    app.switch_page("app_pages/sweeps/sweeps.py")
     app.run()
     refusals = [storage_errors(app, url) for url in (
         f"sqlite:///{notes}", f"sqlite:///{empty}", f"sqlite:///{tmp_path / 'no-folder' / 'x.db'}",
@@ -469,9 +472,10 @@ def test_a_failed_insight_task_shows_names_and_errors_as_typed():
     from streamlit.testing.v1 import AppTest
 
     def page():
-        from app_pages.insight_tasks import task_failed
-        from mnist_core.jobs import JobRunner, task_request
-        from mnist_core.registry import Registry
+        from app_pages.insight.tasks import task_failed
+        from mnist_core.jobs.requests import task_request
+        from mnist_core.jobs.runner import JobRunner
+        from mnist_core.store.registry import Registry
 
         def work(report):
             raise ValueError("*boom* [link](http://example.com)")

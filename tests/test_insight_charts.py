@@ -4,8 +4,8 @@ crosses, hover shows what the issue asks; one line per model in robustness curve
 import numpy as np
 import pandas as pd
 
-from mnist_core.embedding import map_frame
-from mnist_core.insight_charts import POINT_SELECTION, embedding_chart, reliability_chart, robustness_chart
+from mnist_core.insight.charts import POINT_SELECTION, embedding_chart, reliability_chart, robustness_chart
+from mnist_core.insight.embedding import map_frame
 
 
 def test_map_selects_by_index_and_marks_errors_with_crosses():

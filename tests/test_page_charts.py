@@ -1,4 +1,4 @@
-"""The pages' charts, labels and pictures (mnist_core.charts and mnist_core.pictures) as plain values."""
+"""The pages' charts, labels and pictures (mnist_core.training.charts and mnist_core.data.pictures) as plain values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mnist_core import charts, pictures
+from mnist_core.data import pictures
+from mnist_core.training import charts
 
 
 def test_smoothing_is_debiased_and_follows_the_values():

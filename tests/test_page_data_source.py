@@ -1,4 +1,4 @@
-"""The pages' and the job runner's data set (app_pages.common.DataSetSource): read from disk once per $MNIST_PATH,
+"""The pages' and the job runner's data set (app_pages.shared.data.DataSetSource): read from disk once per $MNIST_PATH,
 shared read-only, a failed read not kept, an upload first."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app_pages.common import DataSetSource
-from mnist_core.data import DataSetError
+from app_pages.shared.data import DataSetSource
+from mnist_core.data.mnist import DataSetError
 
 
 def small_npz(path, label_offset: int = 0):

@@ -17,7 +17,7 @@ UNEXPECTED_ERROR = "Something went wrong on this page"
 
 
 def save(registry, model, run_id: str, config: dict | None = None) -> None:
-    from mnist_core.registry import RunRecord
+    from mnist_core.store.records import RunRecord
 
     record = RunRecord(id="", name=run_id, architecture="custom", spec=[], config=config, status="finished",
                        created="", params=int(model.count_params()))
@@ -27,9 +27,9 @@ def save(registry, model, run_id: str, config: dict | None = None) -> None:
 @pytest.fixture()
 def models(registry, small_dense_model):
     """The temporary registry with the small dense net as its default model and an untrained softmax regression."""
-    from mnist_core.architectures import build_model
-    from mnist_core.config import TrainConfig
-    from mnist_core.registry import DEFAULT_ID
+    from mnist_core.model.architectures import build_model
+    from mnist_core.model.config import TrainConfig
+    from mnist_core.store.registry import DEFAULT_ID
 
     save(registry, small_dense_model, DEFAULT_ID, TrainConfig(subset_size=3000, validation_split=0.2).to_dict())
     save(registry, build_model([]), "linear")
@@ -40,7 +40,7 @@ def open_insight(view: str | None = None):
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.switch_page("app_pages/insight.py")
+    app.switch_page("app_pages/insight/insight.py")
     app.run()
     if view is not None:
         app.button_group(key="InsightChoices.view").set_value(view).run()
@@ -92,8 +92,8 @@ def test_tsne_map_is_computed_in_the_background_then_drawn(models):
 
 
 def test_robustness_lab_sweeps_two_models_and_starts_at_their_accuracy(models, mnist):
-    from mnist_core.embedding import sample_indices
-    from mnist_core.evaluation import evaluate
+    from mnist_core.insight.embedding import sample_indices
+    from mnist_core.model.evaluation import evaluate
 
     app = open_insight("Robustness lab")
     app.multiselect(key="InsightChoices.lab_models").select("linear")
@@ -134,8 +134,8 @@ def test_weights_of_softmax_regression_are_ten_templates(models):
 
 
 def test_confidence_shows_the_engines_ece_before_and_after_temperature(models, mnist):
-    from mnist_core.calibration import expected_calibration_error
-    from mnist_core.evaluation import predict_probabilities
+    from mnist_core.insight.calibration import expected_calibration_error
+    from mnist_core.model.evaluation import predict_probabilities
 
     app = open_insight("Confidence")
     assert_rendered(app)

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from app_pages.common import plain
+from app_pages.shared.text import plain
 from helpers import PAD_KEY, assert_rendered, canvas_state, open_page, texts, widget
-from mnist_core.drawing import to_mnist
-from mnist_core.my_digits import MyDigits
-from mnist_core.registry import DEFAULT_ID
+from mnist_core.data.drawing import to_mnist
+from mnist_core.store.my_digits import MyDigits
+from mnist_core.store.registry import DEFAULT_ID
 from stroke_hand import hand
 
 FINETUNE_TIMEOUT_S = 180
@@ -37,7 +37,7 @@ def test_an_empty_set_explains_how_to_fill_it_and_cannot_be_fine_tuned(data_set,
 
 
 def test_the_set_and_the_default_models_scores_agree_with_an_independent_count(data_set, filled, small_cnn_model):
-    from mnist_core.evaluation import evaluate
+    from mnist_core.model.evaluation import evaluate
 
     app = open_page("my_digits")
     assert_rendered(app)

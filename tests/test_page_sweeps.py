@@ -14,7 +14,7 @@ def open_sweeps():
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.switch_page("app_pages/sweeps.py")
+    app.switch_page("app_pages/sweeps/sweeps.py")
     return app.run()
 
 
@@ -81,8 +81,8 @@ def test_an_unreachable_storage_or_a_missing_file_is_explained(registry, mnist_p
 
 
 def test_a_finished_sweep_shows_trials_best_run_and_charts(registry, mnist):
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, default_storage_url, open_storage, work
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import create_sweep, default_storage_url, open_storage, work
 
     storage = open_storage(default_storage_url(registry))
     create_sweep("page-demo", load_space("quick"), 2, storage)
@@ -106,11 +106,11 @@ def test_a_big_study_is_read_once_per_change_not_once_per_rerun(registry, mnist_
     """The page's storage is wrapped to count the trials it really reads from the database, and Optuna's chart
     function to count the figures drawn: a study of 400 trials (100 still waiting) is read once, then only what
     changed; waiting trials are not read again while nothing changes, and the other sweep in the picker is not read."""
-    import mnist_core.sweep_charts as sweep_charts
-    from app_pages.sweeps_watch import cached_storage
+    import mnist_core.sweeps.charts as sweep_charts
+    from app_pages.sweeps.watch import cached_storage
     from helpers import told_trials
-    from mnist_core.search_spaces import load_space
-    from mnist_core.sweeps import create_sweep, default_storage_url, open_storage, queue_waiting_trials
+    from mnist_core.sweeps.spaces import load_space
+    from mnist_core.sweeps.study import create_sweep, default_storage_url, open_storage, queue_waiting_trials
 
     url, space = default_storage_url(registry), load_space("quick")
     storage = open_storage(url)  # another process's: a worker elsewhere

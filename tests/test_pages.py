@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from app_pages.common import plain
+from app_pages.shared.text import plain
 from helpers import (
     PAD_KEY,
     RUN_TIMEOUT_S,
@@ -26,7 +26,7 @@ from helpers import (
     texts,
     widget,
 )
-from mnist_core.precision import cpu_flags, resolved_precision
+from mnist_core.model.precision import cpu_flags, resolved_precision
 
 PAGES = ["home", "data", "train", "models", "errors", "draw", "sweeps", "kaggle"]
 NEEDS_DATA = {"data", "errors"}  # pages that show nothing useful without MNIST (Train still shows its editor)
@@ -189,8 +189,8 @@ def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(
 
 
 def test_the_live_view_redraws_the_whole_page_only_when_what_it_shows_of_the_runs_changes():
-    from app_pages.train_runs import runs_on_page
-    from mnist_core.jobs import JobBrief
+    from app_pages.train.live import runs_on_page
+    from mnist_core.jobs.runner import JobBrief
     from mnist_core.statuses import FINISHED, QUEUED, RUNNING
 
     queued, running, finished = (JobBrief(1, "a", status, None) for status in (QUEUED, RUNNING, FINISHED))
@@ -215,7 +215,7 @@ def test_train_page_refuses_settings_that_do_not_fit(data_set, empty_registry):
 
 
 def test_train_page_has_one_widget_per_setting_of_the_table_and_each_feeds_the_config(data_set, empty_registry):
-    from mnist_core.config import SETTINGS
+    from mnist_core.model.config import SETTINGS
 
     app = choose_tiny_run(open_page("train"))
     assert_rendered(app)
@@ -280,7 +280,7 @@ def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_regis
 
 
 def test_train_page_resumes_an_interrupted_run_to_a_normal_record(mnist, data_set, empty_registry):
-    from mnist_core.config import TrainConfig
+    from mnist_core.model.config import TrainConfig
 
     config = TrainConfig(epochs=3, subset_size=1000, batch_size=64, validation_split=0.1, seed=2)
     run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 16}], config, name="after a crash")
@@ -297,7 +297,7 @@ def test_train_page_resumes_an_interrupted_run_to_a_normal_record(mnist, data_se
 
 
 def test_train_page_does_not_resume_a_run_this_machine_no_longer_allows(mnist, data_set, empty_registry, monkeypatch):
-    from mnist_core.config import TrainConfig
+    from mnist_core.model.config import TrainConfig
 
     config = TrainConfig(epochs=2, subset_size=500, batch_size=50, validation_split=0.0, seed=2)
     run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 16}], config, name="*big* one")
@@ -314,7 +314,7 @@ def test_train_page_does_not_resume_a_run_this_machine_no_longer_allows(mnist, d
 
 
 def test_train_page_discards_an_interrupted_run_only_after_a_confirmation_naming_it(mnist, data_set, empty_registry):
-    from mnist_core.config import TrainConfig
+    from mnist_core.model.config import TrainConfig
 
     config = TrainConfig(epochs=2, subset_size=600, batch_size=64, validation_split=0.0, seed=2)
     run_id = interrupted_run(mnist, empty_registry, [{"type": "Dense", "units": 8}], config, name="unwanted")
@@ -379,7 +379,7 @@ def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set,
 
 
 def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, empty_registry, small_cnn_model):
-    from mnist_core.registry import RunRecord
+    from mnist_core.store.records import RunRecord
 
     everything_a_three = np.zeros((len(mnist.y_test), 10))
     everything_a_three[:, 3] = 1.0  # not what the model predicts: only the saved file can say this
@@ -395,8 +395,8 @@ def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, em
 
 
 def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_set, empty_registry, small_cnn_model):
-    from mnist_core.evaluation import ImagePredictor
-    from mnist_core.registry import RunRecord
+    from mnist_core.model.evaluation import ImagePredictor
+    from mnist_core.store.records import RunRecord
 
     record = RunRecord(id="", name="broken", architecture="custom", spec=[], config={}, status="finished", created="")
     probabilities = ImagePredictor(small_cnn_model).batch(mnist.x_test)
@@ -418,7 +418,7 @@ def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_se
 
 
 def test_errors_page_filters_agree_with_the_confusion_matrix(mnist, data_set, model_registry, small_cnn_model):
-    from mnist_core.evaluation import evaluate
+    from mnist_core.model.evaluation import evaluate
 
     confusion = evaluate(small_cnn_model, mnist.x_test, mnist.y_test).confusion()
     mistakes = confusion - np.diag(np.diag(confusion))
@@ -455,8 +455,8 @@ def test_errors_page_shows_the_inspected_images_saliency_once_worked_out_in_the_
 
 def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_registry, small_cnn_model,
                                                         small_dense_model):
-    from mnist_core.drawing import to_mnist
-    from mnist_core.evaluation import ImagePredictor
+    from mnist_core.data.drawing import to_mnist
+    from mnist_core.model.evaluation import ImagePredictor
 
     predictor = ImagePredictor(small_cnn_model)
     drawings = (rgba_canvas(mnist.x_test[index]) for index in range(50))

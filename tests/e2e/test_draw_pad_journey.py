@@ -21,8 +21,8 @@ from e2e_helpers import (
     screenshot,
     wait_for_app_idle,
 )
-from mnist_core.my_digits import MyDigits
-from mnist_core.registry import Registry
+from mnist_core.store.my_digits import MyDigits
+from mnist_core.store.registry import Registry
 
 pytestmark = pytest.mark.e2e
 

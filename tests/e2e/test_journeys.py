@@ -43,7 +43,7 @@ from e2e_helpers import (
     wait_for_number_above,
     x_axis_end,
 )
-from mnist_core.charts import MAX_BATCH_POINTS
+from mnist_core.training.charts import MAX_BATCH_POINTS
 
 pytestmark = pytest.mark.e2e
 

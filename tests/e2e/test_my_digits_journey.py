@@ -25,9 +25,9 @@ from e2e_helpers import (
     upload,
     wait_for_app_idle,
 )
-from mnist_core.drawing import to_mnist
-from mnist_core.my_digits import MyDigits
-from mnist_core.registry import Registry
+from mnist_core.data.drawing import to_mnist
+from mnist_core.store.my_digits import MyDigits
+from mnist_core.store.registry import Registry
 from stroke_hand import STROKES, affine_for, hand
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from e2e_helpers import APP_TIMEOUT_MS, assert_no_exception, choose, open_app, screenshot, set_number, set_text, upload
 from e2e_server import VIEWPORT
 from helpers import save_run
-from mnist_core.registry import Registry
+from mnist_core.store.registry import Registry
 
 pytestmark = pytest.mark.e2e
 

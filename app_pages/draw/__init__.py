@@ -1,0 +1,1 @@
+"""The draw page and its parts."""

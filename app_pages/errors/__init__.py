@@ -1,0 +1,1 @@
+"""The errors page and its parts."""

@@ -1,0 +1,1 @@
+"""The kaggle page and its parts."""

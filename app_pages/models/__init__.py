@@ -1,0 +1,1 @@
+"""The models page and its parts."""

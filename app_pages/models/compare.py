@@ -1,0 +1,71 @@
+"""The Models page's comparison of runs (curves and a table), and what the user picked there."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared.models import run_label
+from app_pages.shared.state import kept
+from mnist_core.store.records import RunRecord
+from mnist_core.store.registry import DEFAULT_ID
+from mnist_core.training.charts import comparison_chart
+
+COMPARED_ON_START = 2
+
+
+@dataclass
+class ModelsChoices:
+    """What a user picked on the Models page, by run id: kept while they move around the app, and while other
+    sessions save, rename or delete runs."""
+
+    run: str | None = None
+    compared: list | None = None  # None: the newest runs with curves
+
+
+def labels_version(labels: dict) -> str:
+    """A short digest of a picker's labels, so a renamed run gives the picker a new widget (see ``kept``)."""
+    return hashlib.sha1(repr(sorted(labels.items())).encode()).hexdigest()[:10]
+
+
+def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
+    """Overlaid epoch curves and a metrics table of the runs picked in "Compare runs"."""
+    st.subheader("Compare runs")
+    labels = {record.id: run_label(record) for record in runs}
+    by_id = {record.id: record for record in runs}
+    with_curves = [record.id for record in runs if record.epochs]
+    picked = kept(st.multiselect, choices, "compared", "Compare runs", list(labels), format_func=labels.get,
+                  version=labels_version(labels),
+                  clean=lambda ids: with_curves[:COMPARED_ON_START] if ids is None else [i for i in ids if i in by_id])
+    if not picked:
+        st.caption("Pick runs to overlay their learning curves.")
+        return
+    chosen = [by_id[run_id] for run_id in picked]
+    curves = {legend_label(record): record.epochs for record in chosen}
+    if any(curves.values()):
+        for tab, metric in zip(st.tabs(["Accuracy", "Loss"]), ("accuracy", "loss"), strict=True):
+            tab.altair_chart(comparison_chart(curves, metric), width="stretch")
+    else:
+        st.caption("The picked runs have no per-epoch history (uploaded models).")
+    st.dataframe(pd.DataFrame([metrics_row(record) for record in chosen]), hide_index=True, column_config={
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "params": st.column_config.NumberColumn(format="localized")})
+
+
+def legend_label(record: RunRecord) -> str:
+    """A run's name with the end of its id (names repeat; ids are long), for chart legends."""
+    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (default)"
+
+
+def metrics_row(record: RunRecord) -> dict:
+    """One run's results and main settings, for the comparison table."""
+    config = record.config or {}
+    best = max((row.get("val_accuracy", row.get("accuracy", 0.0)) for row in record.epochs), default=None)
+    return {"name": legend_label(record), "architecture": record.architecture, "params": record.params,
+            "test accuracy": record.test_accuracy, "test loss": record.test_loss, "best epoch accuracy": best,
+            "epochs": len(record.epochs), "seconds": round(record.seconds, 1), "optimizer": config.get("optimizer"),
+            "learning rate": config.get("learning_rate"), "batch size": config.get("batch_size"),
+            "training images": config.get("subset_size"), "status": record.status}  # None: all of them

@@ -1,0 +1,1 @@
+"""The my_digits page and its parts."""

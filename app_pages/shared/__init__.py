@@ -1,0 +1,1 @@
+"""What several pages share, one concern a module."""

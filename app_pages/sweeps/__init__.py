@@ -1,0 +1,1 @@
+"""The sweeps page and its parts."""

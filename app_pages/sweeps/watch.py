@@ -1,0 +1,189 @@
+"""The Sweeps page's watch: one sweep followed live while trials run (here or on other workers): progress, the Stop
+button, the trials a page at a time, the best trial's run and Optuna's charts; and the sweep storage, opened once
+for the whole server with its cache of trials, so a look at a study reads its trials only when they changed (and then
+only the new and unfinished ones), and what is drawn from them is kept until they change."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared.navigation import RUN_PARAM
+from app_pages.shared.text import plain
+from mnist_core.jobs.runner import JobBrief, JobRunner
+from mnist_core.statuses import ACTIVE, FAILED, QUEUED
+from mnist_core.sweeps.charts import CHARTS, CONTOUR, IMPORTANCES, PARALLEL, SLICE, ChartUnavailable, sweep_figure
+from mnist_core.sweeps.study import (
+    STORAGE_ERRORS,
+    load_study,
+    open_storage,
+    redacted,
+    summarize,
+    sweep_subject,
+    trial_rows,
+)
+
+REFRESH_S = 2.0
+TRIAL_COLUMNS = ["number", "state", "value", "seconds"]  # then the parameters, then where it ran and saved
+PLACE_COLUMNS = ["run_id", "worker"]
+TABLE_ROWS = 100  # trials per page of the table
+LISTED_RUNS = 100  # the best trials' runs offered in the "Trial run" picker
+BY_NUMBER, BEST_FIRST = "trial number", "best first"
+ORDER_KEY, PAGE_KEY, CHART_KEY = "sweeps.table_order", "sweeps.table_page", "sweeps.chart"
+PARAMS_KEY = "sweeps.chart_params"  # + the chart's name: the parameters it draws
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the sweep storage…")
+def cached_storage(url: str):
+    """Optuna's storage at ``url`` with its cache of trials, opened once per server process (failures are not
+    cached)."""
+    return open_storage(url)
+
+
+@st.cache_resource(max_entries=12, show_spinner="Drawing the chart…")
+def cached_figure(url: str, name: str, stamp: tuple, chart: str, params: tuple[str, ...], _study):
+    """Optuna's figure of the sweep, drawn once per state of its trials (``SweepStorage.stamp``), shared by every
+    session."""
+    return sweep_figure(_study, chart, list(params) or None)
+
+
+def sweep_job(runner: JobRunner, storage_url: str, name: str) -> JobBrief | None:
+    """This server's newest job for the sweep ``name`` of that storage (queued, training or ended), if any."""
+    subject = sweep_subject(name, storage_url)
+    return next((brief for brief in runner.briefs() if brief.subject == subject), None)
+
+
+def running_here(runner: JobRunner, storage_url: str, name: str) -> bool:
+    """Whether this server's job runner has a trial of the sweep queued or training."""
+    job = sweep_job(runner, storage_url, name)
+    return job is not None and job.status in ACTIVE
+
+
+def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> None:
+    """Progress metrics, what this server is doing with the sweep and the Stop button."""
+    complete, best = st.columns(2)
+    complete.metric("Trials complete", f"{summary.counts['complete']} of {summary.planned}", border=True)
+    best.metric("Best validation accuracy", "-" if summary.best_value is None else f"{summary.best_value:.2%}",
+                border=True)
+    counts = ", ".join(f"{count} {state}" for state, count in summary.counts.items() if count)
+    st.caption(plain(f"{counts or 'no trials'} · storage {redacted(storage_url)}"))
+    job = sweep_job(runner, storage_url, name)
+    if job is None:
+        return
+    view = runner.view(job.id)
+    if job.status == QUEUED:
+        st.info(f"Next trial queued here: position {view.queue_position} in this server's line of runs.")
+    elif job.status in ACTIVE:
+        st.info("Running here, one trial at a time; Stop ends the sweep here after the current trial.")
+        event = view.latest
+        if event is not None:
+            st.progress(event.fraction_done, text=f"current trial: epoch {event.epoch} of {event.epochs}, "
+                                                  f"batch {event.step} of {event.steps_per_epoch}")
+    elif job.status == FAILED:
+        st.error(plain(f"The sweep stopped with an error: {view.reason}"))
+    if job.status in ACTIVE:
+        st.button("Stop", on_click=runner.stop, args=(job.id,))
+
+
+def trials_table(rows: list[dict]) -> None:
+    """One line per trial (state, value, seconds, parameters, run), a page of ``TABLE_ROWS`` at a time, by trial
+    number or best first."""
+    order, page = st.columns([2, 1], vertical_alignment="bottom")
+    ordered = order.segmented_control("Order", [BY_NUMBER, BEST_FIRST], default=BY_NUMBER, key=ORDER_KEY)
+    if ordered == BEST_FIRST:
+        rows = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0), row["number"]))
+    pages = math.ceil(len(rows) / TABLE_ROWS)
+    number = page.number_input("Page", min_value=1, max_value=pages, value=1, key=PAGE_KEY) if pages > 1 else 1
+    number = min(int(number), pages)
+    shown = rows[(number - 1) * TABLE_ROWS:number * TABLE_ROWS]
+    frame = pd.DataFrame([{**{key: row[key] for key in TRIAL_COLUMNS}, **row["params"],
+                           **{key: row[key] for key in PLACE_COLUMNS}} for row in shown])
+    frame["state"] = [("★ " if row["best"] else "") + row["state"] for row in shown]
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={"state": st.column_config.TextColumn(width="medium"),
+                                "value": st.column_config.NumberColumn("val. accuracy", format="%.4f"),
+                                "seconds": st.column_config.NumberColumn(format="%.1f")})
+    if pages > 1:
+        first = (number - 1) * TABLE_ROWS + 1
+        st.caption(f"Trials {first:,}–{first + len(shown) - 1:,} of {len(rows):,} ({ordered or BY_NUMBER}).")
+
+
+def trial_runs(rows: list[dict]) -> None:
+    """The best trial's saved run, and any completed trial's, with links to the Models and Errors pages."""
+    best = next((row for row in rows if row["best"]), None)
+    if best is None or not best["run_id"]:
+        return
+    st.caption(plain(f"Best: trial {best['number']} (validation accuracy {best['value']:.2%}), saved as run "
+                     f"{best['run_id']}."))
+    with_runs = sorted((row for row in rows if row["run_id"]), key=lambda row: -row["value"])[:LISTED_RUNS]
+    saved = {row["run_id"]: f"trial {row['number']} · {row['value']:.2%}{' (best)' if row['best'] else ''}"
+             for row in with_runs}
+    picker, models, errors = st.columns([2, 1, 1], vertical_alignment="bottom")
+    run_id = picker.selectbox("Trial run", list(saved), index=list(saved).index(best["run_id"]),
+                              format_func=saved.get)  # no key: when the best changes, the picker follows it
+    models.page_link("app_pages/models/models.py", label="Compare on the Models page", icon=":material/inventory_2:")
+    errors.page_link("app_pages/errors/errors.py", label="Open it on the Errors page", icon=":material/error_outline:",
+                     query_params={RUN_PARAM: run_id})
+
+
+def chart_params(chart: str, names: list[str]) -> tuple[str, ...]:
+    """The parameters the chart draws, picked by the user: one for a slice, two for a contour, any for parallel
+    coordinates and importances (all, until some are picked)."""
+    key = f"{PARAMS_KEY}.{chart}"
+    if chart == SLICE:
+        return (st.selectbox("Parameter", names, key=key),)
+    if chart == CONTOUR:
+        across, up = st.columns(2)
+        x = across.selectbox("Across", names, key=f"{key}.x")
+        y = up.selectbox("Up", [name for name in names if name != x], key=f"{key}.y")
+        return (x, y) if y else ()
+    if chart in (PARALLEL, IMPORTANCES):
+        return tuple(st.multiselect("Parameters", names, key=key, placeholder="all parameters"))
+    return ()
+
+
+def sweep_charts(storage_url: str, name: str, stamp: tuple, study, rows: list[dict]) -> None:
+    """Optuna's chart picked by the user (one at a time, so only that one is drawn), kept until the trials change."""
+    chart = st.segmented_control("Chart", CHARTS, default=PARALLEL, key=CHART_KEY) or PARALLEL
+    names = sorted({param for row in rows if row["state"] == "complete" for param in row["params"]})
+    params = chart_params(chart, names) if names else ()
+    try:
+        figure, caption = cached_figure(storage_url, name, stamp, chart, params, study)
+    except ChartUnavailable as error:
+        st.caption(plain(error))
+        return
+    st.plotly_chart(figure, width="stretch", key=f"sweeps.figure.{chart}")
+    st.caption(caption)
+
+
+def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool) -> None:
+    """Everything about one sweep, refreshed while trials run (here or on other workers)."""
+    try:
+        storage = cached_storage(storage_url)
+        study = load_study(name, storage)
+        trials = study.get_trials(deepcopy=False)  # read from the database only when they changed, and only those
+        summary = summarize(study, trials)
+    except STORAGE_ERRORS as error:
+        st.error(plain(error))
+        return
+    if was_active and summary.done and not running_here(runner, storage_url, name):
+        st.rerun()  # the sweep has ended: a full run stops the refreshing
+    rows = [row.to_dict() for row in trial_rows(study, trials)]
+    sweep_status(runner, storage_url, name, summary)
+    if rows:
+        trials_table(rows)
+    trial_runs(rows)
+    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows)
+
+
+def watch_view(runner: JobRunner, storage_url: str, name: str) -> None:
+    """The sweep ``name``, refreshed live while this server runs it or it has trials left."""
+    try:
+        active = running_here(runner, storage_url, name) or not summarize(
+            load_study(name, cached_storage(storage_url))).done
+    except STORAGE_ERRORS as error:
+        st.error(plain(error))
+        return
+    st.fragment(watch, run_every=REFRESH_S if active else None)(runner, storage_url, name, active)

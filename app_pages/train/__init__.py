@@ -1,0 +1,1 @@
+"""The train page and its parts."""

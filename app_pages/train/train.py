@@ -1,0 +1,133 @@
+"""Train: pick a preset or build a network layer by layer, choose the training settings, and watch the run live.
+
+Runs go to the one job runner shared by every browser session, which trains in its own thread and saves each run
+to the registry; this page only submits runs and shows them, so it stays responsive and a reload finds the run again.
+The layer editor, the settings, the live view and the interrupted runs live in the ``train_*`` modules beside it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.shared.engine import job_runner
+from app_pages.shared.models import shared_registry
+from app_pages.shared.state import kept_widget
+from app_pages.shared.text import plain
+from app_pages.train.code_view import code_view
+from app_pages.train.interrupted import interrupted_runs
+from app_pages.train.layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
+from app_pages.train.live import live_view, submit
+from app_pages.train.settings import (
+    QUICK_SUBSET,
+    checked_config,
+    fits_machine,
+    load_settings,
+    settings_form,
+    training_data_size,
+    use_quick_subset,
+)
+from mnist_core.measured import preset_expectation
+from mnist_core.store.records import default_run_name
+from mnist_core.store.registry import Registry
+from mnist_core.training.presets import PRESETS, SPEED_PRESET
+
+CUSTOM = "custom"
+PRESET_KEY, NAME_KEY = "train.preset", "train.name"
+DUPLICATE_KEY = "train.duplicate"  # a request waiting for "train another anyway"
+
+
+def load_preset() -> None:
+    """Put the chosen preset's layers and settings into the editor ("custom" keeps what is there)."""
+    name = st.session_state.get(PRESET_KEY, SPEED_PRESET)
+    if name == CUSTOM:
+        use_quick_subset()
+        return
+    load_layers(PRESETS[name].spec)
+    load_settings(PRESETS[name].config)
+
+
+def preset_picker() -> str:
+    """The "Preset" selectbox with the preset's title, description and source; returns the preset name."""
+    if LAYERS_KEY not in st.session_state:
+        load_preset()
+    choice = kept_widget(st.selectbox, PRESET_KEY, SPEED_PRESET, "Preset", [*PRESETS, CUSTOM], on_change=load_preset,
+                         format_func=lambda name: PRESETS[name].title if name in PRESETS else "Custom (your own)")
+    if choice in PRESETS:
+        preset = PRESETS[choice]
+        st.markdown(f"**{preset.title}** — {preset.description}")
+        st.caption(f"Source: {preset.source}")
+        st.caption(preset_expectation(choice) or "Not measured on this machine yet (`make bench` measures it).")
+    else:
+        st.caption("Your own network: edit the layers below. Settings stay as they were, on a quick subset of "
+                   f"{QUICK_SUBSET:,} training images (0 = all).")
+    return choice
+
+
+def architecture_name(choice: str, spec: list[dict]) -> str:
+    """The preset's name while its layers are unchanged, else "custom"."""
+    return choice if choice in PRESETS and spec == PRESETS[choice].spec else CUSTOM
+
+
+def press_train(registry: Registry, request_parts: tuple) -> None:
+    """"Train" callback: queue the run, unless the very same training is already queued or running (a double
+    press, or someone else's run): then ask first. Callbacks run one after another, so rapid presses queue one run."""
+    from mnist_core.jobs.requests import RunRequest
+
+    architecture, spec, config = request_parts
+    name = st.session_state.get(NAME_KEY, "").strip() or default_run_name(architecture)
+    request = RunRequest(name, architecture, spec, config)
+    if job_runner(registry).same_request(request) is None:
+        submit(registry, request)
+    else:
+        st.session_state[DUPLICATE_KEY] = request
+
+
+def confirm_duplicate(registry: Registry) -> None:
+    """"Train another" callback: queue the request that was held back, once."""
+    request = st.session_state.pop(DUPLICATE_KEY, None)
+    if request is not None:
+        submit(registry, request)
+
+
+def submit_button(registry: Registry, request_parts: tuple | None) -> None:
+    """The "Train" button (disabled until network and settings are valid, and while a duplicate awaits an answer);
+    a press queues the run and returns, or asks before queueing the same training twice."""
+    kept_widget(st.text_input, NAME_KEY, "", "Run name", max_chars=120,
+                placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
+    duplicate = st.session_state.get(DUPLICATE_KEY)
+    st.button("Train", type="primary", disabled=request_parts is None or duplicate is not None,
+              icon=":material/play_arrow:", on_click=press_train, args=(registry, request_parts))
+    if duplicate is not None:
+        same = job_runner(registry).same_request(duplicate)
+        where = f"“{same.name}” (job {same.id}) is {same.status}" if same else "the same run was queued a moment ago"
+        st.warning(plain(f"An identical run is already queued or training: {where}. Train another one anyway?"))
+        again, cancel = st.columns(2)
+        again.button("Train another", on_click=confirm_duplicate, args=(registry,), icon=":material/add:")
+        cancel.button("Cancel", key="train.cancel_duplicate", on_click=st.session_state.pop, args=(DUPLICATE_KEY, None))
+
+
+def train_page() -> None:
+    """Preset and layers on the left; settings, the Train button and the network summary on the right; the live
+    run below."""
+    st.title("Train")
+    registry = shared_registry()
+    network, settings = st.columns([5, 4], gap="large")
+    with network:
+        choice = preset_picker()
+        spec = layer_editor()
+    with settings:
+        train_count = training_data_size()
+        config = checked_config(settings_form(), train_count)
+        submit_area = st.container()  # above the summary on screen, but filled once the spec is checked
+        spec_ok = spec_summary(spec)
+        with submit_area:
+            ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
+            submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
+    code_view(st.session_state.get(NAME_KEY, "").strip() or architecture_name(choice, spec),
+              architecture_name(choice, spec), spec, config)
+    st.divider()
+    interrupted_runs(registry)
+    live_view(registry)
+
+
+train_page()

@@ -1,0 +1,1 @@
+"""A run taken away as plain Keras code: a script or a notebook."""

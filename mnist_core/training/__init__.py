@@ -1,0 +1,1 @@
+"""Training: presets, the training loop and its callbacks, progress, TensorBoard logs and the charts."""
