@@ -75,8 +75,9 @@ def test_listing_again_reads_only_the_runs_that_changed(registry, good, monkeypa
     assert next(record for record in registry.list_runs() if record.id == first).name == "renamed"
     assert loaded == [first]
     (registry.root / second / "run.json").write_text("{broken", encoding="utf-8")
-    assert second not in {record.id for record in registry.list_runs()} and loaded == [first, second]
-    assert any(second in warning for warning in registry.warnings)
+    skipped = []
+    assert second not in {record.id for record in registry.list_runs(skipped)} and loaded == [first, second]
+    assert any(second in warning for warning in skipped)
     registry.delete(first)
     assert first not in {record.id for record in registry.list_runs()}
 
@@ -123,7 +124,8 @@ def test_a_run_in_training_is_hidden_from_runs_and_interrupted_only_once_its_own
     from mnist_core.statuses import INTERRUPTED
 
     partial = registry.start_partial("long run", "custom", [{"type": "Dense", "units": 64}], {"epochs": 5}, 123)
-    assert partial.run_id not in [run.id for run in registry.list_runs()] and not registry.warnings
+    skipped = []
+    assert partial.run_id not in [run.id for run in registry.list_runs(skipped)] and not skipped
     assert registry.list_interrupted() == []  # its owner (this test) still holds it
     with pytest.raises(RegistryError, match=f"process {os.getpid()}"):
         registry.claim_partial(partial.run_id)
@@ -232,10 +234,11 @@ def test_sigkill_while_saving_loses_no_run_and_leaves_nothing_listed(registry, g
     context = f"(seed {seed}, kill delays {delays})"
     assert leftovers, f"no kill landed inside a save {context}"
     fresh = Registry(registry.root)
-    listed = {record.id: record for record in fresh.list_runs()}
+    skipped = []
+    listed = {record.id: record for record in fresh.list_runs(skipped)}
     assert saved - doomed <= set(listed), f"runs reported saved are missing {context}"
     assert not [run_id for run_id in listed if run_id.startswith(".")], context
-    assert not fresh.warnings, f"{fresh.warnings} {context}"
+    assert not skipped, f"{skipped} {context}"
     for run_id in listed:  # every listed run loads: no half-written run is ever visible
         assert fresh.load_model(run_id).output_shape == (None, 10)
     assert_runs_intact(registry, good)
@@ -317,10 +320,11 @@ def test_broken_folders_are_skipped_with_a_warning_naming_them(folder_name, regi
         changes, message = BAD_FIELD_TYPES[folder_name]
         values = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         (folder / RECORD_FILE).write_text(json.dumps(values | changes), encoding="utf-8")
-    listed = registry.list_runs()  # must not raise, whatever the folder holds
+    skipped = []
+    listed = registry.list_runs(skipped)  # must not raise, whatever the folder holds
     assert folder_name not in {record.id for record in listed}
-    warnings = [w for w in registry.warnings if folder_name in w]
-    assert len(warnings) == 1 and message in warnings[0], registry.warnings
+    warnings = [w for w in skipped if folder_name in w]
+    assert len(warnings) == 1 and message in warnings[0], skipped
     assert [record.summary_row() for record in listed]  # every listed record can be shown in a table
     with pytest.raises(RegistryError, match=folder_name):
         registry.record(folder_name)
@@ -403,3 +407,27 @@ def test_run_ids_that_are_paths_are_refused_everywhere(bad_id, registry, good, m
     assert json.loads((victim / RECORD_FILE).read_text(encoding="utf-8"))["name"] != "pwned"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "victim"]
     assert_runs_intact(registry, good)
+
+
+def test_each_listing_gets_its_own_skip_lines_none_kept_on_the_shared_registry(registry, small_dense_model):
+
+
+    from helpers import save_run
+
+    broken = save_run(registry, small_dense_model, name="broken").id
+    (registry.root / broken / RECORD_FILE).write_text("{broken", encoding="utf-8")
+    seen = {}
+
+    def listing(name):
+        mine = []
+        registry.list_runs(mine)
+        registry.list_interrupted(mine)
+        seen[name] = mine
+
+    sessions = [threading.Thread(target=listing, args=(name,)) for name in range(8)]
+    for session in sessions:
+        session.start()
+    for session in sessions:
+        session.join()
+    assert all(len(lines) == 1 and broken in lines[0] for lines in seen.values()), seen
+    assert not hasattr(registry, "warnings")  # one registry serves every session of a server: it keeps none

@@ -66,8 +66,9 @@ def test_tensorboard_reads_back_every_run_of_a_registry(two_runs, registry):
 
 def test_listing_renaming_and_deleting_handle_the_event_folder(two_runs, registry):
     first, second = two_runs
-    assert {record.id for record in registry.list_runs()} >= {first.id, second.id} and not registry.warnings
-    assert not registry.list_interrupted() and not registry.warnings
+    skipped = []
+    assert {record.id for record in registry.list_runs(skipped)} >= {first.id, second.id}
+    assert not registry.list_interrupted(skipped) and not skipped
     assert not list(registry.root.glob(".partial-*"))  # the work folders, events included, are gone once saved
     registry.rename(first.id, "renamed")
     assert registry.record(first.id).name == "renamed" and f"{first.id}/{BOARD_DIR}/train" in read_back(registry.root)

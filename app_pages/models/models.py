@@ -137,8 +137,9 @@ def models_page() -> None:
     st.title("Models")
     show_flash()
     registry = shared_registry()
-    runs = registry.list_runs()
-    for warning in registry.warnings:
+    skipped: list[str] = []
+    runs = registry.list_runs(skipped)
+    for warning in skipped:
         st.warning(plain(f"A folder in the registry ({registry.root}) is not a usable run and was {warning}"))
     if not runs:
         st.info(f"No saved runs in {registry.root} yet. {TRAIN_HINT}")

@@ -145,9 +145,10 @@ def command_predict(args) -> int:
 
 def command_list(args) -> None:
     registry = Registry(args.models)
-    runs = registry.list_runs()  # before list_interrupted, which adds its warnings
-    rows = [record.summary_row() for record in registry.list_interrupted() + runs]
-    for warning in registry.warnings:
+    skipped: list[str] = []
+    runs = registry.list_runs(skipped)
+    rows = [record.summary_row() for record in registry.list_interrupted(skipped) + runs]
+    for warning in skipped:
         print(f"warning: {warning}", file=sys.stderr)
     lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<11} "
              f"{'-' if row['test_accuracy'] is None else format(row['test_accuracy'], '.4f')}" for row in rows]

@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 import zipfile
@@ -63,8 +64,8 @@ class Registry:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise RegistryError(f"the models folder {self.root} cannot be used ({error.strerror or error}).") from None
-        self.warnings: list[str] = []
         self.read_records: dict[Path, tuple[tuple, RunRecord]] = {}  # folder → (its files' stamp, its record)
+        self.read_records_lock = threading.Lock()  # one registry object serves every session of a server
         self.remove_stale_temporaries()
 
     def __repr__(self) -> str:
@@ -120,11 +121,13 @@ class Registry:
                           for info in ((folder / RECORD_FILE).stat(), (folder / MODEL_FILE).stat()))
         except OSError:
             stamp = None
-        kept = self.read_records.get(folder)
+        with self.read_records_lock:
+            kept = self.read_records.get(folder)
         if stamp is None or kept is None or kept[0] != stamp:
             kept = (stamp, self.load_record(folder))
             if stamp is not None:
-                self.read_records[folder] = kept
+                with self.read_records_lock:
+                    self.read_records[folder] = kept
         return copy.copy(kept[1])
 
     def load_record(self, folder: Path) -> RunRecord:
@@ -148,12 +151,13 @@ class Registry:
         record.id = folder.name  # the folder is the run's identity, whatever the record says
         return record
 
-    def list_runs(self) -> list[RunRecord]:
+    def list_runs(self, warnings: list[str] | None = None) -> list[RunRecord]:
         """Every readable run, newest first; the shipped default model is included when the registry has none.
 
-        Folders that are not runs are skipped, each with a line in ``self.warnings``.
+        Folders that are not runs are skipped, each with a line in the caller's ``warnings`` when given (the registry
+        object is shared by every session of a server, so it keeps none itself).
         """
-        self.warnings = []
+        warnings = [] if warnings is None else warnings
         records = []
         folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not (self.root / DEFAULT_ID).is_dir() and (PROJECT_MODELS / DEFAULT_ID).is_dir():
@@ -162,9 +166,10 @@ class Registry:
             try:
                 records.append(self.read_record(folder))
             except RegistryError as error:
-                self.warnings.append(f"skipped {error}")
+                warnings.append(f"skipped {error}")
         listed = set(folders)
-        self.read_records = {folder: kept for folder, kept in self.read_records.items() if folder in listed}
+        with self.read_records_lock:
+            self.read_records = {folder: kept for folder, kept in self.read_records.items() if folder in listed}
         return sorted(records, key=lambda record: record.created, reverse=True)
 
     def record(self, run_id: str) -> RunRecord:
@@ -310,9 +315,9 @@ class Registry:
     def list_interrupted(self, warnings: list[str] | None = None) -> list[RunRecord]:
         """Runs whose training process died, newest first, each with status "interrupted", the epochs it finished and
         its settings (a run still training in a live process is not listed). Leftovers of runs that were saved just
-        before their process died are removed. A damaged work folder is skipped with a line in ``warnings`` (by
-        default ``self.warnings``)."""
-        warnings = self.warnings if warnings is None else warnings
+        before their process died are removed. A damaged work folder is skipped with a line in the caller's
+        ``warnings`` when given."""
+        warnings = [] if warnings is None else warnings
         records = []
         for folder in sorted(self.root.glob(f"{PARTIAL_PREFIX}*")):
             if folder.is_symlink() or not folder.is_dir():
