@@ -82,3 +82,26 @@ def test_create_watch_and_open_the_best_run(page, app_server, requests_seen):
     wait_for_app_idle(page)
     assert_no_exception(page)
     requests_seen.assert_all_local()
+
+
+def test_a_sweep_started_here_and_a_train_press_queue_one_behind_the_other(page, app_server):
+    """One training at a time per server, whatever page started it: a Train press while a sweep's trial trains
+    waits in line, and the sweep's next trial then waits for the pressed run."""
+    open_app(page, app_server.url, "sweeps", ready_text="New sweep")
+    set_text(page, "Sweep name", "e2e-queue")
+    set_number(page, "Trials", 2)
+    page.get_by_role("button", name="Create and start").click()
+    expect(page.get_by_text("Running here, one trial at a time")).to_be_visible(timeout=APP_TIMEOUT_MS)
+
+    train = page.context.new_page()  # a second tab, as another person on the same server would
+    open_app(train, app_server.url, "train", ready_text="Training settings")
+    train.get_by_role("button", name="Train", exact=True).click()
+    expect(train.get_by_text(re.compile(r"Queued: position \d+ in line"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    screenshot(train, "sweep_and_train_queued")
+    expect(train.locator('[data-testid="stProgress"]')).to_be_visible(timeout=SWEEP_TIMEOUT_S * 1000)  # its turn
+    expect(page.get_by_text(re.compile(r"Next trial queued here"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(train.get_by_text("Finished:")).to_be_visible(timeout=SWEEP_TIMEOUT_S * 1000)
+    wait_for_metric(page, "Trials complete", re.compile(r"2 of 2"), SWEEP_TIMEOUT_S)
+    assert_no_exception(page)
+    assert_no_exception(train)
+    train.close()
