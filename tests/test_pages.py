@@ -387,11 +387,23 @@ def test_errors_page_uses_the_predictions_saved_with_the_run(mnist, data_set, em
                        status="finished", created="")
     saved = empty_registry.save_run(small_cnn_model, record,
                                     test_predictions=(everything_a_three, mnist.test_fingerprint))
-    app = open_page("errors", {"errors.true": "All"})
+    app = open_page("errors", {"ErrorsChoices.true": "All"})
     widget(app.selectbox, "Model").set_value(saved.id).run()
     assert_rendered(app)
     expected = (mnist.y_test == 3).mean()
     assert metric_value(app, "Test accuracy") == f"{expected:.2%}"
+
+
+def test_errors_page_keeps_its_filters_and_page_through_a_visit_to_another_page(data_set, model_registry):
+    app = open_page("errors")
+    widget(app.selectbox, "True digit").set_value(9).run()
+    widget(app.selectbox, "Predicted digit").set_value(4).run()
+    widget(app.radio, "Sort by confidence").set_value("Least confident first").run()
+    app.switch_page("app_pages/models/models.py").run()
+    app.switch_page("app_pages/errors/errors.py").run()
+    assert_rendered(app)
+    assert (widget(app.selectbox, "True digit").value, widget(app.selectbox, "Predicted digit").value) == (9, 4)
+    assert widget(app.radio, "Sort by confidence").value == "Least confident first"
 
 
 def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_set, empty_registry, small_cnn_model):
@@ -403,7 +415,7 @@ def test_errors_page_says_why_a_broken_models_saliency_is_missing(mnist, data_se
     saved = empty_registry.save_run(small_cnn_model, record, test_predictions=(probabilities, mnist.test_fingerprint))
     with zipfile.ZipFile(empty_registry.model_path(saved.id), "w") as broken:  # a zip, but no Keras model any more
         broken.writestr("config.json", "{}")
-    app = open_page("errors", {"errors.true": "All"})
+    app = open_page("errors", {"ErrorsChoices.true": "All"})
     assert_rendered(app)  # the figures come from the saved predictions
     assert metric_value(app, "Test accuracy") == f"{(probabilities.argmax(axis=1) == mnist.y_test).mean():.2%}"
     deadline = time.monotonic() + RUN_TIMEOUT_S

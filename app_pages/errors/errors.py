@@ -4,6 +4,7 @@ see those images), per-class scores, and every misclassified image with its prob
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import streamlit as st
 from app_pages.insight.tasks import task_failed, task_for, wait_for
 from app_pages.shared.data import dataset_or_warning
 from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, model_picker, shared_registry
+from app_pages.shared.state import kept, page_state, set_kept
 from app_pages.shared.text import plain
 from app_pages.shared.widgets import image_grid
 from mnist_core.data.mnist import NUM_CLASSES, MnistData
@@ -24,7 +26,18 @@ ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
 SORT_ORDERS = ("Most confident first", "Least confident first")
 IMAGES_PER_PAGE = 30
-TRUE_KEY, PREDICTED_KEY, PAGE_KEY, CELL_KEY = "errors.true", "errors.predicted", "errors.page", "errors.cell"
+
+
+@dataclass
+class ErrorsChoices:
+    """What a user picked on the Errors page: the digit filters, the order, the page of images and the confusion
+    cell last clicked; kept while they move around the app."""
+
+    true: object = ALL
+    predicted: object = ALL
+    most_confident_first: str = SORT_ORDERS[0]
+    page: int = 1
+    cell: list = field(default_factory=list)
 
 
 def evaluation_of(registry: Registry, run_id: str, data: MnistData):
@@ -45,12 +58,12 @@ def headline(evaluation) -> None:
                     f" of {len(evaluation.labels):,}", border=True)
 
 
-def reset_page() -> None:
+def reset_page(choices: ErrorsChoices) -> None:
     """Back to the first page of images (after the filters change)."""
-    st.session_state[PAGE_KEY] = 1
+    set_kept(choices, "page", 1)
 
 
-def confusion_and_scores(evaluation) -> None:
+def confusion_and_scores(evaluation, choices: ErrorsChoices) -> None:
     """Confusion-matrix heatmap (clicking a cell sets the two digit filters) beside the per-class scores."""
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -59,22 +72,29 @@ def confusion_and_scores(evaluation) -> None:
         event = st.altair_chart(confusion_chart(evaluation.confusion()), on_select="rerun", key="errors.confusion",
                                 selection_mode=CONFUSION_SELECTION)
         cells = event.selection.get(CONFUSION_SELECTION) or []
-        if cells and cells != st.session_state.get(CELL_KEY):
-            st.session_state[TRUE_KEY], st.session_state[PREDICTED_KEY] = cells[0]["true"], cells[0]["predicted"]
-            reset_page()
-        st.session_state[CELL_KEY] = cells
+        if cells and cells != choices.cell:
+            set_kept(choices, "true", cells[0]["true"])
+            set_kept(choices, "predicted", cells[0]["predicted"])
+            reset_page(choices)
+        choices.cell = cells
     with right:
         st.subheader("Per-class scores")
         st.dataframe(evaluation.per_class(), hide_index=True, column_config={
             name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1")})
 
 
-def error_filters() -> tuple:
+def error_filters(choices: ErrorsChoices) -> tuple:
     """The "True digit", "Predicted digit" and sort-order choices."""
     true_column, predicted_column, order_column = st.columns([1, 1, 2])
-    true = true_column.selectbox("True digit", DIGIT_CHOICES, key=TRUE_KEY, on_change=reset_page)
-    predicted = predicted_column.selectbox("Predicted digit", DIGIT_CHOICES, key=PREDICTED_KEY, on_change=reset_page)
-    order = order_column.radio("Sort by confidence", SORT_ORDERS, horizontal=True, on_change=reset_page)
+    with true_column:
+        true = kept(st.selectbox, choices, "true", "True digit", DIGIT_CHOICES, on_change=reset_page,
+                    args=(choices,))
+    with predicted_column:
+        predicted = kept(st.selectbox, choices, "predicted", "Predicted digit", DIGIT_CHOICES, on_change=reset_page,
+                         args=(choices,))
+    with order_column:
+        order = kept(st.radio, choices, "most_confident_first", "Sort by confidence", SORT_ORDERS, horizontal=True,
+                     on_change=reset_page, args=(choices,))
     return true, predicted, order == SORT_ORDERS[0]
 
 
@@ -87,13 +107,11 @@ def filtered_errors(errors: pd.DataFrame, true, predicted, most_confident_first:
     return errors.sort_values("confidence", ascending=not most_confident_first, kind="stable")
 
 
-def page_of(errors: pd.DataFrame) -> pd.DataFrame:
+def page_of(errors: pd.DataFrame, choices: ErrorsChoices) -> pd.DataFrame:
     """The rows of the page picked in "Page"."""
     pages = max(1, math.ceil(len(errors) / IMAGES_PER_PAGE))
-    if st.session_state.get(PAGE_KEY, 1) > pages:
-        reset_page()
-    page = st.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE_KEY, width=160,
-                           help=f"{pages} page(s) of {IMAGES_PER_PAGE} images")
+    page = kept(st.number_input, choices, "page", "Page", min_value=1, max_value=pages, step=1, width=160,
+                help=f"{pages} page(s) of {IMAGES_PER_PAGE} images", clean=lambda number: min(max(1, number), pages))
     return errors.iloc[(page - 1) * IMAGES_PER_PAGE: page * IMAGES_PER_PAGE]
 
 
@@ -143,15 +161,16 @@ def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, sho
             st.image(enlarge(overlay, 6), caption="saliency: the pixels that move the prediction most")
 
 
-def misclassified_images(registry: Registry, run_id: str, data: MnistData, evaluation) -> None:
+def misclassified_images(registry: Registry, run_id: str, data: MnistData, evaluation,
+                         choices: ErrorsChoices) -> None:
     """Filters, the count caption, a page of misclassified images and the inspector for one of them."""
     st.subheader("Misclassified test images")
-    errors = filtered_errors(evaluation.errors(), *error_filters())
+    errors = filtered_errors(evaluation.errors(), *error_filters(choices))
     st.caption(f"Showing {len(errors)} misclassified images")
     if errors.empty:
         st.info("No misclassified images match these filters.")
         return
-    shown = page_of(errors)
+    shown = page_of(errors, choices)
     tiles = shown[["index", "true", "predicted", "confidence"]].itertuples(index=False, name=None)
     image_grid(data.x_test[shown["index"].to_numpy()],
                [f"#{index}: {true}→{predicted} ({confidence:.0%})" for index, true, predicted, confidence in tiles])
@@ -167,9 +186,10 @@ def errors_page() -> None:
     evaluation = evaluation_of(registry, run_id, data) if run_id is not None else None
     if evaluation is None:
         return
+    choices = page_state(ErrorsChoices)
     headline(evaluation)
-    confusion_and_scores(evaluation)
-    misclassified_images(registry, run_id, data, evaluation)
+    confusion_and_scores(evaluation, choices)
+    misclassified_images(registry, run_id, data, evaluation, choices)
 
 
 errors_page()

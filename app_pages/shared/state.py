@@ -36,6 +36,13 @@ def kept(widget, state, field: str, *args, clean=None, version: str = "", **kwar
     return value
 
 
+def set_kept(state, field: str, value) -> None:
+    """Change a choice bound by ``kept`` from code (a chart click, a button callback): the state object and the
+    widget show it on the next run. Call it in a callback or before the widget is drawn in this run."""
+    setattr(state, field, value)
+    st.session_state[f"{type(state).__name__}.{field}"] = value
+
+
 def kept_widget(widget, key: str, default, *args, **kwargs):
     """``widget(*args, key=key, **kwargs)``, showing the value it had when the user left the page (Streamlit forgets
     the state of widgets a page does not show), ``default`` the first time; returns the widget's value."""
