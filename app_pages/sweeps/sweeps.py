@@ -14,7 +14,9 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import shared_registry
+from app_pages.shared.state import kept, page_state, set_kept
 from app_pages.shared.text import plain
+from app_pages.sweeps.state import SweepsChoices
 from app_pages.sweeps.watch import cached_storage, watch_view
 from mnist_core.jobs.runner import JobRunner
 from mnist_core.store.registry import Registry
@@ -33,7 +35,6 @@ from mnist_core.sweeps.study import (
 
 DEFAULT_TRIALS = 10
 MAX_TRIALS = 1000
-WATCHED_KEY = "sweeps_watched"
 
 
 def storage_picker(registry: Registry) -> str | None:
@@ -96,11 +97,11 @@ def start_sweep(name: str, space: dict, trials: int, storage_url: str, runner: J
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
-    st.session_state[WATCHED_KEY] = name.strip()
+    set_kept(page_state(SweepsChoices), "sweep", name.strip())
     st.rerun()
 
 
-def sweep_picker(storage_url: str) -> str | None:
+def sweep_picker(storage_url: str, choices: SweepsChoices) -> str | None:
     """The sweep to watch among those in the storage (the one just started preselected), or None with a hint."""
     try:
         names = sweep_names(cached_storage(storage_url))  # the watched sweep's trials alone are read
@@ -111,9 +112,8 @@ def sweep_picker(storage_url: str) -> str | None:
         st.info("No sweep in this storage yet: create one above, or from a terminal: "
                 "`python -m mnist_core sweep create NAME --space quick --trials 10`.")
         return None
-    watched = st.session_state.get(WATCHED_KEY)
-    index = names.index(watched) if watched in names else len(names) - 1
-    return st.selectbox("Sweep", names, index=index, key="sweep_choice")
+    return kept(st.selectbox, choices, "sweep", "Sweep", names, clean=lambda watched: watched if watched in names
+                else names[-1])
 
 
 def sweeps_page() -> None:
@@ -128,10 +128,11 @@ def sweeps_page() -> None:
         return
     new_sweep(storage_url, runner)
     st.subheader("Watch a sweep")
-    name = sweep_picker(storage_url)
+    choices = page_state(SweepsChoices)
+    name = sweep_picker(storage_url, choices)
     if name is None:
         return
-    watch_view(runner, storage_url, name)
+    watch_view(runner, storage_url, name, choices)
 
 
 sweeps_page()

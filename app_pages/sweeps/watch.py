@@ -11,10 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared.navigation import RUN_PARAM
+from app_pages.shared.state import kept
 from app_pages.shared.text import plain
+from app_pages.sweeps.charts import sweep_charts
+from app_pages.sweeps.state import BEST_FIRST, BY_NUMBER, SweepsChoices
 from mnist_core.jobs.runner import JobBrief, JobRunner
 from mnist_core.statuses import ACTIVE, FAILED, QUEUED
-from mnist_core.sweeps.charts import CHARTS, CONTOUR, IMPORTANCES, PARALLEL, SLICE, ChartUnavailable, sweep_figure
 from mnist_core.sweeps.study import (
     STORAGE_ERRORS,
     load_study,
@@ -30,9 +32,6 @@ TRIAL_COLUMNS = ["number", "state", "value", "seconds"]  # then the parameters, 
 PLACE_COLUMNS = ["run_id", "worker"]
 TABLE_ROWS = 100  # trials per page of the table
 LISTED_RUNS = 100  # the best trials' runs offered in the "Trial run" picker
-BY_NUMBER, BEST_FIRST = "trial number", "best first"
-ORDER_KEY, PAGE_KEY, CHART_KEY = "sweeps.table_order", "sweeps.table_page", "sweeps.chart"
-PARAMS_KEY = "sweeps.chart_params"  # + the chart's name: the parameters it draws
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the sweep storage…")
@@ -40,13 +39,6 @@ def cached_storage(url: str):
     """Optuna's storage at ``url`` with its cache of trials, opened once per server process (failures are not
     cached)."""
     return open_storage(url)
-
-
-@st.cache_resource(max_entries=12, show_spinner="Drawing the chart…")
-def cached_figure(url: str, name: str, stamp: tuple, chart: str, params: tuple[str, ...], _study):
-    """Optuna's figure of the sweep, drawn once per state of its trials (``SweepStorage.stamp``), shared by every
-    session."""
-    return sweep_figure(_study, chart, list(params) or None)
 
 
 def sweep_job(runner: JobRunner, storage_url: str, name: str) -> JobBrief | None:
@@ -87,15 +79,18 @@ def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> Non
         st.button("Stop", on_click=runner.stop, args=(job.id,))
 
 
-def trials_table(rows: list[dict]) -> None:
+def trials_table(rows: list[dict], choices: SweepsChoices) -> None:
     """One line per trial (state, value, seconds, parameters, run), a page of ``TABLE_ROWS`` at a time, by trial
     number or best first."""
     order, page = st.columns([2, 1], vertical_alignment="bottom")
-    ordered = order.segmented_control("Order", [BY_NUMBER, BEST_FIRST], default=BY_NUMBER, key=ORDER_KEY)
+    with order:
+        ordered = kept(st.segmented_control, choices, "order", "Order", [BY_NUMBER, BEST_FIRST])
     if ordered == BEST_FIRST:
         rows = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0), row["number"]))
     pages = math.ceil(len(rows) / TABLE_ROWS)
-    number = page.number_input("Page", min_value=1, max_value=pages, value=1, key=PAGE_KEY) if pages > 1 else 1
+    with page:
+        number = kept(st.number_input, choices, "table_page", "Page", min_value=1, max_value=pages,
+                      clean=lambda kept_page: min(max(1, kept_page), pages)) if pages > 1 else 1
     number = min(int(number), pages)
     shown = rows[(number - 1) * TABLE_ROWS:number * TABLE_ROWS]
     frame = pd.DataFrame([{**{key: row[key] for key in TRIAL_COLUMNS}, **row["params"],
@@ -128,37 +123,7 @@ def trial_runs(rows: list[dict]) -> None:
                      query_params={RUN_PARAM: run_id})
 
 
-def chart_params(chart: str, names: list[str]) -> tuple[str, ...]:
-    """The parameters the chart draws, picked by the user: one for a slice, two for a contour, any for parallel
-    coordinates and importances (all, until some are picked)."""
-    key = f"{PARAMS_KEY}.{chart}"
-    if chart == SLICE:
-        return (st.selectbox("Parameter", names, key=key),)
-    if chart == CONTOUR:
-        across, up = st.columns(2)
-        x = across.selectbox("Across", names, key=f"{key}.x")
-        y = up.selectbox("Up", [name for name in names if name != x], key=f"{key}.y")
-        return (x, y) if y else ()
-    if chart in (PARALLEL, IMPORTANCES):
-        return tuple(st.multiselect("Parameters", names, key=key, placeholder="all parameters"))
-    return ()
-
-
-def sweep_charts(storage_url: str, name: str, stamp: tuple, study, rows: list[dict]) -> None:
-    """Optuna's chart picked by the user (one at a time, so only that one is drawn), kept until the trials change."""
-    chart = st.segmented_control("Chart", CHARTS, default=PARALLEL, key=CHART_KEY) or PARALLEL
-    names = sorted({param for row in rows if row["state"] == "complete" for param in row["params"]})
-    params = chart_params(chart, names) if names else ()
-    try:
-        figure, caption = cached_figure(storage_url, name, stamp, chart, params, study)
-    except ChartUnavailable as error:
-        st.caption(plain(error))
-        return
-    st.plotly_chart(figure, width="stretch", key=f"sweeps.figure.{chart}")
-    st.caption(caption)
-
-
-def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool) -> None:
+def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool, choices: SweepsChoices) -> None:
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
         storage = cached_storage(storage_url)
@@ -173,12 +138,12 @@ def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool) -> N
     rows = [row.to_dict() for row in trial_rows(study, trials)]
     sweep_status(runner, storage_url, name, summary)
     if rows:
-        trials_table(rows)
+        trials_table(rows, choices)
     trial_runs(rows)
-    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows)
+    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows, choices)
 
 
-def watch_view(runner: JobRunner, storage_url: str, name: str) -> None:
+def watch_view(runner: JobRunner, storage_url: str, name: str, choices: SweepsChoices) -> None:
     """The sweep ``name``, refreshed live while this server runs it or it has trials left."""
     try:
         active = running_here(runner, storage_url, name) or not summarize(
@@ -186,4 +151,4 @@ def watch_view(runner: JobRunner, storage_url: str, name: str) -> None:
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
-    st.fragment(watch, run_every=REFRESH_S if active else None)(runner, storage_url, name, active)
+    st.fragment(watch, run_every=REFRESH_S if active else None)(runner, storage_url, name, active, choices)

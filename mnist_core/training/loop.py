@@ -178,7 +178,7 @@ class ProgressReporter(keras.callbacks.Callback):
                                         speed, elapsed, eta))
 
     def on_train_batch_end(self, batch, logs=None):
-        step = batch + 1
+        step = min(batch + 1, self.steps_per_epoch)  # a group of steps in one call may be reported past the end
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         global_step = (self.epoch - 1) * self.steps_per_epoch + step
         with self.lock:
