@@ -19,6 +19,7 @@ import pytest
 
 from faults_helpers import SmallDisk, assert_one_error_line, measured_cli
 from helpers import PROJECT
+from mnist_core.store.files import BOARD_DIR
 from mnist_server import DRIP_PAUSE_S, MnistServer
 
 SPEC = [{"type": "Dense", "units": 32}]
@@ -257,9 +258,10 @@ def test_a_checkpoint_on_a_full_disk_ends_the_run_in_one_line_and_keeps_the_last
                           env=env)
     assert_one_error_line(result, "the disk is full", "checkpoint of epoch 2")
     [work] = [path for path in small_disk.folder.iterdir() if path.name.startswith(".partial-")]
-    assert sorted(path.name for path in work.iterdir()) == ["epoch-1.keras", "owner.lock", "partial.json"]
-    assert files_in(small_disk.folder) == sorted([work.name, *(f"{work.name}/{name}" for name in (
-        "epoch-1.keras", "owner.lock", "partial.json"))])
+    kept = ["epoch-1.keras", "owner.lock", "partial.json"]  # and the run's TensorBoard events so far
+    assert sorted(path.name for path in work.iterdir() if path.name != BOARD_DIR) == kept
+    assert [name for name in files_in(small_disk.folder) if f"/{BOARD_DIR}" not in name] == sorted(
+        [work.name, *(f"{work.name}/{name}" for name in kept)])
     listed = measured_cli("list", "--json", env=env)
     [interrupted] = [row for row in json.loads(listed["out"]) if row["status"] == "interrupted"]
     assert interrupted["epochs"] == 1 and interrupted["name"] == "full"

@@ -10,6 +10,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 
 import keras
 import numpy as np
@@ -115,9 +116,9 @@ def execute_finetune(base_id: str, request: RunRequest, data: MnistData, registr
     before = {"mine": accuracy_or_none(model, x_held, y_held), "test": evaluate(model, data.x_test, data.y_test)}
     nothing = np.zeros((0, *x_mix.shape[1:]), x_mix.dtype), np.zeros(0, y_mix.dtype)
     prepared = PreparedData(x_mix, y_mix, *nothing, data.x_test, data.y_test, data.fingerprint)
-    with registry.scratch_folder() as board:
+    with registry.scratch_folder() as board, closing(RunBoard(board)) as events:
         result = train(base.spec or [], config, prepared, on_event, stop_event, history, start_model=model,
-                       trains_layer=classifier_layers(model), callbacks=[RunBoard(board)])
+                       trains_layer=classifier_layers(model), callbacks=[events])
         after_mine = accuracy_or_none(result.model, x_held, y_held)
         result.seconds = time.perf_counter() - started
         record = RunRecord(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,8 +119,9 @@ def complete_run(partial: PartialRun, request: RunRequest, prepared, registry: R
     history = history or History()
     history.start_after(partial.values["epochs"], partial.values["batches"])
     try:
-        result = train(request.spec, request.config, prepared, on_event, stop_event, history,
-                       WorkFolderCheckpoint(partial, history), callbacks=[RunBoard(partial.board_dir)])
+        with closing(RunBoard(partial.board_dir)) as board:
+            result = train(request.spec, request.config, prepared, on_event, stop_event, history,
+                           WorkFolderCheckpoint(partial, history), callbacks=[board])
         record = RunRecord(id="", name=request.name, architecture=request.architecture, spec=request.spec,
                            config=request.config.to_dict(), status=result.status, created="")
         saved = finish_run(result, record, prepared, registry, partial.board_dir, run_id=partial.run_id)

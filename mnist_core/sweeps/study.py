@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,7 +413,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, data, registry: Registry
             pruning.set()
 
     with registry.scratch_folder() as board:
-        result = train(spec, config, prepared, report, pruning, history, callbacks=[RunBoard(board)])
+        with closing(RunBoard(board)) as events:
+            result = train(spec, config, prepared, report, pruning, history, callbacks=[events])
         return tell_result(study, trial, spec, config, prepared, result, registry, board, pruned_after)
 
 

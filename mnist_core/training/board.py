@@ -29,6 +29,11 @@ class RunBoard(keras.callbacks.TensorBoard):
         super().__init__(log_dir=str(log_dir), write_graph=True, update_freq="epoch")
         self.epoch, self.lock = 0, threading.Lock()
 
+    def close(self) -> None:
+        """Close its event files: Keras does at the end of training, but not when training ends in an exception (a
+        full disk), which left them open (a disk that could not be unmounted, a file held until the process ends)."""
+        self._close_writers()
+
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
         self.epoch = epoch  # counts the epochs of a resumed run too, so its steps go on where they were
