@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"  # tests/screenshots (git-ignored)
 APP_TIMEOUT_MS = 90_000  # first visits import TensorFlow or load a model on a busy 2-core machine
@@ -85,7 +86,12 @@ def set_text(page: Page, label: str, value: str) -> None:
 
 def choose(page: Page, label: str, option: str | re.Pattern) -> str:
     """Pick an option of a selectbox by (part of) its text; returns the option's full text."""
-    page.get_by_role("combobox", name=label, exact=True).click()
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    try:
+        page.get_by_role("option").first.wait_for(state="visible", timeout=2000)
+    except PlaywrightTimeoutError:  # that click only took the focus from an input (which then commits its value)
+        box.click()
     choice = page.get_by_role("option").filter(has_text=option).first
     text = choice.inner_text().strip()
     choice.click()
