@@ -1,5 +1,5 @@
 # Digit Lab: `make run` starts the app, `make test` installs what the tests need, lints (ruff) and runs them all.
-# Both create the virtual environment on first use. MNIST is read from $(MNIST_PATH) (see README).
+# Both create the virtual environment on first use. MNIST is read from $(MNIST_PATH) (see docs/data.md).
 
 VENV    ?= .venv
 PYTHON  := $(VENV)/bin/python
@@ -52,7 +52,7 @@ bench: $(VENV)/.dev-installed
 bench-presets: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_presets.py
 
-# Re-train the shipped default model (about 10 minutes on 2 CPU cores) into models/default.
+# Re-train the shipped default model (the best-cnn preset, many minutes on a CPU) into models/default.
 default-model: $(VENV)/.app-installed
 	rm -rf models/.default-new
 	DIGIT_LAB_MODELS=models/.default-new $(PYTHON) -m mnist_core train --preset best-cnn --name default

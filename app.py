@@ -30,7 +30,7 @@ def keep_keras_state_between_runs() -> None:
     """Stop Streamlit 1.67 from calling ``keras.backend.clear_session()`` after every script run (a workaround it keeps
     for old TF1 apps). With a run training in the job runner's thread, each call reset Keras's global state under it,
     emptied TensorFlow's kernel cache and forced a full garbage collection: while a tab watched a run (a fragment run
-    every second), stopping it took 15-20 s instead of about 1 s. Matplotlib, the only other module that hook cleans
+    every second), training slowed and Stop took many seconds. Matplotlib, the only other module that hook cleans
     up, is not used here."""
     script_runner._clean_problem_modules = lambda: None
 

@@ -7,7 +7,7 @@ handled without it.
 
 import os
 
-# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512; without them (an AMD EPYC, Zen 3) it
-# fell back to Eigen and fast-cnn trained in 10.7 s instead of 5.9 s (float32, 2 cores, load 0.29). Set before
+# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512; elsewhere (an AMD EPYC, Zen 3) it
+# falls back to Eigen, which trains the convolutional presets markedly slower. Set before
 # TensorFlow is first imported; TF_ENABLE_ONEDNN_OPTS=0 in the environment still turns it off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

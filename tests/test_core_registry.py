@@ -109,7 +109,7 @@ def test_best_run_is_the_most_accurate(registry, small_dense_model):
 
 def test_the_shipped_default_model_is_listed_when_the_registry_has_none(registry):
     if not (PROJECT_MODELS / DEFAULT_ID / MODEL_FILE).is_file():
-        pytest.fail("models/default is missing: train it with the command in the README.")
+        pytest.fail("models/default is missing: re-train it with `make default-model`.")
     assert registry.default_id() == DEFAULT_ID
     default = registry.record(DEFAULT_ID)
     assert default.test_accuracy >= 0.994

@@ -126,7 +126,7 @@ def saliency_or_reason(key: tuple, image: np.ndarray) -> np.ndarray | str:
 
 def saliency_task(registry: Registry, run_id: str, image: np.ndarray):
     """The background task working out ``image``'s saliency map for the run's model (loading the model needs
-    TensorFlow, 4-5 s on a fresh server), so the page is complete without it; None (after a message) when the run's
+    TensorFlow, slow on a fresh server), so the page is complete without it; None (after a message) when the run's
     model file is gone."""
     try:
         key = model_key(registry, run_id)

@@ -20,7 +20,7 @@ from app_pages.shared.text import plain
 class DataSetSource:
     """Where every page and the job runner get MNIST: a data set uploaded on the Home page (kept in memory for this
     server process until it restarts), else the configured one ($MNIST_PATH or the Keras cache), read from disk once
-    per path and shared read-only (so a run does not pay a fresh read, ~0.2-0.5 s)."""
+    per path and shared read-only (so a run does not pay a fresh read)."""
 
     def __init__(self):
         self.uploaded: MnistData | None = None

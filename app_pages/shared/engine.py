@@ -38,11 +38,11 @@ def load_engine_and_default_model() -> None:
 
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras: 4.2-4.9 s on 2 cores) and make the default model ready to
+    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to
     predict, once per server process, on a thread of its own, after the first page shown: no page waits for it, and by
-    the time a user presses Train or draws a digit it is usually done (the Train page's first visit waited for the
-    import before: 6.5-7.1 s, now 2.4-3.5 s). A failure is reported by whatever needs the engine or the model, which
-    loads it again."""
+    the time a user presses Train or draws a digit it is usually done (the Train page's first visit no longer waits
+    for the import; bench/RESULTS.md, section App). A failure is reported by whatever needs the engine or the model,
+    which loads it again."""
     threading.Thread(target=load_engine_and_default_model, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
 

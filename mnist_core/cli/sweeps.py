@@ -10,7 +10,7 @@ import sys
 from mnist_core.store.registry import Registry
 from mnist_core.sweeps.spaces import BUILT_IN_SPACES, load_space
 
-# Each command imports .sweeps itself: Optuna and SQLAlchemy would cost every other CLI command (train, predict) 0.25 s.
+# Each command imports .sweeps itself: importing Optuna and SQLAlchemy would slow every other CLI command.
 
 
 def add_parsers(commands, common) -> None:

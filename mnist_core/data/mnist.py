@@ -254,7 +254,7 @@ def text_encoding(source) -> str:
 
 def read_kaggle_pixels(source, with_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a Kaggle Digit Recognizer CSV: ``label, pixel0..pixel783`` (train) or the pixels alone (test)."""
-    import pandas as pd  # here, not at the top: every CLI command imports this module; pandas costs it 0.3-0.7 s
+    import pandas as pd  # here, not at the top: every CLI command imports this module, and pandas is slow to import
     try:
         encoding = text_encoding(source)
         check_csv_header(source, encoding)

@@ -1,6 +1,6 @@
 """Fine-tune a saved model on MNIST plus My digits: start from its weights, train its dense classifier layers
-briefly (the feature layers stay as they are, which keeps MNIST accuracy: measured 0.03-0.09 points lost, against
-0.15-0.25 when every layer trains) on a stratified MNIST subset mixed with the training part of My digits
+briefly (the feature layers stay as they are, which keeps MNIST accuracy far better than training every layer;
+figures in bench/RESULTS.md, section Finetune) on a stratified MNIST subset mixed with the training part of My digits
 (over-sampled, randomly shifted and turned, so a few dozen drawings matter), and save the result as a new run that
 records its parent and its accuracy on the held-out part of My digits and on MNIST test, before and after."""
 

@@ -1,8 +1,8 @@
 """What the "auto" precision means on this machine: bfloat16 compute only where the CPU runs it natively.
 
-Without native bfloat16 (AVX512-BF16 or AMX), oneDNN and Eigen emulate it: fast-cnn's one epoch took 49 s in
-``mixed_bfloat16`` against 5.9 s in ``float32`` on an AMD EPYC (Zen 3, AVX2 only; load 0.29). Where it is native,
-bfloat16 trained ~25% faster (bench/ONE_EPOCH.md). So presets ask for "auto" and each run records what it used.
+Without native bfloat16 (AVX512-BF16 or AMX), oneDNN and Eigen emulate it and training is many times slower; where
+it is native, bfloat16 trains faster at the same accuracy (bench/ONE_EPOCH.md). So presets ask for "auto" and each
+run records what it used.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ def with_resolved_precision(config: TrainConfig) -> TrainConfig:
 def in_native_precision(model, flags: frozenset[str] | None = None):
     """``model`` itself, or, where its layers compute in ``mixed_bfloat16`` and the CPU (``flags``, by default this
     machine's) has no native bfloat16, a copy computing in float32 with the same weights (mixed precision keeps them
-    in float32, so nothing is lost): the shipped default model predicted the 10,000 test images in 5.25 s as it is
-    and in 2.65 s as float32 on an AMD EPYC without AVX512-BF16 (load 0.26)."""
+    in float32, so nothing is lost): emulated bfloat16 would make every prediction and fine-tune slower."""
     if resolved_precision(AUTO, flags) == MIXED_BFLOAT16:
         return model
     if not any(layer.dtype_policy.name == MIXED_BFLOAT16 for layer in model.layers):

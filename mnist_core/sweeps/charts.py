@@ -15,7 +15,7 @@ PARALLEL, HISTORY, IMPORTANCES, SLICE, CONTOUR, INTERMEDIATE = (
     "Parallel coordinates", "Best so far", "Importances", "Slice", "Contour", "Intermediate values")
 CHARTS = (PARALLEL, HISTORY, IMPORTANCES, SLICE, CONTOUR, INTERMEDIATE)
 DRAWN_TRIALS = {PARALLEL: 300, INTERMEDIATE: 300, CONTOUR: 150,  # a line (contour: a grid row and column) per trial
-                IMPORTANCES: 500}  # fANOVA fits its forest in 3 s on 1,800 trials (busy machine), 0.3 s on 450
+                IMPORTANCES: 500}  # fANOVA's forest grows slow with many trials
 CHART_HEIGHT = 460
 MARGIN = {"l": 48, "r": 16, "t": 30, "b": 10}  # room for the first parallel axis's values
 AXIS_LABEL_ANGLE = -30  # parameter names under the parallel axes do not run together on a phone

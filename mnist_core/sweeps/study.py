@@ -56,8 +56,8 @@ PAGE_STORAGE_REFUSED = ("this storage cannot be used here: type a new sweep file
 SQLITE_FILE = "sweeps.db"
 HEARTBEAT_S = 2  # a running trial tells the storage it is alive this often ...
 GRACE_S = 8  # ... and is failed (then retried) when it has been silent this long
-MAX_RETRIES = 2
-PRUNE_AFTER_TRIALS = 2  # a trial whose worker died is tried again at most this often
+MAX_RETRIES = 2  # a trial whose worker died is tried again at most this often
+PRUNE_AFTER_TRIALS = 2  # the median pruner stops trials only once this many have completed
 IDLE_POLL_S = 1.0  # how often a worker with nothing to claim looks again while others' trials are running
 SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 10
@@ -244,9 +244,10 @@ def create_sweep(name: str, space: dict, trials: int, storage: SweepStorage, que
 
 def queue_waiting_trials(storage: SweepStorage, study_id: int, count: int) -> None:
     """Add ``count`` waiting trials to the study in one transaction. ``study.enqueue_trial({})`` takes one transaction
-    per trial, each counting the trials before it to number the new one (1,000 trials: 7 s here, growing faster than
-    the count). The rows are Optuna's own (its tables, the study locked as Optuna locks it to number trials), without
-    the empty ``fixed_params`` attribute ``enqueue_trial`` adds: a claimed trial samples every parameter either way."""
+    per trial, each counting the trials before it to number the new one (time growing faster than the count; see
+    ``bench/bench_scale.py``). The rows are Optuna's own (its tables, the study locked as Optuna locks it to number
+    trials), without the empty ``fixed_params`` attribute ``enqueue_trial`` adds: a claimed trial samples every
+    parameter either way."""
     with Session(storage.backend.engine) as session, session.begin():
         StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
         first = session.query(func.count(TrialModel.trial_id)).filter(TrialModel.study_id == study_id).scalar()

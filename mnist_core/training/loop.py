@@ -1,7 +1,7 @@
 """The one training function used by the dashboard and the CLI: progress events, stop requests, NaN guard, seeds.
 
 Data reaches Keras through a ``tf.data`` pipeline with autotuning switched off: on small CPU machines the autotune
-thread stalls ``fit`` for 15–28 s at the start of many epochs (see ``bench/``).
+thread stalls ``fit`` for many seconds at the start of many epochs (``bench/EPOCH_FLOOR.md``).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def make_loss(config: TrainConfig):
 
 def compile_model(model, config: TrainConfig, total_steps: int) -> None:
     """Compile ``model`` for ``config`` and create its optimizer's slots now: left to ``fit``, they are created while
-    the training step is traced, and TensorFlow then traces the step a second time (0.4-0.8 s per run on 2 cores)."""
+    the training step is traced, and TensorFlow then traces the step a second time."""
     one_hot = one_hot_labels(config)
     accuracy = keras.metrics.CategoricalAccuracy if one_hot else keras.metrics.SparseCategoricalAccuracy
     model.compile(optimizer=make_optimizer(config, total_steps), loss=make_loss(config),
