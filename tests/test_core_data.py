@@ -17,7 +17,6 @@ from mnist_core.data.mnist import (
     ENV_VAR,
     KAGGLE_HOLDOUT,
     DataSetError,
-    load_mnist,
     read_dataset,
     read_kaggle_test,
     read_uploaded_dataset,
@@ -25,6 +24,7 @@ from mnist_core.data.mnist import (
     submission_csv,
     validation_split,
 )
+from mnist_core.data.sources import load_mnist
 from mnist_core.jobs.requests import RunRequest
 from mnist_core.jobs.runner import JobRunner
 from mnist_core.model.config import TrainConfig
