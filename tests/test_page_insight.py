@@ -60,18 +60,28 @@ def charts(app) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
 
 
+def drawn(app) -> list[dict]:
+    """The page's charts once the map task has ended (the page reruns as a user's browser would)."""
+    deadline = time.monotonic() + SWEEP_TIMEOUT_S
+    while app.get("progress") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        app.run()
+    return charts(app)
+
+
 def test_map_of_the_default_model_and_logits_for_softmax_regression(models):
     app = open_insight()
     assert_rendered(app)
-    [spec] = charts(app)
+    [spec] = drawn(app)
     assert spec["title"].startswith("PCA of dense") and "2,000 test images" in spec["title"]
     app.selectbox(key="InsightChoices.points").set_value(1000).run()
     app.radio(key="InsightChoices.space").set_value("raw pixels (no model)").run()
     assert_rendered(app)
-    assert charts(app)[0]["title"] == "PCA of raw pixels · 1,000 test images"
+    assert drawn(app)[0]["title"] == "PCA of raw pixels · 1,000 test images"
     pick_model(app, "linear")
     app.radio(key="InsightChoices.space").set_value("the model's last hidden layer").run()
     assert_rendered(app)
+    drawn(app)
     assert any("no hidden layer" in info.value for info in app.info)
     assert charts(app)[0]["title"].startswith("PCA of logits")
 

@@ -1,41 +1,47 @@
-"""The Insight page's embedding map: the test images projected to 2-D (PCA at once, t-SNE in the background) from
-a model's last hidden layer or the raw pixels; clicking a point shows that image. Cached per model file version,
-data set contents and sample size."""
+"""The Insight page's embedding map: the test images projected to 2-D (PCA or t-SNE) from a model's last hidden
+layer or the raw pixels, worked out by a task of the job runner (the page never waits for TensorFlow) and kept per
+model file version, data set contents, sample size and projection; clicking a point shows that image."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages.insight.state import MAP_SAMPLES, MODEL_SPACE, PIXEL_SPACE, PROJECTIONS, InsightChoices
 from app_pages.insight.tasks import task_failed, task_for, wait_for
-from app_pages.shared.models import cached_evaluation, model_for, model_key
+from app_pages.shared.models import cached_evaluation, model_key
 from app_pages.shared.state import kept
+from app_pages.shared.text import plain
 from mnist_core.data.mnist import MnistData
 from mnist_core.data.pictures import enlarge
+from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import Registry
 
 POINT_KEY = "insight.map"
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading the model's last hidden layer…")
-def map_inputs(key: tuple | None, data_fingerprint: str, sample: int, _model, _data: MnistData):
-    """(sample indices, representation) of the test images: the model's last hidden layer, or the pixels for
-    ``key`` None; once per model file version, data set and sample size."""
-    from mnist_core.insight.embedding import model_representation, pixel_representation, sample_indices
+def map_work(registry: Registry, run_id: str | None, data: MnistData, sample: int, projection: str):
+    """What the map task computes, off the page's thread (the model, and TensorFlow with it, load there): the sample's
+    indices, the layer the features come from, and their 2-D coordinates by PCA or t-SNE."""
+    from mnist_core.insight.embedding import (
+        model_representation,
+        pca_2d,
+        pixel_representation,
+        sample_indices,
+        tsne_2d,
+    )
 
-    indices = sample_indices(_data.y_test, sample)
-    images = _data.x_test[indices]
-    return indices, pixel_representation(images) if key is None else model_representation(_model, images)
+    def work(report):
+        indices = sample_indices(data.y_test, sample)
+        images = data.x_test[indices]
+        report(0.0, "reading the model's last hidden layer" if run_id else "reading the pixels")
+        representation = (pixel_representation(images) if run_id is None else
+                          model_representation(registry.load_model(run_id), images))
+        coordinates = pca_2d(representation.features) if projection == "PCA" else tsne_2d(representation.features,
+                                                                                             report)
+        return indices, representation, coordinates
 
-
-@st.cache_resource(max_entries=8, show_spinner="Projecting with PCA…")
-def pca_map(key: tuple | None, data_fingerprint: str, sample: int, _features: np.ndarray) -> np.ndarray:
-    """The PCA projection of ``map_inputs``' features, once per model file version, data set and sample size."""
-    from mnist_core.insight.embedding import pca_2d
-
-    return pca_2d(_features)
+    return work
 
 
 def map_settings(choices: InsightChoices) -> tuple[str, str, int]:
@@ -52,20 +58,6 @@ def map_settings(choices: InsightChoices) -> tuple[str, str, int]:
                       format_func=lambda n: f"{n:,} test images", help="A sample keeps each digit's share of the "
                                                                        "test set.")
     return space, projection, sample
-
-
-def map_coordinates(key, data: MnistData, sample: int, features: np.ndarray, projection: str):
-    """The 2-D coordinates by PCA (at once) or t-SNE (in the background; None while it runs)."""
-    if projection == "PCA":
-        return pca_map(key, data.fingerprint, sample, features)
-    from mnist_core.insight.embedding import tsne_2d
-
-    job = task_for(("tsne", key, data.fingerprint, sample), lambda report: tsne_2d(features, report), "t-SNE")
-    views = wait_for({"t-SNE": job})
-    if views is None or task_failed(views["t-SNE"], "t-SNE"):
-        return None
-    st.caption(f"t-SNE took {views['t-SNE'].seconds:.0f} s (computed once per model file and sample size).")
-    return views["t-SNE"].value
 
 
 def clicked_image(frame: pd.DataFrame, data: MnistData, index: int) -> None:
@@ -85,17 +77,23 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: In
     from mnist_core.insight.embedding import map_frame
 
     space, projection, sample = map_settings(choices)
-    model = model_for(registry, run_id)
-    if model is None:
+    try:
+        key = model_key(registry, run_id) if space == MODEL_SPACE else None
+    except (RegistryError, OSError) as error:
+        st.error(plain(f"The model {run_id!r} cannot be loaded: {error}"))
         return
-    key = model_key(registry, run_id) if space == MODEL_SPACE else None
-    indices, representation = map_inputs(key, data.fingerprint, sample, model, data)
+    job = task_for(("map", key, data.fingerprint, sample, projection),
+                   map_work(registry, run_id if key else None, data, sample, projection), f"{projection} map")
+    views = wait_for({f"{projection} map": job})
+    if views is None or task_failed(views[f"{projection} map"], f"The {projection} map"):
+        return
+    indices, representation, coordinates = views[f"{projection} map"].value
     if representation.is_logits:
         st.info("This model (softmax regression) has no hidden layer, so the map shows its logits: the ten scores "
                 "before the softmax.")
-    coordinates = map_coordinates(key, data, sample, representation.features, projection)
-    if coordinates is None:
-        return
+    if projection != "PCA":
+        st.caption(f"t-SNE took {views[f'{projection} map'].seconds:.0f} s (computed once per model file and sample "
+                   "size).")
     probabilities = None
     if key is not None:
         probabilities = cached_evaluation(key, data.fingerprint, registry, data).probabilities[indices]
