@@ -63,7 +63,7 @@ def charts(app) -> list[dict]:
 def drawn(app) -> list[dict]:
     """The page's charts once the map task has ended (the page reruns as a user's browser would)."""
     deadline = time.monotonic() + SWEEP_TIMEOUT_S
-    while app.get("progress") and time.monotonic() < deadline:
+    while not charts(app) and not app.error and time.monotonic() < deadline:
         time.sleep(0.5)
         app.run()
     return charts(app)

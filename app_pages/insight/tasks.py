@@ -8,10 +8,11 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import shared_registry
+from app_pages.shared.progress import job_progress
 from app_pages.shared.text import plain
 from mnist_core.jobs.requests import task_request
 from mnist_core.jobs.runner import JobView
-from mnist_core.statuses import ACTIVE, FAILED, QUEUED
+from mnist_core.statuses import ACTIVE, FAILED
 
 PROGRESS_REFRESH_S = 1.0
 
@@ -27,13 +28,8 @@ def show_progress(jobs: dict[str, int], was_running: bool) -> None:
     runner = job_runner(shared_registry())
     views = [(label, runner.view(job_id)) for label, job_id in jobs.items()]
     for label, view in views:
-        if view.status == QUEUED:
-            st.progress(0.0, text=plain(f"{label}: waiting for the run before it (position {view.queue_position} in "
-                                        "line)"))
-        elif view.status in ACTIVE:
-            message = view.latest.message if view.latest is not None else "starting"
-            fraction = view.latest.fraction_done if view.latest is not None else 0.0
-            st.progress(fraction, text=plain(f"{label}: {message} ({view.seconds or 0:.0f} s)"))
+        if view.status in ACTIVE:
+            job_progress(view, label, queued="waiting for the run before it")
     if was_running and all(view.status not in ACTIVE for _, view in views):
         st.rerun()
 

@@ -7,12 +7,12 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import model_picker
+from app_pages.shared.progress import job_progress
 from app_pages.shared.text import plain
-from mnist_core.statuses import ACTIVE, FAILED, QUEUED, RUNNING, STOPPED
+from mnist_core.statuses import ACTIVE, FAILED, STOPPED
 from mnist_core.store.my_digits import MyDigits
 from mnist_core.store.records import RunRecord
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import progress_label
 
 STATUS_REFRESH_S = 1.0
 JOB_KEY = "mine.job"
@@ -64,16 +64,8 @@ def job_view(runner, job_id: int, was_active: bool) -> None:
     """The fine-tune's progress and Stop button while it runs; how it ended, and the figures, after."""
     view = runner.view(job_id)
     st.subheader(f"Fine-tune: {plain(view.name)}")
-    if view.status == QUEUED:
-        st.info(f"Queued: position {view.queue_position} in line (behind a training run).")
-    elif view.status == RUNNING:
-        event = view.latest
-        if event is None or event.fraction_done >= 1:
-            st.progress(1.0 if event else 0.0, text="Measuring the model and saving it…")
-        else:
-            st.progress(event.fraction_done, text=progress_label(event.epoch, event.epochs, event.samples_per_s,
-                                                                 event.eta))
     if view.status in ACTIVE:
+        job_progress(view)
         st.button("Stop", on_click=request_stop, args=(runner, job_id), icon=":material/stop:")
         return
     if view.status == FAILED:

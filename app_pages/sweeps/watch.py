@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared.navigation import RUN_PARAM
+from app_pages.shared.progress import job_progress
 from app_pages.shared.state import kept
 from app_pages.shared.text import plain
 from app_pages.sweeps.charts import sweep_charts
@@ -65,14 +66,10 @@ def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> Non
     if job is None:
         return
     view = runner.view(job.id)
-    if job.status == QUEUED:
-        st.info(f"Next trial queued here: position {view.queue_position} in this server's line of runs.")
-    elif job.status in ACTIVE:
-        st.info("Running here, one trial at a time; Stop ends the sweep here after the current trial.")
-        event = view.latest
-        if event is not None:
-            st.progress(event.fraction_done, text=f"current trial: epoch {event.epoch} of {event.epochs}, "
-                                                  f"batch {event.step} of {event.steps_per_epoch}")
+    if job.status in ACTIVE:
+        if job.status != QUEUED:
+            st.info("Running here, one trial at a time; Stop ends the sweep here after the current trial.")
+        job_progress(view, "current trial" if job.status != QUEUED else "", queued="Next trial queued here")
     elif job.status == FAILED:
         st.error(plain(f"The sweep stopped with an error: {view.reason}"))
     if job.status in ACTIVE:
