@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 CANVAS = 280
 BRUSH = 20  # the Draw page's default stroke width
 LEAN_DEGREES = (30.0, 40.0)  # how far the hand leans over (shear), picked per drawing
-TILT_DEGREES = (20.0, 30.0)  # and rotated the same way: 50-70° in all (the default model reads about half)
+TILT_DEGREES = (20.0, 30.0)  # and rotated the same way: 50-70° in all (the default model reads 57-70%)
 JITTER = 0.03  # random wobble of every stroke point, as a share of the glyph box
 
 # Each digit: strokes (polylines) in a unit box, x to the right, y downwards.
