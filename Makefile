@@ -55,7 +55,7 @@ bench-presets: $(VENV)/.dev-installed
 # Re-train the shipped default model (the best-cnn preset, many minutes on a CPU) into models/default.
 default-model: $(VENV)/.app-installed
 	rm -rf models/.default-new
-	DIGIT_LAB_MODELS=models/.default-new $(PYTHON) -m mnist_core train --preset best-cnn --name default
+	DIGIT_LAB_MODELS=models/.default-new $(PYTHON) -m mnist_core train --preset drawn-cnn --name default
 	rm -rf models/default && mv models/.default-new/*-default-* models/default && rm -rf models/.default-new
 
 clean:

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 CANVAS = 280
 BRUSH = 20  # the Draw page's default stroke width
 LEAN_DEGREES = (30.0, 40.0)  # how far the hand leans over (shear), picked per drawing
-TILT_DEGREES = (20.0, 30.0)  # and rotated the same way: 50-70° in all (the default model reads about half)
+TILT_DEGREES = (20.0, 30.0)  # and rotated the same way: 50-70° in all (the default model reads 57-70%)
 JITTER = 0.03  # random wobble of every stroke point, as a share of the glyph box
 
 # Each digit: strokes (polylines) in a unit box, x to the right, y downwards.
@@ -75,10 +75,12 @@ def hand(per_digit: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     return [draw_digit(int(label), rng) for label in labels], labels
 
 
-# Other common ways of writing some digits (the font above is one style): a bare 1, an uncrossed 7, an open 4, a 9
-# with a straight stem, a 5 with its bar as a second stroke, a 2 with a loop at its foot.
+# Other common ways of writing some digits (the font above is one style, with a flagged and footed 1 and a crossed
+# 7): a bare 1, a 1 with a short flag, a 1 with a long up-stroke, an uncrossed 7, an open 4, a 9 with a straight stem,
+# a 5 with its bar as a second stroke, a 2 with a loop at its foot.
 OTHER_STYLES = {
-    1: [[[(0.5, 0.0), (0.5, 1.0)]], [[(0.25, 0.25), (0.6, 0.0), (0.6, 1.0)]]],
+    1: [[[(0.5, 0.0), (0.5, 1.0)]], [[(0.25, 0.25), (0.6, 0.0), (0.6, 1.0)]],
+        [[(0.1, 0.5), (0.6, 0.0), (0.6, 1.0)]]],
     2: [[[(0.15, 0.25), (0.4, 0.0), (0.75, 0.05), (0.8, 0.35), (0.3, 0.85), (0.2, 1.0), (0.35, 0.88),
           (0.9, 0.95)]]],
     4: [[[(0.25, 0.0), (0.1, 0.6), (0.9, 0.6)], [(0.65, 0.25), (0.65, 1.0)]]],

@@ -220,3 +220,10 @@ def test_the_cli_writes_script_and_notebook_and_refuses_what_it_cannot_export(sm
     hostile.write_text(json.dumps(values | {"config": SMALL_CONFIG.to_dict() | {"optimizer": "adam')#"}}))
     done = run_cli("code", record.id, models=other)
     assert done.returncode == 2 and "optimizer" in done.stderr and done.stderr.startswith("error: ")
+
+
+def test_a_run_trained_on_pad_drawings_says_that_the_program_trains_on_mnist_only():
+    drawn, plain = PRESETS["drawn-cnn"], PRESETS["best-cnn"]
+    text = script(drawn.spec, drawn.config, Origin(drawn.name, drawn.name))
+    assert "1,500 synthetic drawing-pad digits" in text and "this program has MNIST only" in text
+    assert "drawing-pad" not in script(plain.spec, plain.config, Origin(plain.name, plain.name))

@@ -51,6 +51,16 @@ def test_same_seed_and_config_give_the_same_history(mnist):
     assert other.epochs[0]["loss"] != first.epochs[0]["loss"]
 
 
+def test_pad_drawings_join_the_images_trained_on_but_not_the_validation_or_test_images(mnist):
+    plain = prepare_data(mnist, TINY)
+    drawn = prepare_data(mnist, TINY.replace(drawings_per_digit=4))
+    assert len(drawn.y_train) == len(plain.y_train) + 40
+    assert np.array_equal(drawn.x_train[:len(plain.y_train)], plain.x_train)
+    assert drawn.x_train.dtype == plain.x_train.dtype and np.bincount(drawn.y_train[len(plain.y_train):]).tolist() \
+        == [4] * 10
+    assert np.array_equal(drawn.x_val, plain.x_val) and np.array_equal(drawn.x_test, plain.x_test)
+
+
 def test_a_stop_request_ends_training_after_the_current_batch(mnist):
     stop = threading.Event()
     seen = []

@@ -249,6 +249,10 @@ def program_steps(spec: list[dict], config: TrainConfig, origin: Origin, noteboo
         lineage = ("This run was **fine-tuned** from the run in `PARENT_RUN`: it starts from that model (download "
                    "its `.keras` on the Models page) and trains its Dense layers only. Digit Lab mixed your own "
                    "drawings (My digits) into MNIST; this program has MNIST only. ")
+    if config.drawings_per_digit:
+        lineage += (f"Digit Lab also trained it on {number(config.drawings_per_digit, ',d')} synthetic drawing-pad "
+                    "digits of every class (`mnist_core.training.drawings`); this program has MNIST only, so its "
+                    "model will read pad drawings less well. ")
     if origin.sweep is not None:
         lineage += (f"This run is trial {number(origin.sweep[1], 'd')} of the sweep in `SWEEP`: the settings its "
                     "search picked. ")

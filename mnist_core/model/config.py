@@ -157,6 +157,9 @@ SETTINGS = (
     Setting("label_smoothing", float, 0.0, "share of each target moved onto the other classes (cross-entropy only): "
             "a softer target that generalises better in short trainings", "Label smoothing", low=0.0, high=0.5,
             step=0.05, number_format="%.2f"),
+    Setting("drawings_per_digit", int, 0, "add this many synthetic drawing-pad digits of every class (everyday writing "
+            "styles, slants and stroke widths; mnist_core.training.drawings) to the training images",
+            "Pad drawings per digit", low=0, high=20_000, advanced=True, step=500),
 )
 SETTING = {setting.name: setting for setting in SETTINGS}
 MEMORY_SHARE = 0.5  # of the machine's memory, for one training's weights and batches; the rest stays for the server

@@ -23,6 +23,7 @@ from mnist_core.data.mnist import NUM_CLASSES, MnistData, stratified_subset, val
 from mnist_core.model.architectures import build_model
 from mnist_core.model.config import OPTIMIZER_CLASSES, WARMUP_FRACTION, TrainConfig, check_fits_data, one_hot_labels
 from mnist_core.statuses import FAILED, FINISHED, STOPPED
+from mnist_core.training.drawings import pad_drawings
 from mnist_core.training.progress import History, ProgressEvent
 
 PREFETCH_BATCHES = 2
@@ -57,15 +58,17 @@ class PreparedData:
 
 
 def prepare_data(data: MnistData, config: TrainConfig) -> PreparedData:
-    """Apply the subset and the validation split of ``config``; raises ``ConfigError`` when the batch cannot fit."""
+    """Apply the subset and the validation split of ``config`` and add its pad drawings to the images trained on (not
+    to the validation or test images); raises ``ConfigError`` when the batch cannot fit."""
     check_fits_data(config, len(data.y_train))
     x, y = data.x_train, data.y_train
     if config.subset_size is not None:
         keep = stratified_subset(y, config.subset_size, config.seed)
         x, y = x[keep], y[keep]
     fit_index, val_index = validation_split(len(y), config.validation_split, config.seed)
-    return PreparedData(x[fit_index], y[fit_index], x[val_index], y[val_index], data.x_test, data.y_test,
-                        data.fingerprint)
+    drawn_x, drawn_y = pad_drawings(config.drawings_per_digit, config.seed)
+    return PreparedData(np.concatenate([x[fit_index], drawn_x]), np.concatenate([y[fit_index], drawn_y]),
+                        x[val_index], y[val_index], data.x_test, data.y_test, data.fingerprint)
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, model,
