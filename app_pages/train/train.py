@@ -16,7 +16,7 @@ from app_pages.shared.text import plain
 from app_pages.train.code_view import code_view
 from app_pages.train.interrupted import interrupted_runs
 from app_pages.train.layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
-from app_pages.train.live import live_view, submit
+from app_pages.train.live import active_run_line, live_curves, live_status, submit
 from app_pages.train.settings import (
     QUICK_SUBSET,
     checked_config,
@@ -107,10 +107,11 @@ def submit_button(registry: Registry, request_parts: tuple | None) -> None:
 
 
 def train_page() -> None:
-    """Preset and layers on the left; settings, the Train button and the network summary on the right; the live
-    run below."""
+    """Preset and layers on the left; settings, the Train button with the watched run's status under it, and the
+    network summary on the right; the run's curves below."""
     st.title("Train")
     registry = shared_registry()
+    active_run_line(registry)
     network, settings = st.columns([5, 4], gap="large")
     with network:
         choice = preset_picker()
@@ -123,11 +124,12 @@ def train_page() -> None:
         with submit_area:
             ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
             submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
+            job_id = live_status(registry)
     code_view(st.session_state.get(NAME_KEY, "").strip() or architecture_name(choice, spec),
               architecture_name(choice, spec), spec, config)
     st.divider()
     interrupted_runs(registry)
-    live_view(registry)
+    live_curves(registry, job_id)
 
 
 train_page()
