@@ -7,6 +7,7 @@ confusion matrix; the Draw page predicts a digit drawn on the canvas and only hi
 
 from __future__ import annotations
 
+import json
 import time
 import zipfile
 
@@ -127,8 +128,16 @@ def choose_tiny_run(app, batch_size: int = 64):
     return app.run()
 
 
+def epoch_chart_splits(app) -> list[list[str]]:
+    """The sets (train, validation) of each per-epoch chart on the page, read from the Vega-Lite specs' colours."""
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    return [layer["encoding"]["color"]["scale"]["domain"] for spec in specs for layer in spec.get("layer", [])[:1]
+            if spec.get("title", "").endswith("per epoch")]
+
+
 def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"))
+    widget(app.number_input, "Epochs").set_value(2).run()  # two epochs: the per-epoch charts are drawn
     assert_rendered(app)
     assert metric_value(app, "Parameters") == "25,450"
     train = widget(app.button, "Train")
@@ -144,7 +153,10 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     accuracy = metric_value(app, "Test accuracy")
     assert accuracy.endswith("%") and 50 < float(accuracy.rstrip("%")) <= 100
     assert any(text.endswith(" batches trained") and " of " in text for text in texts(app.caption))
+    # The preset holds 5 % out: its epoch curves show validation beside training (issue 26 item 3).
+    assert epoch_chart_splits(app) == [["train", "validation"]] * 2, epoch_chart_splits(app)
     runs = empty_registry.list_runs()
+    assert "val_accuracy" in runs[0].epochs[-1]
     assert [(run.architecture, run.status) for run in runs] == [("dense32-rmsprop", "finished")]
     assert any(plain(f"(id {runs[0].id})") in text for text in texts(app.caption))  # Markdown source: escaped
 
@@ -152,6 +164,15 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     again = open_page("train")
     assert any(text.startswith("Finished:") for text in texts(again.success))
     assert any(element.value == f"Run: {plain(runs[0].name)}" for element in again.subheader)
+
+
+def test_a_custom_network_holds_validation_images_out_and_a_preset_that_does_not_says_so(data_set, empty_registry):
+    app = open_page("train")  # the speed preset, measured on all 60,000 images: no split, and it says so
+    assert widget(app.number_input, "Validation split").value == 0
+    assert any(text.startswith("It trains on all the training images") for text in texts(app.caption))
+    widget(app.selectbox, "Preset").set_value("custom").run()
+    assert widget(app.number_input, "Validation split").value == 0.1
+    assert any("10% of them held out to validate each epoch" in text for text in texts(app.caption))
 
 
 def rerun_until(app, text: str, elements: str = "warning") -> None:

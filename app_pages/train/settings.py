@@ -15,6 +15,7 @@ from mnist_core.model.precision import AUTO, MIXED_BFLOAT16, resolved_precision
 
 SETTINGS_KEY, BASE_KEY = "train.settings", "train.base"
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
+CUSTOM_VALIDATION = TrainConfig().validation_split  # held out by a custom network: the settings table's default
 CHOICE_LABELS = {"precision": lambda name: f"auto ({resolved_precision(AUTO)} on this CPU)" if name == AUTO else name}
 
 
@@ -32,10 +33,14 @@ def load_settings(config: TrainConfig) -> None:
         forget_widget(setting_key(field))
 
 
-def use_quick_subset() -> None:
-    """A custom network starts on the quick subset; its other settings stay as they were."""
-    st.session_state[SETTINGS_KEY]["subset_size"] = QUICK_SUBSET
-    forget_widget(setting_key("subset_size"))
+def start_custom() -> None:
+    """A custom network starts on the quick subset and holds validation images out (the settings table's default
+    split, when the preset it comes from held none out); its other settings stay as they were."""
+    chosen = st.session_state[SETTINGS_KEY]
+    chosen["subset_size"] = QUICK_SUBSET
+    chosen["validation_split"] = chosen["validation_split"] or CUSTOM_VALIDATION
+    for field in ("subset_size", "validation_split"):
+        forget_widget(setting_key(field))
 
 
 def setting_widget(setting: Setting, value, disabled: bool):

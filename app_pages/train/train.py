@@ -18,13 +18,14 @@ from app_pages.train.interrupted import interrupted_runs
 from app_pages.train.layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
 from app_pages.train.live import active_run_line, live_curves, live_status, submit
 from app_pages.train.settings import (
+    CUSTOM_VALIDATION,
     QUICK_SUBSET,
     checked_config,
     fits_machine,
     load_settings,
     settings_form,
+    start_custom,
     training_data_size,
-    use_quick_subset,
 )
 from mnist_core.measured import preset_expectation
 from mnist_core.store.records import default_run_name
@@ -40,7 +41,7 @@ def load_preset() -> None:
     """Put the chosen preset's layers and settings into the editor ("custom" keeps what is there)."""
     name = st.session_state.get(PRESET_KEY, SPEED_PRESET)
     if name == CUSTOM:
-        use_quick_subset()
+        start_custom()
         return
     load_layers(PRESETS[name].spec)
     load_settings(PRESETS[name].config)
@@ -57,9 +58,13 @@ def preset_picker() -> str:
         st.markdown(f"**{preset.title}** — {preset.description}")
         st.caption(f"Source: {preset.source}")
         st.caption(preset_expectation(choice) or "Not measured on this machine yet (`make bench` measures it).")
+        if not preset.config.validation_split:
+            st.caption("It trains on all the training images, as it was measured, so its epoch curves are on "
+                       "training data only; set a validation split above 0 to hold some images out.")
     else:
         st.caption("Your own network: edit the layers below. Settings stay as they were, on a quick subset of "
-                   f"{QUICK_SUBSET:,} training images (0 = all).")
+                   f"{QUICK_SUBSET:,} training images (0 = all), with {CUSTOM_VALIDATION:.0%} of them "
+                   "held out to validate each epoch.")
     return choice
 
 
