@@ -74,6 +74,8 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
     assert len(tuned) == 1
     assert widget(app.metric, "MNIST test").value == f"{tuned[0].test_accuracy:.2%}"
     assert any(plain(tuned[0].id) in text for text in texts(app.caption))
+    (draw,) = [link.proto for link in app.get("page_link") if link.proto.label == "Try it on the Draw page"]
+    assert draw.query_string == f"run={tuned[0].id}"  # Draw opens on the fine-tuned model, not the default
 
 
 def test_draw_page_files_a_drawing_under_its_true_digit(data_set, model_registry):

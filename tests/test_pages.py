@@ -396,6 +396,22 @@ def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set,
     assert widget(app.selectbox, "Run").value != mine.id
 
 
+def test_make_default_on_the_models_page_is_what_the_other_pages_and_home_preselect(data_set, model_registry,
+                                                                                    small_dense_model):
+    mine = save_run(model_registry, small_dense_model, name="mine", accuracy=0.5)
+    app = open_page("models")
+    widget(app.selectbox, "Run").set_value(mine.id).run()
+    widget(app.button, "Make default").click().run()
+    assert any("“mine” is now the default model" in text.replace("\\", "") for text in texts(app.success))
+    assert widget(app.button, "Make default").disabled
+    assert model_registry.default_id() == mine.id
+    for page in ("draw", "errors", "kaggle"):
+        assert widget(open_page(page).selectbox, "Model").value == mine.id, page
+    home = open_page("home")
+    assert metric_value(home, "Default model (test accuracy)") == "50.00%"
+    assert any(text.startswith("mine · custom") for text in texts(home.caption)), texts(home.caption)
+
+
 # --- Errors -----------------------------------------------------------------------------------------------------
 
 

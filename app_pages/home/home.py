@@ -108,9 +108,15 @@ def models_status() -> None:
             st.warning(f"No default model is installed, so the Draw page has nothing preselected. {TRAIN_HINT}")
         else:
             default = registry.record(default_id)
-            st.metric("Default model", default.name, border=True,
-                      help="Preselected on the Draw, Errors and Kaggle pages and used by the CLI.")
-            st.caption(plain(run_label(default)))
+            accuracy = "untested" if default.test_accuracy is None else f"{default.test_accuracy:.2%}"
+            st.metric("Default model (test accuracy)", accuracy, border=True,
+                      help="Preselected on the Draw, Errors, Insight and Kaggle pages and used by the CLI.")
+            if registry.is_shipped_default(default_id):
+                st.caption(plain(f"The model shipped with Digit Lab ({default.architecture}, {default.params:,} "
+                                 "parameters); “Make default” on the Models page chooses another."))
+            else:
+                st.caption(plain(f"{default.name} · {default.architecture} · {default.params:,} parameters, "
+                                 "chosen on the Models page."))
 
 
 def page_links() -> None:

@@ -61,7 +61,7 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
 
 def legend_label(record: RunRecord) -> str:
     """A run's name with the end of its id (names repeat; ids are long), for chart legends."""
-    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (default)"
+    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (shipped)"
 
 
 def metrics_row(record: RunRecord) -> dict:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import model_picker
+from app_pages.shared.navigation import RUN_PARAM
 from app_pages.shared.text import plain
 from mnist_core.statuses import ACTIVE, FAILED, QUEUED, RUNNING, STOPPED
 from mnist_core.store.my_digits import MyDigits
@@ -52,7 +53,8 @@ def before_after(record: RunRecord) -> None:
                 f"{(record.test_accuracy - figures['test_accuracy_before']) * 100:+.2f} points from "
                 f"{figures['test_accuracy_before']:.2%}", border=True)
     st.caption(plain(f"Saved as “{record.name}” (id {record.id}): {record.reason}; {record.seconds:.1f} s."))
-    st.page_link("app_pages/draw/draw.py", label="Try it on the Draw page", icon=":material/draw:")
+    st.page_link("app_pages/draw/draw.py", label="Try it on the Draw page", icon=":material/draw:",
+                 query_params={RUN_PARAM: record.id})
 
 
 def request_stop(runner, job_id: int) -> None:
