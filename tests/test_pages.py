@@ -166,6 +166,30 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     assert any(element.value == f"Run: {plain(runs[0].name)}" for element in again.subheader)
 
 
+def test_train_page_keeps_the_users_setup_across_other_pages_and_loads_a_preset_over_it(data_set, empty_registry):
+    app = open_page("train")
+    widget(app.selectbox, "Preset").set_value("dense32-rmsprop").run()
+    assert widget(app.number_input, "Batch size").value == 64  # the preset's own
+    widget(app.number_input, "Batch size").set_value(100)
+    widget(app.number_input, "units").set_value(48)
+    widget(app.text_input, "Run name").set_value("mine")
+    widget(app.toggle, "Show the code").set_value(True)
+    app.run()
+    app.switch_page("app_pages/home/home.py")
+    app.run()
+    app.switch_page("app_pages/train/train.py")
+    app.run()  # back: everything as the user left it
+    assert widget(app.selectbox, "Preset").value == "dense32-rmsprop"
+    assert widget(app.number_input, "Batch size").value == 100 and widget(app.number_input, "units").value == 48
+    assert widget(app.text_input, "Run name").value == "mine" and widget(app.toggle, "Show the code").value
+    widget(app.selectbox, "Preset").set_value("custom").run()  # custom keeps the settings, on the quick subset
+    assert widget(app.number_input, "Batch size").value == 100
+    assert widget(app.number_input, "Training subset size").value == 10_000
+    widget(app.selectbox, "Preset").set_value("fast-cnn").run()  # a preset loads its own settings over them
+    assert widget(app.number_input, "Batch size").value == 160
+    assert not [box for box in app.number_input if box.label == "units" and box.value == 48]
+
+
 def test_a_custom_network_holds_validation_images_out_and_a_preset_that_does_not_says_so(data_set, empty_registry):
     app = open_page("train")  # the speed preset, measured on all 60,000 images: no split, and it says so
     assert widget(app.number_input, "Validation split").value == 0
@@ -295,7 +319,7 @@ def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_regis
     assert_rendered(app)
     assert any("This network cannot be built" in text and "Conv2D" in text for text in texts(app.error))
     assert widget(app.button, "Train").disabled
-    app.button(key=f"train.remove{app.session_state['train.layers'][-1]['uid']}").click().run()
+    app.button(key=f"train.remove{list(app.session_state['TrainChoices'].layers)[-1]}").click().run()
     assert not app.error, texts(app.error)
     assert not widget(app.button, "Train").disabled
 

@@ -26,8 +26,14 @@ STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run i
 
 
 def submit(registry: Registry, request) -> None:
-    """Queue ``request`` on the shared runner and watch it."""
-    st.session_state[JOB_KEY] = job_runner(registry).submit(request)
+    """Queue ``request`` on the shared runner and watch it; a toast says at once where it stands, in view wherever
+    the page is scrolled (the status under the Train button may be below the screen's edge)."""
+    runner = job_runner(registry)
+    job_id = st.session_state[JOB_KEY] = runner.submit(request)
+    view = runner.view(job_id)
+    where = f"queued, position {view.queue_position} in line" if view.status == QUEUED else "starting"
+    st.toast(plain(f"“{request.name}” is {where}: its progress is under the Train button."),
+             icon=":material/directions_run:")
 
 
 def run_briefs(runner) -> list:
