@@ -423,6 +423,8 @@ def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set,
 def test_make_default_on_the_models_page_is_what_the_other_pages_and_home_preselect(data_set, model_registry,
                                                                                     small_dense_model):
     mine = save_run(model_registry, small_dense_model, name="mine", accuracy=0.5)
+    home = open_page("home")
+    assert any(text.startswith(plain("The built-in default model (custom")) for text in texts(home.caption))
     app = open_page("models")
     widget(app.selectbox, "Run").set_value(mine.id).run()
     widget(app.button, "Make default").click().run()
