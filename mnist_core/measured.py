@@ -38,5 +38,4 @@ def preset_expectation(name: str, figures: dict | None = None) -> str | None:
     accuracy = span([100 * run["test_accuracy"] for run in runs], 2, "%")
     seconds = span([run["seconds"] for run in runs], 1, " s")
     return (f"Measured with these settings: {accuracy} test accuracy, {seconds} of training "
-            f"({count_of(len(runs), 'seed')}, {count_of(entry['epochs'], 'epoch')}, {entry['machine']}, "
-            f"load {entry['load']:.2f}, {entry['date']}).")
+            f"({count_of(len(runs), 'seed')}, {count_of(entry['epochs'], 'epoch')}, {entry['machine']}).")

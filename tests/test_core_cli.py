@@ -351,3 +351,19 @@ def test_sweep_create_refuses_a_bad_space_in_one_line(registry, tmp_path, capsys
                          str(registry.root)])
         out, err = capsys.readouterr()
         assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err + out, (name, err)
+
+
+def test_default_makes_a_run_the_default_of_list_and_the_commands(trained):
+    models, payload = trained
+    try:
+        chosen = run_cli("default", payload["run_id"], "--json", models=models)
+        assert chosen.returncode == 0, chosen.stderr
+        assert json.loads(chosen.stdout)["run_id"] == payload["run_id"]
+        listed = json.loads(run_cli("list", "--json", models=models).stdout)
+        assert [row["id"] for row in listed if row["default"]] == [payload["run_id"]]
+        evaluated = json.loads(run_cli("evaluate", "--json", models=models).stdout)  # no --model: the default
+        assert abs(evaluated["test_accuracy"] - payload["test_accuracy"]) < 1e-9
+        refused = run_cli("default", "no-such-run", models=models)
+        assert refused.returncode == 2 and refused.stderr.startswith("error: no run 'no-such-run'")
+    finally:
+        (models / "default-run.json").unlink(missing_ok=True)  # the other tests use the shipped default

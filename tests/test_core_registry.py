@@ -17,7 +17,7 @@ from faults_helpers import Child, assert_runs_intact, copy_of_good_run, tiny_mod
 from helpers import save_run
 from mnist_core.store.files import MODEL_FILE, RECORD_FILE, TEMP_PREFIX
 from mnist_core.store.records import RegistryError, RunRecord
-from mnist_core.store.registry import DEFAULT_ID, PROJECT_MODELS, STALE_TEMP_SECONDS, Registry
+from mnist_core.store.registry import DEFAULT_ID, DEFAULT_RUN_FILE, PROJECT_MODELS, STALE_TEMP_SECONDS, Registry
 
 SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -410,8 +410,6 @@ def test_run_ids_that_are_paths_are_refused_everywhere(bad_id, registry, good, m
 
 
 def test_each_listing_gets_its_own_skip_lines_none_kept_on_the_shared_registry(registry, small_dense_model):
-
-
     from helpers import save_run
 
     broken = save_run(registry, small_dense_model, name="broken").id
@@ -431,3 +429,18 @@ def test_each_listing_gets_its_own_skip_lines_none_kept_on_the_shared_registry(r
         session.join()
     assert all(len(lines) == 1 and broken in lines[0] for lines in seen.values()), seen
     assert not hasattr(registry, "warnings")  # one registry serves every session of a server: it keeps none
+
+
+def test_the_chosen_default_persists_and_a_deleted_one_falls_back_to_the_shipped_model(registry, small_dense_model):
+    assert registry.default_id() == DEFAULT_ID  # nothing chosen: the shipped model
+    record = save_run(registry, small_dense_model, name="mine")
+    registry.set_default(record.id)
+    assert Registry(registry.root).default_id() == record.id  # kept in the registry, seen by a new process
+    registry.delete(record.id)
+    assert registry.default_id() == DEFAULT_ID
+    with pytest.raises(RegistryError, match="no run"):
+        registry.set_default(record.id)
+    with pytest.raises(RegistryError, match="not a valid run id"):
+        registry.set_default("../elsewhere")
+    (registry.root / DEFAULT_RUN_FILE).write_text("[not, json", encoding="utf-8")  # a damaged file: the shipped one
+    assert registry.default_id() == DEFAULT_ID

@@ -74,6 +74,18 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
     assert len(tuned) == 1
     assert widget(app.metric, "MNIST test").value == f"{tuned[0].test_accuracy:.2%}"
     assert any(plain(tuned[0].id) in text for text in texts(app.caption))
+    held_out = tuned[0].finetune["held_out"]
+    assert held_out < 20 and any(text.startswith(f"Only {held_out} held-out drawings") for text in texts(app.caption))
+    (draw,) = [link.proto for link in app.get("page_link") if link.proto.label == "Try it on the Draw page"]
+    assert draw.query_string == f"run={tuned[0].id}"  # Draw opens on the fine-tuned model, not the default
+
+
+def test_a_change_that_rounds_to_zero_is_shown_grey_without_an_arrow():
+    from app_pages.my_digits.finetune import change
+
+    assert change(0.8, 0.8, 1) == {"delta": "±0.0 points from 80.0%", "delta_color": "off", "delta_arrow": "off"}
+    assert change(0.80004, 0.8, 1)["delta_color"] == "off"  # +0.004 points: "+0.0" at the precision shown
+    assert change(0.85, 0.8, 1) == {"delta": "+5.0 points from 80.0%", "delta_color": "normal", "delta_arrow": "auto"}
 
 
 def test_draw_page_files_a_drawing_under_its_true_digit(data_set, model_registry):

@@ -7,6 +7,7 @@ confusion matrix; the Draw page predicts a digit drawn on the canvas and only hi
 
 from __future__ import annotations
 
+import json
 import time
 import zipfile
 
@@ -127,8 +128,16 @@ def choose_tiny_run(app, batch_size: int = 64):
     return app.run()
 
 
+def epoch_chart_splits(app) -> list[list[str]]:
+    """The sets (train, validation) of each per-epoch chart on the page, read from the Vega-Lite specs' colours."""
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    return [layer["encoding"]["color"]["scale"]["domain"] for spec in specs for layer in spec.get("layer", [])[:1]
+            if spec.get("title", "").endswith("per epoch")]
+
+
 def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"))
+    widget(app.number_input, "Epochs").set_value(2).run()  # two epochs: the per-epoch charts are drawn
     assert_rendered(app)
     assert metric_value(app, "Parameters") == "25,450"
     train = widget(app.button, "Train")
@@ -144,7 +153,10 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     accuracy = metric_value(app, "Test accuracy")
     assert accuracy.endswith("%") and 50 < float(accuracy.rstrip("%")) <= 100
     assert any(text.endswith(" batches trained") and " of " in text for text in texts(app.caption))
+    # The preset holds 5 % out: its epoch curves show validation beside training (issue 26 item 3).
+    assert epoch_chart_splits(app) == [["train", "validation"]] * 2, epoch_chart_splits(app)
     runs = empty_registry.list_runs()
+    assert "val_accuracy" in runs[0].epochs[-1]
     assert [(run.architecture, run.status) for run in runs] == [("dense32-rmsprop", "finished")]
     assert any(plain(f"(id {runs[0].id})") in text for text in texts(app.caption))  # Markdown source: escaped
 
@@ -152,6 +164,39 @@ def test_train_page_runs_a_tiny_job_through_the_shared_runner(data_set, empty_re
     again = open_page("train")
     assert any(text.startswith("Finished:") for text in texts(again.success))
     assert any(element.value == f"Run: {plain(runs[0].name)}" for element in again.subheader)
+
+
+def test_train_page_keeps_the_users_setup_across_other_pages_and_loads_a_preset_over_it(data_set, empty_registry):
+    app = open_page("train")
+    widget(app.selectbox, "Preset").set_value("dense32-rmsprop").run()
+    assert widget(app.number_input, "Batch size").value == 64  # the preset's own
+    widget(app.number_input, "Batch size").set_value(100)
+    widget(app.number_input, "units").set_value(48)
+    widget(app.text_input, "Run name").set_value("mine")
+    widget(app.toggle, "Show the code").set_value(True)
+    app.run()
+    app.switch_page("app_pages/home/home.py")
+    app.run()
+    app.switch_page("app_pages/train/train.py")
+    app.run()  # back: everything as the user left it
+    assert widget(app.selectbox, "Preset").value == "dense32-rmsprop"
+    assert widget(app.number_input, "Batch size").value == 100 and widget(app.number_input, "units").value == 48
+    assert widget(app.text_input, "Run name").value == "mine" and widget(app.toggle, "Show the code").value
+    widget(app.selectbox, "Preset").set_value("custom").run()  # custom keeps the settings, on the quick subset
+    assert widget(app.number_input, "Batch size").value == 100
+    assert widget(app.number_input, "Training subset size").value == 10_000
+    widget(app.selectbox, "Preset").set_value("fast-cnn").run()  # a preset loads its own settings over them
+    assert widget(app.number_input, "Batch size").value == 160
+    assert not [box for box in app.number_input if box.label == "units" and box.value == 48]
+
+
+def test_a_custom_network_holds_validation_images_out_and_a_preset_that_does_not_says_so(data_set, empty_registry):
+    app = open_page("train")  # the speed preset, measured on all 60,000 images: no split, and it says so
+    assert widget(app.number_input, "Validation split").value == 0
+    assert any(text.startswith("It trains on all the training images") for text in texts(app.caption))
+    widget(app.selectbox, "Preset").set_value("custom").run()
+    assert widget(app.number_input, "Validation split").value == 0.1
+    assert any("10% of them held out to validate each epoch" in text for text in texts(app.caption))
 
 
 def rerun_until(app, text: str, elements: str = "warning") -> None:
@@ -274,7 +319,7 @@ def test_train_page_refuses_a_network_that_cannot_be_built(data_set, empty_regis
     assert_rendered(app)
     assert any("This network cannot be built" in text and "Conv2D" in text for text in texts(app.error))
     assert widget(app.button, "Train").disabled
-    app.button(key=f"train.remove{app.session_state['train.layers'][-1]['uid']}").click().run()
+    app.button(key=f"train.remove{list(app.session_state['TrainChoices'].layers)[-1]}").click().run()
     assert not app.error, texts(app.error)
     assert not widget(app.button, "Train").disabled
 
@@ -373,6 +418,24 @@ def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set,
     assert mine.id not in left and theirs.id in left
     assert any(f"Deleted run {mine.id}" in text.replace("\\", "") for text in texts(app.success)), texts(app.success)
     assert widget(app.selectbox, "Run").value != mine.id
+
+
+def test_make_default_on_the_models_page_is_what_the_other_pages_and_home_preselect(data_set, model_registry,
+                                                                                    small_dense_model):
+    mine = save_run(model_registry, small_dense_model, name="mine", accuracy=0.5)
+    home = open_page("home")
+    assert any(text.startswith(plain("The built-in default model (custom")) for text in texts(home.caption))
+    app = open_page("models")
+    widget(app.selectbox, "Run").set_value(mine.id).run()
+    widget(app.button, "Make default").click().run()
+    assert any("“mine” is now the default model" in text.replace("\\", "") for text in texts(app.success))
+    assert widget(app.button, "Make default").disabled
+    assert model_registry.default_id() == mine.id
+    for page in ("draw", "errors", "kaggle"):
+        assert widget(open_page(page).selectbox, "Model").value == mine.id, page
+    home = open_page("home")
+    assert metric_value(home, "Default model (test accuracy)") == "50.00%"
+    assert any(text.startswith("mine · custom") for text in texts(home.caption)), texts(home.caption)
 
 
 # --- Errors -----------------------------------------------------------------------------------------------------

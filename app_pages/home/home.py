@@ -11,6 +11,7 @@ from app_pages.shared.navigation import TRAIN_HINT
 from app_pages.shared.text import plain
 from mnist_core.data.download import download_mnist, download_origin
 from mnist_core.data.mnist import ENV_VAR, DataSetError, read_uploaded_dataset
+from mnist_core.store.registry import DEFAULT_ID
 
 PAGE_LINKS = [
     ("app_pages/data/data.py", "Data", ":material/grid_view:", "browse the 70,000 handwritten digits by class"),
@@ -108,9 +109,15 @@ def models_status() -> None:
             st.warning(f"No default model is installed, so the Draw page has nothing preselected. {TRAIN_HINT}")
         else:
             default = registry.record(default_id)
-            st.metric("Default model", default.name, border=True,
-                      help="Preselected on the Draw, Errors and Kaggle pages and used by the CLI.")
-            st.caption(plain(run_label(default)))
+            accuracy = "untested" if default.test_accuracy is None else f"{default.test_accuracy:.2%}"
+            st.metric("Default model (test accuracy)", accuracy, border=True,
+                      help="Preselected on the Draw, Errors, Insight and Kaggle pages and used by the CLI.")
+            if default_id == DEFAULT_ID:  # none chosen: the registry's own, or the shipped, default model
+                st.caption(plain(f"The built-in default model ({default.architecture}, {default.params:,} "
+                                 "parameters); “Make default” on the Models page chooses another."))
+            else:
+                st.caption(plain(f"{default.name} · {default.architecture} · {default.params:,} parameters, "
+                                 "chosen on the Models page."))
 
 
 def page_links() -> None:

@@ -52,20 +52,26 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
         st.caption("The picked runs have no per-epoch history (uploaded models).")
     st.dataframe(pd.DataFrame([metrics_row(record) for record in chosen]), hide_index=True, column_config={
         "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "best validation accuracy": st.column_config.NumberColumn(
+            format="percent", help="Best epoch on the held-out validation images; empty: the run held none out."),
+        "last training accuracy": st.column_config.NumberColumn(
+            format="percent", help="Last epoch, on the images it trained on (optimistic)."),
         "params": st.column_config.NumberColumn(format="localized")})
 
 
 def legend_label(record: RunRecord) -> str:
     """A run's name with the end of its id (names repeat; ids are long), for chart legends."""
-    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (default)"
+    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (shipped)"
 
 
 def metrics_row(record: RunRecord) -> dict:
     """One run's results and main settings, for the comparison table."""
     config = record.config or {}
-    best = max((row.get("val_accuracy", row.get("accuracy", 0.0)) for row in record.epochs), default=None)
+    validation = [row["val_accuracy"] for row in record.epochs if "val_accuracy" in row]
     return {"name": legend_label(record), "architecture": record.architecture, "params": record.params,
-            "test accuracy": record.test_accuracy, "test loss": record.test_loss, "best epoch accuracy": best,
+            "test accuracy": record.test_accuracy, "test loss": record.test_loss,
+            "best validation accuracy": max(validation, default=None),  # None: the run held no validation data out
+            "last training accuracy": record.epochs[-1].get("accuracy") if record.epochs else None,
             "epochs": len(record.epochs), "seconds": round(record.seconds, 1), "optimizer": config.get("optimizer"),
             "learning rate": config.get("learning_rate"), "batch size": config.get("batch_size"),
             "training images": config.get("subset_size"), "status": record.status}  # None: all of them

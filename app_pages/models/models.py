@@ -23,17 +23,18 @@ from mnist_core.store.registry import DEFAULT_ID, Registry
 DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
 
 
-def runs_table(runs: list[RunRecord]) -> None:
+def runs_table(runs: list[RunRecord], default_id: str | None) -> None:
     """All runs, newest first, sortable by any column; the default model is ticked."""
     frame = pd.DataFrame([record.summary_row() for record in runs])
-    frame["default"] = frame["id"] == DEFAULT_ID
+    frame["default"] = frame["id"] == default_id
     frame["created"] = pd.to_datetime(frame["created"], errors="coerce", utc=True)
     st.dataframe(
         frame, hide_index=True,
         column_order=["default", "name", "architecture", "params", "epochs", "test_accuracy", "seconds", "status",
                       "created", "id"],
         column_config={
-            "default": st.column_config.CheckboxColumn("default", help="Preselected on Draw, Errors and Kaggle"),
+            "default": st.column_config.CheckboxColumn(
+                "default", help="Preselected on Draw, Errors, Insight and Kaggle, and used by the CLI"),
             "name": st.column_config.TextColumn("name", width="medium"),  # a long name must not push the rest away
             "params": st.column_config.NumberColumn("params", format="localized"),
             "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
@@ -50,6 +51,16 @@ def rename_run(run_id: str, name_key: str) -> None:
         flash("error", f"Could not rename: {error}")
     else:
         flash("success", f"Renamed to “{record.name}”.")
+
+
+def make_default(run_id: str) -> None:
+    """Button callback: make the run the default model, for every page and the CLI."""
+    try:
+        record = shared_registry().set_default(run_id)
+    except DigitLabError as error:  # deleted meanwhile, or a full disk
+        flash("error", f"Could not make it the default: {error}")
+    else:
+        flash("success", f"“{record.name}” is now the default model: Draw, Errors, Insight and Kaggle start on it.")
 
 
 def delete_run(run_id: str) -> None:
@@ -93,10 +104,15 @@ def run_actions(registry: Registry, runs: list[RunRecord], choices: ModelsChoice
         except (RegistryError, OSError) as error:
             st.error(plain(f"The model file cannot be read: {error}"))
     with delete:
-        is_default = run_id == DEFAULT_ID
-        st.button("Delete", key=f"models.delete.{run_id}", disabled=is_default, on_click=st.session_state.__setitem__,
+        shipped = run_id == DEFAULT_ID
+        st.button("Delete", key=f"models.delete.{run_id}", disabled=shipped, on_click=st.session_state.__setitem__,
                   args=(DELETE_KEY, run_id),
-                  help="The default model cannot be deleted." if is_default else "Asks for confirmation first.")
+                  help="The shipped model cannot be deleted." if shipped else "Asks for confirmation first.")
+    is_chosen = run_id == registry.default_id()
+    st.button("Make default", key=f"models.make_default.{run_id}", on_click=make_default, args=(run_id,),
+              disabled=is_chosen, icon=":material/star:",
+              help="It is the default model." if is_chosen else "Preselect it on Draw, Errors, Insight and Kaggle, "
+              "and use it in the CLI when no model is named.")
     code_downloads(record)
     if st.session_state.get(DELETE_KEY) == run_id:  # the question names the run its answer acts on
         st.warning(plain(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed."))
@@ -148,7 +164,7 @@ def models_page() -> None:
         st.caption(plain(f"{len(runs)} run(s) in {registry.root}. Default model: "
                          + (run_label(registry.record(default_id)) if default_id else "none installed") + "."))
         choices = page_state(ModelsChoices)
-        runs_table(runs)
+        runs_table(runs, default_id)
         comparison(runs, choices)
         run_actions(registry, runs, choices)
     upload_form()

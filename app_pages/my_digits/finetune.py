@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import model_picker
+from app_pages.shared.navigation import RUN_PARAM
 from app_pages.shared.progress import job_progress
 from app_pages.shared.text import plain
 from mnist_core.statuses import ACTIVE, FAILED, STOPPED
@@ -38,6 +39,19 @@ def finetune_form(registry: Registry, collection: MyDigits, listing: list[RunRec
         st.session_state[JOB_KEY] = job_runner(registry).submit(finetune_request(registry, base_id, int(epochs)))
 
 
+FEW_HELD_OUT = 20  # below this many held-out drawings, one drawing moves the score by over 5 points: say so
+
+
+def change(after: float, before: float, decimals: int) -> dict:
+    """A metric's delta in percentage points from ``before``, coloured and with an arrow only when it is not zero at
+    the precision shown (a green "↑ +0.0" would claim a gain that is not there)."""
+    points = round((after - before) * 100, decimals)
+    still = points == 0
+    shown = f"±{0:.{decimals}f}" if still else f"{points:+.{decimals}f}"
+    return {"delta": f"{shown} points from {before:.{decimals}%}", "delta_color": "off" if still else "normal",
+            "delta_arrow": "off" if still else "auto"}
+
+
 def before_after(record: RunRecord) -> None:
     """Accuracy on the held-out drawings and on MNIST test, before and after, with what the run came from."""
     figures = record.finetune or {}
@@ -46,13 +60,16 @@ def before_after(record: RunRecord) -> None:
         mine.metric("My held-out digits", "none held out", border=True)
     else:
         mine.metric(f"My held-out digits ({figures['held_out']})", f"{figures['mine_accuracy_after']:.1%}",
-                    f"{(figures['mine_accuracy_after'] - figures['mine_accuracy_before']) * 100:+.1f} points from "
-                    f"{figures['mine_accuracy_before']:.1%}", border=True)
+                    **change(figures["mine_accuracy_after"], figures["mine_accuracy_before"], 1), border=True)
+        if figures["held_out"] < FEW_HELD_OUT:
+            mine.caption(f"Only {figures['held_out']} held-out drawings: one drawing is "
+                         f"{100 / figures['held_out']:.0f} points, so read this score loosely; draw more digits "
+                         "for a firmer one.")
     test.metric("MNIST test", f"{record.test_accuracy:.2%}",
-                f"{(record.test_accuracy - figures['test_accuracy_before']) * 100:+.2f} points from "
-                f"{figures['test_accuracy_before']:.2%}", border=True)
+                **change(record.test_accuracy, figures["test_accuracy_before"], 2), border=True)
     st.caption(plain(f"Saved as “{record.name}” (id {record.id}): {record.reason}; {record.seconds:.1f} s."))
-    st.page_link("app_pages/draw/draw.py", label="Try it on the Draw page", icon=":material/draw:")
+    st.page_link("app_pages/draw/draw.py", label="Try it on the Draw page", icon=":material/draw:",
+                 query_params={RUN_PARAM: record.id})
 
 
 def request_stop(runner, job_id: int) -> None:

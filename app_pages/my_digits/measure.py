@@ -10,7 +10,7 @@ from app_pages.my_digits.collection import drawing_tiles
 from app_pages.shared.models import model_for, run_label
 from mnist_core.store.my_digits import MyDigits
 from mnist_core.store.records import RunRecord
-from mnist_core.store.registry import DEFAULT_ID, Registry
+from mnist_core.store.registry import Registry
 
 
 def model_scores(model, images: np.ndarray, labels: np.ndarray, held: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -39,7 +39,8 @@ def measure_view(registry: Registry, collection: MyDigits, listing: list[RunReco
     """Models side by side on My digits (all, held out, per digit) next to their MNIST test accuracy."""
     runs = {record.id: record for record in listing}
     tuned = [run_id for run_id in runs if runs[run_id].parent is not None][:1]  # the newest fine-tune, if any
-    default = [run_id for run_id in (DEFAULT_ID, *tuned) if run_id in runs] or list(runs)[:1]
+    default = [run_id for run_id in dict.fromkeys((registry.default_id(), *tuned)) if run_id in runs] \
+        or list(runs)[:1]
     picked = st.multiselect("Models to measure", list(runs), default=default,
                             format_func=lambda run_id: run_label(runs[run_id]))
     items = collection.items()

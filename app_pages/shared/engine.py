@@ -27,7 +27,8 @@ def load_engine_and_default_model() -> None:
     image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
     importlib.import_module("mnist_core.jobs.runs")
     try:
-        predictor = cached_predictor(*model_key(shared_registry(), DEFAULT_ID))
+        registry = shared_registry()
+        predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
     except (RegistryError, OSError):  # no default model: the pages say so when they need it
         return
     blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.data.mnist import MnistData
 from mnist_core.store.records import RegistryError, RunRecord
-from mnist_core.store.registry import DEFAULT_ID, MODELS_ENV, PROJECT_MODELS, Registry
+from mnist_core.store.registry import MODELS_ENV, PROJECT_MODELS, Registry
 
 if TYPE_CHECKING:
     from mnist_core.model.evaluation import ImagePredictor
@@ -37,14 +37,16 @@ def run_label(record: RunRecord) -> str:
 
 def model_picker(runs: list[RunRecord]) -> str | None:
     """The "Model" selectbox of ``runs`` (a registry listing): the run named by the page's ``?run=`` link if there is
-    one, else the default model, preselected; None (with a hint) when there are none."""
+    one, else the user's default model (``Registry.default_id``), preselected; None (with a hint) when there are
+    none."""
     if not runs:
         st.info(f"No trained model yet. {TRAIN_HINT}")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
         return None
     labels = {record.id: run_label(record) for record in runs}
     ids = list(labels)
-    preferred = next((run_id for run_id in (st.query_params.get(RUN_PARAM), DEFAULT_ID) if run_id in ids), ids[0])
+    default = shared_registry().default_id()
+    preferred = next((run_id for run_id in (st.query_params.get(RUN_PARAM), default) if run_id in ids), ids[0])
     return st.selectbox("Model", ids, index=ids.index(preferred), format_func=labels.get)
 
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.shared.state import kept_widget
+from app_pages.shared.state import kept
 from app_pages.shared.text import plain
+from app_pages.train.choices import TrainChoices
 from mnist_core.errors import DigitLabError
 from mnist_core.export.program import Origin, run_notebook, run_script, script
 from mnist_core.model.config import TrainConfig
 from mnist_core.store.records import RunRecord, slug
 
-SHOW_CODE_KEY = "train.show_code"
 PYTHON_MIME, NOTEBOOK_MIME = "text/x-python", "application/x-ipynb+json"
 
 
-def code_view(name: str, architecture: str, spec: list[dict], config: TrainConfig | None) -> None:
+def code_view(choices: TrainChoices, name: str, architecture: str, spec: list[dict],
+              config: TrainConfig | None) -> None:
     """Train page: behind "Show the code", the program that trains these layers with these settings (it follows
     every change), with a download button."""
-    if not kept_widget(st.toggle, SHOW_CODE_KEY, False, "Show the code",
-                       help="The plain Keras program (keras, numpy, the standard library) that trains exactly this."):
+    if not kept(st.toggle, choices, "show_code", "Show the code",
+                help="The plain Keras program (keras, numpy, the standard library) that trains exactly this."):
         return
     try:
         if config is None:

@@ -26,8 +26,14 @@ STATUS_REFRESH_S, CURVES_REFRESH_S = 1.0, 2.0  # live view refresh while a run i
 
 
 def submit(registry: Registry, request) -> None:
-    """Queue ``request`` on the shared runner and watch it."""
-    st.session_state[JOB_KEY] = job_runner(registry).submit(request)
+    """Queue ``request`` on the shared runner and watch it; a toast says at once where it stands, in view wherever
+    the page is scrolled (the status under the Train button may be below the screen's edge)."""
+    runner = job_runner(registry)
+    job_id = st.session_state[JOB_KEY] = runner.submit(request)
+    view = runner.view(job_id)
+    where = f"queued, position {view.queue_position} in line" if view.status == QUEUED else "starting"
+    st.toast(plain(f"“{request.name}” is {where}: its progress is under the Train button."),
+             icon=":material/directions_run:")
 
 
 def run_briefs(runner) -> list:
@@ -154,7 +160,7 @@ def job_status(runner, job_id: int) -> None:
         st.rerun()
     if ended:
         st.session_state[OUTCOMES_KEY].add(job_id)
-    st.subheader(f"Run: {plain(view.name)}")
+    st.subheader(f"Run: {plain(view.name)}", anchor=STATUS_ANCHOR)
     if view.status in ACTIVE:
         stopping = stop_requested(job_id)
         if stopping:
@@ -177,14 +183,39 @@ def job_curves(runner, job_id: int) -> None:
     training_curves(view)
 
 
-def live_view(registry: Registry) -> None:
-    """The run this session is watching, refreshed live while it trains."""
+STATUS_ANCHOR = "run-status"  # the watched run's heading, linked from the line at the top of the page
+
+
+def active_run_line(registry: Registry) -> None:
+    """While a run is queued or training, a one-line link at the top of the page to its status by the Train button,
+    so it stays one click away however far the user has scrolled (drawn with the page, which redraws when a run
+    starts or ends: no refresh of its own)."""
+    active = [brief for brief in run_briefs(job_runner(registry)) if brief.status in ACTIVE]
+    if active:
+        runs = f"“{plain(active[0].name)}” is" if len(active) == 1 else f"{len(active)} runs are"
+        st.info(f"{runs} queued or training: [see its status by the Train button](#{STATUS_ANCHOR}).",
+                icon=":material/directions_run:")
+
+
+def live_status(registry: Registry) -> int | None:
+    """The run this session is watching (picker, queue place or progress, Stop, outcome), drawn right under the
+    Train button so a press shows its effect where the user is looking, refreshed every second while a run is
+    active; returns the watched job's id."""
     runner = job_runner(registry)
     job_id = watched_job(runner)
     if job_id is None:
         st.caption("No run yet on this server: press Train to start one.")
-        return
+        return None
     any_active = any(brief.status in ACTIVE for brief in st.session_state[SHOWN_KEY])
+    with st.container(key="run_status"):
+        st.fragment(job_status, run_every=STATUS_REFRESH_S if any_active else None)(runner, job_id)
+    return job_id
+
+
+def live_curves(registry: Registry, job_id: int | None) -> None:
+    """The watched run's curves, full width below the editor, refreshed while it trains."""
+    if job_id is None:
+        return
+    runner = job_runner(registry)
     active = runner.view(job_id).status in ACTIVE
-    st.fragment(job_status, run_every=STATUS_REFRESH_S if any_active else None)(runner, job_id)
     st.fragment(job_curves, run_every=CURVES_REFRESH_S if active else None)(runner, job_id)

@@ -6,65 +6,64 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.shared.data import load_dataset
-from app_pages.shared.state import forget_widget, kept_widget
+from app_pages.shared.state import kept
 from app_pages.shared.text import plain
+from app_pages.train.choices import TrainChoices
 from mnist_core.data.mnist import DataSetError
 from mnist_core.model.architectures import check_fits_machine, size_text
 from mnist_core.model.config import SETTINGS, ConfigError, Setting, TrainConfig, check_fits_data
 from mnist_core.model.precision import AUTO, MIXED_BFLOAT16, resolved_precision
 
-SETTINGS_KEY, BASE_KEY = "train.settings", "train.base"
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
+CUSTOM_VALIDATION = TrainConfig().validation_split  # held out by a custom network: the settings table's default
 CHOICE_LABELS = {"precision": lambda name: f"auto ({resolved_precision(AUTO)} on this CPU)" if name == AUTO else name}
 
 
-def setting_key(field: str) -> str:
-    return f"train.setting.{field}"
-
-
-def load_settings(config: TrainConfig) -> None:
+def load_settings(choices: TrainChoices, config: TrainConfig) -> None:
     """Show ``config``'s values in the settings widgets: a preset trains on what it was measured on (an optional
     setting's None is shown as 0)."""
-    st.session_state[SETTINGS_KEY] = {setting.name: getattr(config, setting.name) for setting in SETTINGS} | {
+    choices.settings = {setting.name: getattr(config, setting.name) for setting in SETTINGS} | {
         setting.name: getattr(config, setting.name) or 0 for setting in SETTINGS if setting.optional}
-    st.session_state[BASE_KEY] = config
-    for field in st.session_state[SETTINGS_KEY]:
-        forget_widget(setting_key(field))
+    choices.base = config
+    choices.loads += 1  # new widgets, showing these values
 
 
-def use_quick_subset() -> None:
-    """A custom network starts on the quick subset; its other settings stay as they were."""
-    st.session_state[SETTINGS_KEY]["subset_size"] = QUICK_SUBSET
-    forget_widget(setting_key("subset_size"))
+def start_custom(choices: TrainChoices) -> None:
+    """A custom network starts on the quick subset and holds validation images out (the settings table's default
+    split, when the preset it comes from held none out); its other settings stay as they were."""
+    choices.settings["subset_size"] = QUICK_SUBSET
+    choices.settings["validation_split"] = choices.settings["validation_split"] or CUSTOM_VALIDATION
+    choices.loads += 1
 
 
-def setting_widget(setting: Setting, value, disabled: bool):
+def setting_widget(choices: TrainChoices, setting: Setting, disabled: bool):
     """The widget of one setting: a selectbox for choices, a checkbox for true/false, else a number input over the
     setting's range (an optional one from 0, which means none)."""
-    key, help_text = setting_key(setting.name), plain(f"{setting.help[0].upper()}{setting.help[1:]}.")
+    bound = {"item": setting.name, "version": str(choices.loads), "disabled": disabled,
+             "help": plain(f"{setting.help[0].upper()}{setting.help[1:]}.")}
     if setting.choices:
-        return kept_widget(st.selectbox, key, value, setting.label, setting.choices, help=help_text,
-                           format_func=CHOICE_LABELS.get(setting.name, str), disabled=disabled)
+        return kept(st.selectbox, choices, "settings", setting.label, setting.choices,
+                    format_func=CHOICE_LABELS.get(setting.name, str), **bound)
     if setting.kind is bool:
-        return kept_widget(st.checkbox, key, value, setting.label, help=help_text, disabled=disabled)
+        return kept(st.checkbox, choices, "settings", setting.label, **bound)
     number = setting.kind
-    return kept_widget(st.number_input, key, number(value), setting.label,
-                       min_value=number(0 if setting.optional else setting.low), max_value=number(setting.high),
-                       step=number(setting.step or 1), format=setting.number_format, disabled=disabled,
-                       help=help_text + (" 0: none." if setting.optional else ""))
+    choices.settings[setting.name] = number(choices.settings[setting.name])
+    return kept(st.number_input, choices, "settings", setting.label,
+                min_value=number(0 if setting.optional else setting.low), max_value=number(setting.high),
+                step=number(setting.step or 1), format=setting.number_format,
+                **bound | {"help": bound["help"] + (" 0: none." if setting.optional else "")})
 
 
-def settings_form() -> dict:
+def settings_form(choices: TrainChoices) -> dict:
     """The training-settings widgets (values from the preset), the advanced ones folded under "More settings";
     returns their values as ``TrainConfig`` fields."""
-    chosen = st.session_state[SETTINGS_KEY]
+    chosen = choices.settings
     st.subheader("Training settings")
     places = {False: st.columns(2), True: st.expander("More settings").columns(2)}
     for advanced, columns in places.items():
         for position, setting in enumerate(setting for setting in SETTINGS if setting.advanced == advanced):
             with columns[position % 2]:
-                chosen[setting.name] = setting_widget(setting, chosen[setting.name],
-                                                      disabled=setting.needs is not None and not chosen[setting.needs])
+                setting_widget(choices, setting, disabled=setting.needs is not None and not chosen[setting.needs])
     if chosen["precision"] == MIXED_BFLOAT16 and resolved_precision(AUTO) != MIXED_BFLOAT16:
         st.warning("This CPU has no native bfloat16 (AVX512-BF16 or AMX): TensorFlow emulates it, and training is "
                    "many times slower (fast-cnn's one epoch: 49 s instead of 5.9 s in float32 on an AMD EPYC). "
@@ -72,10 +71,10 @@ def settings_form() -> dict:
     return dict(chosen) | {setting.name: chosen[setting.name] or None for setting in SETTINGS if setting.optional}
 
 
-def checked_config(values: dict, train_count: int | None) -> TrainConfig | None:
+def checked_config(choices: TrainChoices, values: dict, train_count: int | None) -> TrainConfig | None:
     """The settings as a ``TrainConfig`` that fits the data, or None after saying what is wrong with them."""
     try:
-        config = st.session_state[BASE_KEY].replace(**values)
+        config = choices.base.replace(**values)
         if train_count is not None:
             check_fits_data(config, train_count)
     except ConfigError as error:

@@ -11,55 +11,67 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.models import shared_registry
-from app_pages.shared.state import kept_widget
+from app_pages.shared.state import kept, kept_key, page_state
 from app_pages.shared.text import plain
+from app_pages.train.choices import TrainChoices
 from app_pages.train.code_view import code_view
 from app_pages.train.interrupted import interrupted_runs
-from app_pages.train.layers import LAYERS_KEY, layer_editor, load_layers, spec_summary
-from app_pages.train.live import live_view, submit
+from app_pages.train.layers import layer_editor, load_layers, spec_summary
+from app_pages.train.live import active_run_line, live_curves, live_status, submit
 from app_pages.train.settings import (
+    CUSTOM_VALIDATION,
     QUICK_SUBSET,
     checked_config,
     fits_machine,
     load_settings,
     settings_form,
+    start_custom,
     training_data_size,
-    use_quick_subset,
 )
 from mnist_core.measured import preset_expectation
 from mnist_core.store.records import default_run_name
 from mnist_core.store.registry import Registry
-from mnist_core.training.presets import PRESETS, SPEED_PRESET
+from mnist_core.training.presets import PRESETS
 
 CUSTOM = "custom"
-PRESET_KEY, NAME_KEY = "train.preset", "train.name"
 DUPLICATE_KEY = "train.duplicate"  # a request waiting for "train another anyway"
 
 
-def load_preset() -> None:
-    """Put the chosen preset's layers and settings into the editor ("custom" keeps what is there)."""
-    name = st.session_state.get(PRESET_KEY, SPEED_PRESET)
+def load_preset(choices: TrainChoices, name: str) -> None:
+    """Put preset ``name``'s layers and settings into the editor ("custom" keeps what is there)."""
     if name == CUSTOM:
-        use_quick_subset()
+        start_custom(choices)
         return
-    load_layers(PRESETS[name].spec)
-    load_settings(PRESETS[name].config)
+    load_layers(choices, PRESETS[name].spec)
+    load_settings(choices, PRESETS[name].config)
 
 
-def preset_picker() -> str:
+def preset_changed(choices: TrainChoices) -> None:
+    """"Preset" callback: load the preset just picked (read from its widget: the callback runs before ``kept``
+    stores it)."""
+    choices.preset = st.session_state[kept_key(choices, "preset")]
+    load_preset(choices, choices.preset)
+
+
+def preset_picker(choices: TrainChoices) -> str:
     """The "Preset" selectbox with the preset's title, description and source; returns the preset name."""
-    if LAYERS_KEY not in st.session_state:
-        load_preset()
-    choice = kept_widget(st.selectbox, PRESET_KEY, SPEED_PRESET, "Preset", [*PRESETS, CUSTOM], on_change=load_preset,
-                         format_func=lambda name: PRESETS[name].title if name in PRESETS else "Custom (your own)")
+    if choices.layers is None:  # the first visit: the default preset
+        load_preset(choices, choices.preset)
+    choice = kept(st.selectbox, choices, "preset", "Preset", [*PRESETS, CUSTOM], on_change=preset_changed,
+                  args=(choices,),
+                  format_func=lambda name: PRESETS[name].title if name in PRESETS else "Custom (your own)")
     if choice in PRESETS:
         preset = PRESETS[choice]
         st.markdown(f"**{preset.title}** — {preset.description}")
         st.caption(f"Source: {preset.source}")
         st.caption(preset_expectation(choice) or "Not measured on this machine yet (`make bench` measures it).")
+        if not preset.config.validation_split:
+            st.caption("It trains on all the training images, as it was measured, so its epoch curves are on "
+                       "training data only; set a validation split above 0 to hold some images out.")
     else:
         st.caption("Your own network: edit the layers below. Settings stay as they were, on a quick subset of "
-                   f"{QUICK_SUBSET:,} training images (0 = all).")
+                   f"{QUICK_SUBSET:,} training images (0 = all), with {CUSTOM_VALIDATION:.0%} of them "
+                   "held out to validate each epoch.")
     return choice
 
 
@@ -74,7 +86,8 @@ def press_train(registry: Registry, request_parts: tuple) -> None:
     from mnist_core.jobs.requests import RunRequest
 
     architecture, spec, config = request_parts
-    name = st.session_state.get(NAME_KEY, "").strip() or default_run_name(architecture)
+    choices = page_state(TrainChoices)
+    name = st.session_state.get(kept_key(choices, "name"), choices.name).strip() or default_run_name(architecture)
     request = RunRequest(name, architecture, spec, config)
     if job_runner(registry).same_request(request) is None:
         submit(registry, request)
@@ -89,11 +102,11 @@ def confirm_duplicate(registry: Registry) -> None:
         submit(registry, request)
 
 
-def submit_button(registry: Registry, request_parts: tuple | None) -> None:
+def submit_button(registry: Registry, choices: TrainChoices, request_parts: tuple | None) -> None:
     """The "Train" button (disabled until network and settings are valid, and while a duplicate awaits an answer);
     a press queues the run and returns, or asks before queueing the same training twice."""
-    kept_widget(st.text_input, NAME_KEY, "", "Run name", max_chars=120,
-                placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
+    kept(st.text_input, choices, "name", "Run name", max_chars=120,
+         placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
     duplicate = st.session_state.get(DUPLICATE_KEY)
     st.button("Train", type="primary", disabled=request_parts is None or duplicate is not None,
               icon=":material/play_arrow:", on_click=press_train, args=(registry, request_parts))
@@ -107,27 +120,30 @@ def submit_button(registry: Registry, request_parts: tuple | None) -> None:
 
 
 def train_page() -> None:
-    """Preset and layers on the left; settings, the Train button and the network summary on the right; the live
-    run below."""
+    """Preset and layers on the left; settings, the Train button with the watched run's status under it, and the
+    network summary on the right; the run's curves below."""
     st.title("Train")
     registry = shared_registry()
+    choices = page_state(TrainChoices)
+    active_run_line(registry)
     network, settings = st.columns([5, 4], gap="large")
     with network:
-        choice = preset_picker()
-        spec = layer_editor()
+        choice = preset_picker(choices)
+        spec = layer_editor(choices)
     with settings:
         train_count = training_data_size()
-        config = checked_config(settings_form(), train_count)
+        config = checked_config(choices, settings_form(choices), train_count)
         submit_area = st.container()  # above the summary on screen, but filled once the spec is checked
         spec_ok = spec_summary(spec)
         with submit_area:
             ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
-            submit_button(registry, (architecture_name(choice, spec), spec, config) if ready else None)
-    code_view(st.session_state.get(NAME_KEY, "").strip() or architecture_name(choice, spec),
+            submit_button(registry, choices, (architecture_name(choice, spec), spec, config) if ready else None)
+            job_id = live_status(registry)
+    code_view(choices, choices.name.strip() or architecture_name(choice, spec),
               architecture_name(choice, spec), spec, config)
     st.divider()
     interrupted_runs(registry)
-    live_view(registry)
+    live_curves(registry, job_id)
 
 
 train_page()

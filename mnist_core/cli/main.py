@@ -19,7 +19,7 @@ from mnist_core.model.architectures import SpecError, check_fits_machine
 from mnist_core.model.checks import MAX_ARCHIVE_BYTES, ModelFileError
 from mnist_core.model.config import SETTINGS, ConfigError, TrainConfig, parse_json
 from mnist_core.statuses import FAILED
-from mnist_core.store.records import default_run_name
+from mnist_core.store.records import RegistryError, default_run_name
 from mnist_core.store.registry import Registry
 from mnist_core.training.presets import PRESETS, get_preset
 
@@ -150,9 +150,27 @@ def command_list(args) -> None:
     rows = [record.summary_row() for record in registry.list_interrupted(skipped) + runs]
     for warning in skipped:
         print(f"warning: {warning}", file=sys.stderr)
-    lines = [f"{row['id']:<44} {row['architecture']:<18} {row['status']:<11} "
+    default = registry.default_id()
+    for row in rows:
+        row["default"] = row["id"] == default
+    lines = [f"{'*' if row['default'] else ' '} {row['id']:<44} {row['architecture']:<18} {row['status']:<11} "
              f"{'-' if row['test_accuracy'] is None else format(row['test_accuracy'], '.4f')}" for row in rows]
-    emit(args, rows, "\n".join(lines) or f"no runs in {registry.root}")
+    emit(args, rows, "\n".join([*lines, "* the default model (`python -m mnist_core default RUN_ID` changes it)"])
+         if lines else f"no runs in {registry.root}")
+
+
+def command_default(args) -> None:
+    """Show the default model, or make ``args.run`` the default (what the pages preselect and the CLI uses)."""
+    registry = Registry(args.models)
+    if args.run is not None:
+        registry.set_default(args.run)
+    run_id = registry.default_id()
+    if run_id is None:
+        raise RegistryError("no default model: none was chosen and the shipped one is not installed; "
+                            "`python -m mnist_core default RUN_ID` chooses one (see `python -m mnist_core list`).")
+    record = registry.record(run_id)
+    emit(args, {"run_id": run_id, "name": record.name, "test_accuracy": record.test_accuracy},
+         f"default model: {run_id} (“{record.name}”)")
 
 
 def command_download(args) -> None:
@@ -238,7 +256,10 @@ def parser() -> argparse.ArgumentParser:
         if name == "kaggle":
             command.add_argument("test_csv", metavar="TEST_CSV")
             command.add_argument("--out", default="submission.csv")
-    commands.add_parser("list", parents=[common], help="list saved runs")
+    commands.add_parser("list", parents=[common], help="list saved runs (* marks the default model)")
+    default = commands.add_parser("default", parents=[common],
+                                  help="show the default model, or make a run the default (pages and CLI use it)")
+    default.add_argument("run", nargs="?", help="the run id to make the default (see `list`)")
     commands.add_parser("download", parents=[common],
                         help="download MNIST into the Keras cache ($DIGIT_LAB_MNIST_URL, $DIGIT_LAB_MNIST_SHA256)")
     model_import = commands.add_parser("import", parents=[common],
@@ -260,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"presets": command_presets, "train": command_train, "evaluate": command_evaluate,
             "predict": command_predict, "list": command_list, "kaggle": command_kaggle, "download": command_download,
+            "default": command_default,
             "import": command_import, "code": command_code,
             "robustness": insight.command_robustness, "embedding": insight.command_embedding,
             "calibration": insight.command_calibration,

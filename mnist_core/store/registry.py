@@ -51,7 +51,8 @@ from mnist_core.store.records import RegistryError, RunRecord, check_run_id, cle
 
 MODELS_ENV = "DIGIT_LAB_MODELS"
 PROJECT_MODELS = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_ID = "default"
+DEFAULT_ID = "default"  # the shipped model's folder
+DEFAULT_RUN_FILE = "default-run.json"  # the run the user made the default: {"run": RUN_ID}
 STALE_TEMP_SECONDS = 3600
 
 
@@ -186,12 +187,24 @@ class Registry:
             raise RegistryError(f"run {run_id!r}: {error}") from None
 
     def default_id(self) -> str | None:
-        """The id of the default model, if one is installed."""
+        """The id of the default model: the run the user chose (``set_default``) while it can be read, else the
+        shipped model if one is installed, else None."""
+        for run_id in dict.fromkeys((self.chosen_default(), DEFAULT_ID)):
+            try:
+                self.record(run_id)
+                return run_id
+            except RegistryError:
+                continue
+        return None
+
+    def chosen_default(self) -> str:
+        """The run named in the registry's default-run file (the shipped model's id when none was chosen, or the
+        file cannot be read)."""
         try:
-            self.record(DEFAULT_ID)
+            chosen = json.loads((self.root / DEFAULT_RUN_FILE).read_text(encoding="utf-8")).get("run")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             return DEFAULT_ID
-        except RegistryError:
-            return None
+        return chosen if isinstance(chosen, str) else DEFAULT_ID
 
     def best_run(self) -> RunRecord | None:
         scored = [record for record in self.list_runs() if record.test_accuracy is not None]
@@ -255,6 +268,13 @@ class Registry:
             return None
         return probabilities.astype(np.float64)
 
+    def set_default(self, run_id: str) -> RunRecord:
+        """Make ``run_id`` the default model (preselected by the pages, used by the CLI when no model is named),
+        written atomically in the registry; the run must be readable. Returns its record."""
+        record = self.record(run_id)
+        write_json_atomic(self.root / DEFAULT_RUN_FILE, {"run": run_id})
+        return record
+
     def is_shipped_default(self, run_id: str) -> bool:
         """Whether ``run_id`` is the git-tracked default model that ships with the project (read-only)."""
         try:
@@ -274,7 +294,7 @@ class Registry:
         return record
 
     def delete(self, run_id: str) -> None:
-        """Remove a run; the default model cannot be deleted."""
+        """Remove a run; the shipped model cannot be deleted (a chosen default can: the shipped one takes over)."""
         if run_id == DEFAULT_ID:
             raise RegistryError("the default model cannot be deleted (the Draw page and the CLI rely on it).")
         folder = self.run_dir(run_id)

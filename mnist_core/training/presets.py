@@ -81,7 +81,7 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset(
         "fast-cnn", "Fast CNN (speed to 99% on CPU)",
         "Conv16 5×5 → MaxPool → Conv32 5×5 → MaxPool → Dense128 (80k params): one epoch of one-cycle Adam with label "
-        "smoothing 0.1, 32 batches per call, bfloat16 compute where the CPU has it: chosen for seconds to 99% on CPU.",
+        "smoothing 0.1 and bfloat16 compute where the CPU has it: chosen for seconds to 99% on CPU.",
         "new (small 2-conv net on a one-cycle schedule)",
         [conv(16, 5), pool(), conv(32, 5), pool(), FLATTEN, dense(128)],
         TrainConfig(optimizer="adam", learning_rate=1.2e-2, lr_schedule="one-cycle", batch_size=160, epochs=1,
