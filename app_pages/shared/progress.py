@@ -17,16 +17,16 @@ FINISHING = "Trained: now testing the model on the test set and saving it…"
 
 def job_progress(view, label: str = "", queued: str = "Queued") -> None:
     """The queue place or progress bar of ``view`` (a job not ended), its text led by ``label`` when given."""
-    lead = f"{label}: " if label else ""
+    lead = f"{plain(label)}: " if label else ""  # a label may name a run: shown as typed
     event = view.latest
     if view.status == QUEUED:
-        st.info(plain(f"{lead}{queued}: position {view.queue_position} in line"))
+        st.info(f"{lead}{queued}: position {view.queue_position} in line")
     elif event is None:
-        st.progress(0.0, text=plain(lead + STARTING))
+        st.progress(0.0, text=lead + STARTING)
     elif not isinstance(event, ProgressEvent):  # a task's (fraction, message)
-        st.progress(event.fraction_done, text=plain(f"{lead}{event.message} ({view.seconds or 0:.0f} s)"))
+        st.progress(event.fraction_done, text=f"{lead}{plain(event.message)} ({view.seconds or 0:.0f} s)")
     elif event.fraction_done >= 1:
-        st.progress(1.0, text=plain(lead + FINISHING))
+        st.progress(1.0, text=lead + FINISHING)
     else:
-        st.progress(event.fraction_done, text=plain(lead + progress_label(event.epoch, event.epochs,
-                                                                           event.samples_per_s, event.eta)))
+        st.progress(event.fraction_done, text=lead + progress_label(event.epoch, event.epochs, event.samples_per_s,
+                                                                     event.eta))

@@ -7,18 +7,12 @@ import streamlit as st
 
 from app_pages.shared.engine import job_runner
 from app_pages.shared.navigation import RUN_PARAM
+from app_pages.shared.progress import job_progress
 from app_pages.shared.text import plain
+from app_pages.train.curves import batches_caption, training_curves
 from mnist_core.jobs.requests import TASK
 from mnist_core.statuses import ACTIVE, FINISHED, QUEUED, STOPPED
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import (
-    batch_chart_spec,
-    batch_frame,
-    epoch_chart_frame,
-    epoch_chart_spec,
-    epoch_splits,
-    progress_label,
-)
 
 JOB_KEY, SHOWN_KEY, STOPPING_KEY = "train.job", "train.shown_jobs", "train.stopping"
 OUTCOMES_KEY = "train.outcomes_shown"  # ended runs whose outcome this session's live view has shown
@@ -69,45 +63,6 @@ def runs_on_page(briefs) -> list:
     if len(briefs) > 1:
         return list(briefs)
     return [(brief.id, brief.status in ACTIVE) for brief in briefs]
-
-
-def run_status(view) -> None:
-    """Queue position or progress bar of a run that has not ended."""
-    if view.status == QUEUED:
-        st.info(f"Queued: position {view.queue_position} in line")
-    elif view.latest is None:
-        st.progress(0.0, text="Preparing the data and building the model (the first run after the server starts "
-                              "may also wait a few seconds for TensorFlow to load)…")
-    elif view.latest.fraction_done >= 1:
-        st.progress(1.0, text="Trained: now testing the model on the test set and saving it…")
-    else:
-        event = view.latest
-        st.progress(event.fraction_done, text=progress_label(event.epoch, event.epochs, event.samples_per_s,
-                                                             event.eta))
-
-
-def training_curves(view) -> None:
-    """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
-    epoch (train and validation, best epoch marked)."""
-    if not view.batches:
-        return
-    for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
-        with column:
-            st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
-            if len(view.epochs) >= 2:
-                frame = epoch_chart_frame(view.epochs, metric)
-                st.vega_lite_chart(frame, epoch_chart_spec(metric, epoch_splits(frame)), width="stretch")
-    st.caption(batches_caption(view))
-
-
-def batches_caption(view) -> str:
-    """How far the curves go, in the batches of the chart's axis: points come once per group of batches that Keras
-    runs in one call (``steps_per_execution``), so "12 points" would not match an axis running to 384."""
-    steps = [row["step"] for row in view.batches] or [0]
-    event = view.latest
-    total = f" of {event.epochs * event.steps_per_epoch:,}" if getattr(event, "steps_per_epoch", None) else ""
-    every = steps[1] - steps[0] if len(steps) > 1 else 1
-    return f"{steps[-1]:,}{total} batches trained" + (f"; one point every {every} batches" if every > 1 else "")
 
 
 def run_outcome(view) -> None:
@@ -166,7 +121,7 @@ def job_status(runner, job_id: int) -> None:
         if stopping:
             st.info("Stopping: the run ends after the current batch; then the model so far is tested and saved.")
         else:
-            run_status(view)
+            job_progress(view)
         st.button("Stop", on_click=request_stop, args=(runner, job_id), icon=":material/stop:", disabled=stopping,
                   help="Stop after the current batch; the model so far is tested and saved.")
     else:
