@@ -30,8 +30,8 @@ def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     if with_model:
         encoding["shape"] = alt.Shape("wrong:N", title="misclassified",
                                       scale=alt.Scale(domain=[False, True], range=["circle", "cross"]))
-        encoding["size"] = alt.Size("wrong:N", title="misclassified",
-                                    scale=alt.Scale(domain=[False, True], range=[POINT_SIZE, WRONG_SIZE]))
+        encoding["size"] = alt.condition(alt.datum.wrong, alt.value(WRONG_SIZE), alt.value(POINT_SIZE))  # no scale:
+        # Vega warns of a size scale on a discrete field
     return alt.Chart(frame).mark_point(filled=True).encode(**encoding).add_params(point).properties(
         title=title, width=MAP_SIZE, height=MAP_SIZE)
 

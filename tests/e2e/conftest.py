@@ -65,6 +65,15 @@ def browser():
     playwright.stop()
 
 
+def assert_no_script_errors(console: list[tuple[str, str]], page_errors: list[str]) -> None:
+    """No uncaught exception in the page and no script error in the browser's console during the journey (a resource
+    the server answered 404, such as Streamlit's own frontend asking for ``/_stcore/health`` relative to a deep link,
+    is not a script error)."""
+    problems = page_errors + [text for kind, text in console
+                              if kind == "error" and not text.startswith("Failed to load resource")]
+    assert not problems, "the page reported errors:\n" + "\n".join(problems[:20])
+
+
 def screenshot_name(node_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", node_name).strip("_") + ".png"
 
@@ -81,9 +90,13 @@ def page(browser, app_server, requests_seen, request):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=False)
     context.set_default_timeout(30_000)
     context.on("request", lambda sent: requests_seen.urls.append(sent.url))  # this page and any it opens
+    console, page_errors = [], []
+    context.on("console", lambda message: console.append((message.type, message.text)))
     new_page = context.new_page()
+    new_page.on("pageerror", lambda error: page_errors.append(str(error)))
     new_page.on("websocket", lambda socket_: requests_seen.urls.append(socket_.url))
     yield new_page
+    assert_no_script_errors(console, page_errors)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         try:

@@ -97,7 +97,7 @@ def test_map_click_shows_the_image_and_lab_draws_two_curves(page, app_server, re
     for transform in ("rotate", "shift", "scale", "thickness", "noise", "blur", "occlusion"):
         expect(chart(page, transform).locator("g.mark-line.role-mark path")).to_have_count(2)
     legend = rotate.locator("g.role-legend").text_content()
-    assert LINEAR_RUN in legend and "(shipped)" in legend, legend
+    assert LINEAR_RUN in legend and "(default)" in legend, legend
     assert_no_exception(page)
     requests_seen.assert_all_local()
     screenshot(page, "insight_robustness_two_models")
