@@ -208,7 +208,7 @@ def test_an_unexpected_exception_is_a_bug_not_a_user_error(bug, registry, good, 
     """Only DigitLabError is the user's fault (one line, exit 2); a ValueError or OSError from a bug propagates."""
     from mnist_core.store.registry import Registry
 
-    def broken(self):
+    def broken(self, *args):
         raise bug("injected bug")
 
     monkeypatch.setattr(Registry, "list_runs", broken)
@@ -221,7 +221,7 @@ def test_a_bug_in_a_real_process_exits_1_with_its_traceback(tmp_path):
     script = ("import sys\n"
               "from mnist_core.cli import main\n"
               "from mnist_core.store import registry\n"
-              "def broken(self):\n"
+              "def broken(self, *args):\n"
               "    raise ValueError('injected bug')\n"
               "registry.Registry.list_runs = broken\n"
               "sys.exit(main.main(sys.argv[1:]))\n")

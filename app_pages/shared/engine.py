@@ -23,10 +23,8 @@ ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
 
 
 def load_engine_and_default_model() -> None:
-    """Import scikit-learn's metrics (the Errors page's scores), then the training engine, then load the default
-    model's single-image predictor and run it once on a blank image (its first calls trace TensorFlow functions):
-    what the first drawing on the Draw page needs."""
-    importlib.import_module("sklearn.metrics")
+    """Import the training engine, then load the default model's single-image predictor and run it once on a blank
+    image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
     importlib.import_module("mnist_core.jobs.runs")
     try:
         registry = shared_registry()
