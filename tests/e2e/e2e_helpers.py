@@ -70,10 +70,13 @@ def assert_navigation(page: Page) -> None:
 def set_number(page: Page, label: str, value) -> None:
     """Type a value into a number input and press Enter (which commits it and reruns the script)."""
     box = page.get_by_role("spinbutton", name=label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
+    for _ in range(3):  # a rerun of the page landing while it is typed (a live view's refresh) may redraw the input
+        box.fill(str(value))
+        box.press("Enter")
+        wait_for_app_idle(page)
+        if box.input_value() == str(value):
+            break
     expect(box).to_have_value(str(value))
-    wait_for_app_idle(page)
 
 
 def set_text(page: Page, label: str, value: str) -> None:
