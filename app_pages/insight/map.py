@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.insight.state import MAP_SAMPLES, MODEL_SPACE, PIXEL_SPACE, PROJECTIONS, InsightChoices
 from app_pages.insight.tasks import task_failed, task_for, wait_for
-from app_pages.shared.models import cached_evaluation, model_key
+from app_pages.shared.models import cached_evaluation, cached_model, model_key
 from app_pages.shared.state import kept
 from app_pages.shared.text import plain
 from mnist_core.data.mnist import MnistData
@@ -20,7 +20,7 @@ from mnist_core.store.registry import Registry
 POINT_KEY = "insight.map"
 
 
-def map_work(registry: Registry, run_id: str | None, data: MnistData, sample: int, projection: str):
+def map_work(key: tuple | None, data: MnistData, sample: int, projection: str):
     """What the map task computes, off the page's thread (the model, and TensorFlow with it, load there): the sample's
     indices, the layer the features come from, and their 2-D coordinates by PCA or t-SNE."""
     from mnist_core.insight.embedding import (
@@ -34,9 +34,9 @@ def map_work(registry: Registry, run_id: str | None, data: MnistData, sample: in
     def work(report):
         indices = sample_indices(data.y_test, sample)
         images = data.x_test[indices]
-        report(0.0, "reading the model's last hidden layer" if run_id else "reading the pixels")
-        representation = (pixel_representation(images) if run_id is None else
-                          model_representation(registry.load_model(run_id), images))
+        report(0.0, "reading the model's last hidden layer" if key else "reading the pixels")
+        representation = (pixel_representation(images) if key is None else
+                          model_representation(cached_model(*key), images))  # the model every view shares
         coordinates = pca_2d(representation.features) if projection == "PCA" else tsne_2d(representation.features,
                                                                                              report)
         return indices, representation, coordinates
@@ -83,7 +83,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: In
         st.error(plain(f"The model {run_id!r} cannot be loaded: {error}"))
         return
     job = task_for(("map", key, data.fingerprint, sample, projection),
-                   map_work(registry, run_id if key else None, data, sample, projection), f"{projection} map")
+                   map_work(key, data, sample, projection), f"{projection} map")
     views = wait_for({f"{projection} map": job})
     if views is None or task_failed(views[f"{projection} map"], f"The {projection} map"):
         return
