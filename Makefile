@@ -52,7 +52,7 @@ bench: $(VENV)/.dev-installed
 bench-presets: $(VENV)/.dev-installed
 	$(PYTHON) bench/bench_presets.py
 
-# Re-train the shipped default model (the best-cnn preset, many minutes on a CPU) into models/default.
+# Re-train the shipped default model (the drawn-cnn preset, many minutes on a CPU) into models/default.
 default-model: $(VENV)/.app-installed
 	rm -rf models/.default-new
 	DIGIT_LAB_MODELS=models/.default-new $(PYTHON) -m mnist_core train --preset drawn-cnn --name default
