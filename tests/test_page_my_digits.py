@@ -81,7 +81,7 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
 
 
 def test_a_change_that_rounds_to_zero_is_shown_grey_without_an_arrow():
-    from app_pages.my_digits.finetune import change
+    from app_pages.shared.outcome import change
 
     assert change(0.8, 0.8, 1) == {"delta": "±0.0 points from 80.0%", "delta_color": "off", "delta_arrow": "off"}
     assert change(0.80004, 0.8, 1)["delta_color"] == "off"  # +0.004 points: "+0.0" at the precision shown

@@ -213,11 +213,11 @@ def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(
     app = choose_tiny_run(open_page("train"))
     widget(app.number_input, "Epochs").set_value(200).run()  # long enough to still train when the next one comes
     widget(app.button, "Train").click().run()
-    first = app.session_state["train.job"]
+    first = app.session_state["TrainChoices"].watched
     widget(app.button, "Train").click().run()  # pressed again at once: a question, not a second run
     assert any(text.startswith("An identical run is already queued or training") for text in texts(app.warning))
     assert widget(app.button, "Train").disabled and not [box for box in app.selectbox if box.label == "Run to watch"]
-    assert len(app.session_state["train.shown_jobs"]) == 1
+    assert app.session_state["TrainChoices"].watched == first
     widget(app.button, "Train another").click().run()  # a deliberate second run
     assert "Queued: position 1 in line" in texts(app.info)
     assert widget(app.selectbox, "Run to watch").value != first and not widget(app.button, "Train").disabled
@@ -234,7 +234,7 @@ def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(
 
 
 def test_the_live_view_redraws_the_whole_page_only_when_what_it_shows_of_the_runs_changes():
-    from app_pages.train.live import runs_on_page
+    from app_pages.shared.live_panel import runs_on_page
     from mnist_core.jobs.runner import JobBrief
     from mnist_core.statuses import FINISHED, QUEUED, RUNNING
 

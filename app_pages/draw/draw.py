@@ -11,8 +11,9 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.draw.network import comparison, network_view
+from app_pages.draw.state import DrawState
 from app_pages.shared.models import model_picker, predictor_for, shared_registry
-from app_pages.shared.state import FLASH_KEY, flash, show_flash
+from app_pages.shared.state import FLASH_KEY, flash, page_state, show_flash
 from mnist_core.data.drawing import (
     EmptyImageError,
     ImageInputError,
@@ -27,18 +28,11 @@ from mnist_core.training.charts import probability_chart
 
 CANVAS_SIDE = 280
 INK, PAPER = "#FFFFFF", "#000000"  # white digits on black, as MNIST's
-PAD_KEY, UPLOAD_KEY = "draw_canvas", "draw_upload"  # + "." + the pad generation
-GENERATION_KEY = "draw.generation"  # a new pad and uploader (the old ones cleared) after each drawing filed
-FILED_KEY = "draw.filed"  # digest of the last input filed from this session: a second press does not file it again
+PAD_KEY, UPLOAD_KEY = "draw_canvas", "draw_upload"  # + "." + the pad generation (``DrawState.generation``)
 EMPTY_HINT = ("Draw a digit in the black square (white on black, as large as the square allows); the prediction "
               "appears after each stroke. Undo, redo and clear are in the toolbar over the square's top edge (it "
               "shows while you point at or touch the square).")
 UNREADABLE_PAD = "the drawing pad sent a value that is not a drawing. Clear the pad and draw again."
-
-
-def generation() -> int:
-    """How many drawings this session has filed: the pad's and uploader's keys end with it."""
-    return st.session_state.setdefault(GENERATION_KEY, 0)
 
 
 def drawn_image() -> Image.Image | None:
@@ -51,7 +45,7 @@ def drawn_image() -> Image.Image | None:
     try:
         content = st_canvas(stroke_width=stroke, stroke_color=INK, background_color=PAPER, width=CANVAS_SIDE,
                             height=CANVAS_SIDE, drawing_mode="freedraw", return_image_data=True,
-                            key=f"{PAD_KEY}.{generation()}").image_bytes
+                            key=f"{PAD_KEY}.{page_state(DrawState).generation}").image_bytes
     except (AttributeError, KeyError, TypeError, ValueError):  # what st_canvas raises on a value of another shape
         st.error(f"The drawing could not be read: {UNREADABLE_PAD}")
         return None
@@ -65,7 +59,7 @@ def drawn_image() -> Image.Image | None:
 def picture_upload() -> bytes | None:
     """The "Or upload an image" uploader; the file's bytes, None when nothing is uploaded."""
     upload = st.file_uploader("Or upload an image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-                              key=f"{UPLOAD_KEY}.{generation()}",
+                              key=f"{UPLOAD_KEY}.{page_state(DrawState).generation}",
                               help="A photo or scan of one digit; dark on light or light on dark both work. "
                                    "While a picture is uploaded it is predicted instead of the drawing.")
     return None if upload is None else upload.getvalue()
@@ -106,16 +100,16 @@ def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | 
     from mnist_core.data.drawing import open_image
     from mnist_core.store.my_digits import MyDigits
 
+    state = page_state(DrawState)
     digest = hashlib.sha256(image.tobytes()).hexdigest()
-    if st.session_state.get(FILED_KEY) == digest:
+    if state.filed == digest:
         return
     try:
         MyDigits(registry).add(digit, image, open_image(original) if isinstance(original, bytes) else original)
     except DigitLabError as error:  # not a digit, or a full disk
         flash("error", f"Not added to My digits: {error}")
         return
-    st.session_state[FILED_KEY] = digest
-    st.session_state[GENERATION_KEY] = generation() + 1
+    state.filed, state.generation = digest, state.generation + 1
     flash("success", f"Added to My digits as a {digit}. Draw the next digit.")
 
 

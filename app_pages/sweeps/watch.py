@@ -10,14 +10,14 @@ import math
 import pandas as pd
 import streamlit as st
 
+from app_pages.shared.live_panel import PanelWords, live_panel
 from app_pages.shared.navigation import RUN_PARAM
-from app_pages.shared.progress import job_progress
 from app_pages.shared.state import kept
 from app_pages.shared.text import plain
 from app_pages.sweeps.charts import sweep_charts
 from app_pages.sweeps.state import BEST_FIRST, BY_NUMBER, SweepsChoices
 from mnist_core.jobs.runner import JobBrief, JobRunner
-from mnist_core.statuses import ACTIVE, FAILED, QUEUED
+from mnist_core.statuses import ACTIVE
 from mnist_core.sweeps.study import (
     STORAGE_ERRORS,
     load_study,
@@ -33,6 +33,11 @@ TRIAL_COLUMNS = ["number", "state", "value", "seconds"]  # then the parameters, 
 PLACE_COLUMNS = ["run_id", "worker"]
 TABLE_ROWS = 100  # trials per page of the table
 LISTED_RUNS = 100  # the best trials' runs offered in the "Trial run" picker
+SWEEP_WORDS = PanelWords(heading=None, queued="Next trial queued here", progress="current trial",
+                         running="Running here, one trial at a time; Stop ends the sweep here after the current trial.",
+                         stopping="Stopping: the sweep ends here once its current trial is done.",
+                         stop_help="End the sweep here after the current trial.",
+                         failed="The sweep stopped with an error", outcome=False)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the sweep storage…")
@@ -55,7 +60,8 @@ def running_here(runner: JobRunner, storage_url: str, name: str) -> bool:
 
 
 def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> None:
-    """Progress metrics, what this server is doing with the sweep and the Stop button."""
+    """Progress metrics, then what this server is doing with the sweep in the live panel (refreshed with the rest of
+    the watch): its trial's queue place or progress, Stop, an error that ended it."""
     complete, best = st.columns(2)
     complete.metric("Trials complete", f"{summary.counts['complete']} of {summary.planned}", border=True)
     best.metric("Best validation accuracy", "-" if summary.best_value is None else f"{summary.best_value:.2%}",
@@ -63,17 +69,8 @@ def sweep_status(runner: JobRunner, storage_url: str, name: str, summary) -> Non
     counts = ", ".join(f"{count} {state}" for state, count in summary.counts.items() if count)
     st.caption(plain(f"{counts or 'no trials'} · storage {redacted(storage_url)}"))
     job = sweep_job(runner, storage_url, name)
-    if job is None:
-        return
-    view = runner.view(job.id)
-    if job.status in ACTIVE:
-        if job.status != QUEUED:
-            st.info("Running here, one trial at a time; Stop ends the sweep here after the current trial.")
-        job_progress(view, "current trial" if job.status != QUEUED else "", queued="Next trial queued here")
-    elif job.status == FAILED:
-        st.error(plain(f"The sweep stopped with an error: {view.reason}"))
-    if job.status in ACTIVE:
-        st.button("Stop", on_click=runner.stop, args=(job.id,))
+    if job is not None:
+        live_panel(runner, job.id, SWEEP_WORDS, curves=False, refresh=False)
 
 
 def trials_table(rows: list[dict], choices: SweepsChoices) -> None:

@@ -17,7 +17,7 @@ from app_pages.train.choices import TrainChoices
 from app_pages.train.code_view import code_view
 from app_pages.train.interrupted import interrupted_runs
 from app_pages.train.layers import layer_editor, load_layers, spec_summary
-from app_pages.train.live import active_run_line, live_curves, live_status, submit
+from app_pages.train.live import active_run_line, live_view, submit
 from app_pages.train.settings import (
     CUSTOM_VALIDATION,
     QUICK_SUBSET,
@@ -34,7 +34,6 @@ from mnist_core.store.registry import Registry
 from mnist_core.training.presets import PRESETS
 
 CUSTOM = "custom"
-DUPLICATE_KEY = "train.duplicate"  # a request waiting for "train another anyway"
 
 
 def load_preset(choices: TrainChoices, name: str) -> None:
@@ -92,13 +91,13 @@ def press_train(registry: Registry, request_parts: tuple) -> None:
     if job_runner(registry).same_request(request) is None:
         submit(registry, request)
     else:
-        st.session_state[DUPLICATE_KEY] = request
+        choices.held = request
 
 
-def confirm_duplicate(registry: Registry) -> None:
-    """"Train another" callback: queue the request that was held back, once."""
-    request = st.session_state.pop(DUPLICATE_KEY, None)
-    if request is not None:
+def answer_held(registry: Registry, choices: TrainChoices, train: bool) -> None:
+    """"Train another" (``train``) or "Cancel" callback: queue the request that was held back, once, or drop it."""
+    request, choices.held = choices.held, None
+    if train and request is not None:
         submit(registry, request)
 
 
@@ -107,25 +106,31 @@ def submit_button(registry: Registry, choices: TrainChoices, request_parts: tupl
     a press queues the run and returns, or asks before queueing the same training twice."""
     kept(st.text_input, choices, "name", "Run name", max_chars=120,
          placeholder="the architecture and the time, e.g. fast-cnn 11-22 14:03:07")
-    duplicate = st.session_state.get(DUPLICATE_KEY)
-    st.button("Train", type="primary", disabled=request_parts is None or duplicate is not None,
+    st.button("Train", type="primary", disabled=request_parts is None or choices.held is not None,
               icon=":material/play_arrow:", on_click=press_train, args=(registry, request_parts))
-    if duplicate is not None:
-        same = job_runner(registry).same_request(duplicate)
+    if choices.held is not None:
+        same = job_runner(registry).same_request(choices.held)
         where = f"“{same.name}” (job {same.id}) is {same.status}" if same else "the same run was queued a moment ago"
         st.warning(plain(f"An identical run is already queued or training: {where}. Train another one anyway?"))
         again, cancel = st.columns(2)
-        again.button("Train another", on_click=confirm_duplicate, args=(registry,), icon=":material/add:")
-        cancel.button("Cancel", key="train.cancel_duplicate", on_click=st.session_state.pop, args=(DUPLICATE_KEY, None))
+        again.button("Train another", on_click=answer_held, args=(registry, choices, True), icon=":material/add:")
+        cancel.button("Cancel", key="train.cancel_duplicate", on_click=answer_held, args=(registry, choices, False))
 
 
 def train_page() -> None:
-    """Preset and layers on the left; settings, the Train button with the watched run's status under it, and the
-    network summary on the right; the run's curves below."""
+    """Preset and layers on the left; settings, the Train button with the watched run's live panel under it, and the
+    network summary on the right; the run's curves below everything."""
     st.title("Train")
     registry = shared_registry()
     choices = page_state(TrainChoices)
     active_run_line(registry)
+    editor, curves_area = st.container(), st.container()  # the curves go below the editor, drawn with the panel
+    with editor:
+        editor_and_panel(registry, choices, curves_area)
+
+
+def editor_and_panel(registry: Registry, choices: TrainChoices, curves_area) -> None:
+    """The network, the settings, the Train button and the live panel, the code, and the interrupted runs."""
     network, settings = st.columns([5, 4], gap="large")
     with network:
         choice = preset_picker(choices)
@@ -138,12 +143,11 @@ def train_page() -> None:
         with submit_area:
             ready = spec_ok and config is not None and train_count is not None and fits_machine(spec, config)
             submit_button(registry, choices, (architecture_name(choice, spec), spec, config) if ready else None)
-            job_id = live_status(registry)
+            live_view(registry, choices, curves_area)
     code_view(choices, choices.name.strip() or architecture_name(choice, spec),
               architecture_name(choice, spec), spec, config)
     st.divider()
     interrupted_runs(registry)
-    live_curves(registry, job_id)
 
 
 train_page()

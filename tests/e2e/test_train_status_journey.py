@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 FAST_PRESET = "One hidden layer of 32"
 SCREENS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
-STATUS = ".st-key-run_status"
+STATUS = ".st-key-live_panel"
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))

@@ -1,0 +1,12 @@
+"""What a session keeps of the My digits page (``page_state``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class MyDigitsState:
+    """The fine-tune this session started, shown in the live panel until the next one."""
+
+    finetune_job: int | None = None

@@ -1,0 +1,48 @@
+"""A training job's curves in the live panel: loss and accuracy per batch and per epoch, and how far they go. A
+chart is drawn only once it has rows: Vega warns of an "Infinite extent" for every scale of a chart drawn empty."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.statuses import ACTIVE
+
+WAITING = "Waiting for the first batch: the curves start with it."
+
+
+def training_curves(view) -> None:
+    """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
+    epoch (train and validation, best epoch marked); a line saying they are still to come before the first batch."""
+    # Imported here: Altair and pandas are needed only once there are curves to draw (the Sweeps page, which shows
+    # no curves, does not wait for them).
+    from mnist_core.training.charts import (
+        batch_chart_spec,
+        batch_frame,
+        epoch_chart_frame,
+        epoch_chart_spec,
+        epoch_splits,
+    )
+
+    if not view.batches:
+        if view.status in ACTIVE:
+            st.caption(WAITING)
+        return
+    for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
+        with column:
+            frame = batch_frame(view.batches, metric)
+            if not frame.empty:
+                st.vega_lite_chart(frame, batch_chart_spec(metric), width="stretch")
+            epochs = epoch_chart_frame(view.epochs, metric) if len(view.epochs) >= 2 else None
+            if epochs is not None and not epochs.empty:
+                st.vega_lite_chart(epochs, epoch_chart_spec(metric, epoch_splits(epochs)), width="stretch")
+    st.caption(batches_caption(view))
+
+
+def batches_caption(view) -> str:
+    """How far the curves go, in the batches of the chart's axis: points come once per group of batches that Keras
+    runs in one call (``steps_per_execution``), so "12 points" would not match an axis running to 384."""
+    steps = [row["step"] for row in view.batches] or [0]
+    event = view.latest
+    total = f" of {event.epochs * event.steps_per_epoch:,}" if getattr(event, "steps_per_epoch", None) else ""
+    every = steps[1] - steps[0] if len(steps) > 1 else 1
+    return f"{steps[-1]:,}{total} batches trained" + (f"; one point every {every} batches" if every > 1 else "")
