@@ -1,5 +1,5 @@
-"""A training job's curves in the live panel: loss and accuracy per batch and per epoch, and how far they go. A
-chart is drawn only once it has rows: Vega warns of an "Infinite extent" for every scale of a chart drawn empty."""
+"""A training job's curves in the live panel: loss and accuracy per batch and per epoch, and how far they go. No
+chart before the first batch: Vega warns of an "Infinite extent" for every scale of a chart drawn without rows."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ WAITING = "Waiting for the first batch: the curves start with it."
 
 def training_curves(view) -> None:
     """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
-    epoch (train and validation, best epoch marked); a line saying they are still to come before the first batch."""
-    # Imported here: Altair and pandas are needed only once there are curves to draw (the Sweeps page, which shows
-    # no curves, does not wait for them).
+    epoch (train and validation, best epoch marked); before the first batch, a line saying they are to come."""
+    # Altair and pandas are imported only once there are curves to draw: not by the pages that show none (Sweeps).
     from mnist_core.training.charts import (
         batch_chart_spec,
         batch_frame,
@@ -29,12 +28,10 @@ def training_curves(view) -> None:
         return
     for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
-            frame = batch_frame(view.batches, metric)
-            if not frame.empty:
-                st.vega_lite_chart(frame, batch_chart_spec(metric), width="stretch")
-            epochs = epoch_chart_frame(view.epochs, metric) if len(view.epochs) >= 2 else None
-            if epochs is not None and not epochs.empty:
-                st.vega_lite_chart(epochs, epoch_chart_spec(metric, epoch_splits(epochs)), width="stretch")
+            st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
+            if len(view.epochs) >= 2:
+                frame = epoch_chart_frame(view.epochs, metric)
+                st.vega_lite_chart(frame, epoch_chart_spec(metric, epoch_splits(frame)), width="stretch")
     st.caption(batches_caption(view))
 
 
