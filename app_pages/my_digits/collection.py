@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.shared.state import flash, show_flash
+from app_pages.my_digits.state import MyDigitsState
+from app_pages.shared.state import flash, page_state, show_flash
 from app_pages.shared.text import plain
 from mnist_core.data.pictures import enlarge
 from mnist_core.errors import DigitLabError
@@ -13,7 +14,7 @@ from mnist_core.store.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError, 
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
 TILE_PX = 28 * ZOOM  # every tile the same width, whatever its caption
-IMPORTED_KEY, REMOVE_KEY = "mine.imported", "mine.remove"
+REMOVE_KEY = "mine.remove"
 
 
 def drawing_tiles(images, captions: list[str]) -> None:
@@ -62,9 +63,10 @@ def export_import(collection: MyDigits, count: int) -> None:
                        file_name="my_digits.npz", mime="application/octet-stream", disabled=not count,
                        icon=":material/download:")
     upload = st.file_uploader("Import a My digits file (.npz)", type=["npz"])
-    if upload is None or st.session_state.get(IMPORTED_KEY) == upload.file_id:
+    state = page_state(MyDigitsState)
+    if upload is None or state.imported == upload.file_id:
         return
-    st.session_state[IMPORTED_KEY] = upload.file_id
+    state.imported = upload.file_id
     try:
         check_import_size(upload.size)
         added, skipped = collection.import_bytes(upload.getvalue())

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass
 class MyDigitsState:
-    """The fine-tune this session started, shown in the live panel until the next one."""
+    """The fine-tune this session started (shown in the live panel until the next one), and the last file it
+    imported (the uploader keeps offering it on every rerun: it is imported once)."""
 
     finetune_job: int | None = None
+    imported: str | None = None  # the uploaded file's id

@@ -26,3 +26,4 @@ class TrainChoices:
     show_code: bool = False
     watched: int | None = None  # the job shown in the live panel: the one this session started, or picked
     held: RunRequest | None = None  # a press of the same training as one queued or running: "Train another"?
+    discarding: str | None = None  # the interrupted run whose discard awaits confirmation

@@ -5,16 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.shared.engine import job_runner
-from app_pages.shared.state import flash, show_flash
+from app_pages.shared.state import flash, page_state, show_flash
 from app_pages.shared.text import plain
+from app_pages.train.choices import TrainChoices
 from app_pages.train.live import submit
 from mnist_core.model.architectures import SpecError, check_fits_machine
 from mnist_core.model.config import ConfigError
 from mnist_core.statuses import ACTIVE
 from mnist_core.store.records import RegistryError, RunRecord
 from mnist_core.store.registry import Registry
-
-DISCARD_KEY = "train.pending_discard"  # the interrupted run whose discard awaits confirmation
 
 
 def resume(registry: Registry, interrupted: RunRecord) -> None:
@@ -33,7 +32,7 @@ def resume(registry: Registry, interrupted: RunRecord) -> None:
 
 def discard(registry: Registry, run_id: str) -> None:
     """"Discard for good" callback: delete the interrupted run's checkpoint and history."""
-    st.session_state.pop(DISCARD_KEY, None)
+    page_state(TrainChoices).discarding = None
     try:
         registry.discard_interrupted(run_id)
     except RegistryError as error:
@@ -51,6 +50,7 @@ def interrupted_runs(registry: Registry) -> None:
         st.warning(plain(f"An interrupted run cannot be listed: {line.removeprefix('skipped ')}"))
     if not runs:
         return
+    choices = page_state(TrainChoices)
     st.subheader("Interrupted runs")
     st.caption("These runs stopped when their server or machine did. Resume goes on after the last finished epoch.")
     for record in runs:
@@ -60,13 +60,13 @@ def interrupted_runs(registry: Registry) -> None:
                     f"id {record.id}")
             st.button("Resume", key=f"train.resume.{record.id}", on_click=resume, args=(registry, record),
                       icon=":material/play_circle:", type="primary")
-            st.button("Discard", key=f"train.discard.{record.id}", on_click=st.session_state.__setitem__,
-                      args=(DISCARD_KEY, record.id))
-        if st.session_state.get(DISCARD_KEY) == record.id:
+            st.button("Discard", key=f"train.discard.{record.id}", on_click=setattr,
+                      args=(choices, "discarding", record.id))
+        if choices.discarding == record.id:
             st.warning(plain(f"Discard “{record.name}” ({record.id}) for good? Its checkpoint and history are "
                              "deleted."))
             confirm, cancel = st.columns([1, 5])
             confirm.button("Discard for good", key=f"train.discard_confirm.{record.id}", type="primary",
                            on_click=discard, args=(registry, record.id))
-            cancel.button("Cancel", key=f"train.discard_cancel.{record.id}", on_click=st.session_state.pop,
-                          args=(DISCARD_KEY, None))
+            cancel.button("Cancel", key=f"train.discard_cancel.{record.id}", on_click=setattr,
+                          args=(choices, "discarding", None))
