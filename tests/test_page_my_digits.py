@@ -3,6 +3,7 @@ CNN trained for real as the default model, the real job runner and drawings of t
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -76,8 +77,11 @@ def test_fine_tune_runs_through_the_job_runner_and_shows_before_and_after(data_s
     assert any(plain(tuned[0].id) in text for text in texts(app.caption))
     held_out = tuned[0].finetune["held_out"]
     assert held_out < 20 and any(text.startswith(f"Only {held_out} held-out drawings") for text in texts(app.caption))
-    (draw,) = [link.proto for link in app.get("page_link") if link.proto.label == "Try it on the Draw page"]
-    assert draw.query_string == f"run={tuned[0].id}"  # Draw opens on the fine-tuned model, not the default
+    links = {link.proto.label: link.proto.query_string for link in app.get("page_link")}
+    assert links["Try it on the Draw page"] == f"run={tuned[0].id}"  # Draw opens on the fine-tuned model
+    assert links["See its mistakes on the Errors page"] == f"run={tuned[0].id}"
+    titles = [json.loads(chart.proto.spec)["title"] for chart in app.get("vega_lite_chart")]  # the live panel's
+    assert "Loss per batch (train)" in titles, titles  # curves, as on the Train page
 
 
 def test_a_change_that_rounds_to_zero_is_shown_grey_without_an_arrow():

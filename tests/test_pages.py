@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from app_pages.shared.curves import WAITING
 from app_pages.shared.text import plain
 from helpers import (
     PAD_KEY,
@@ -220,6 +221,7 @@ def test_train_page_queues_one_run_per_press_a_second_on_purpose_and_stops_both(
     assert app.session_state["TrainChoices"].watched == first
     widget(app.button, "Train another").click().run()  # a deliberate second run
     assert "Queued: position 1 in line" in texts(app.info)
+    assert WAITING in texts(app.caption) and not app.get("vega_lite_chart")  # no chart before its first batch
     assert widget(app.selectbox, "Run to watch").value != first and not widget(app.button, "Train").disabled
 
     widget(app.button, "Stop").click().run()  # cancels the queued run
