@@ -54,12 +54,12 @@ def batch_frame(batches: list[dict], metric: str) -> pd.DataFrame:
     return thin(frame)
 
 
-def batch_chart_spec(metric: str) -> dict:
-    """Vega-Lite spec, without data, of the per-batch training ``metric`` chart (rows from ``batch_frame``): the
-    raw values faint and their moving average as a solid line. A fresh copy of a spec built once per metric: the
-    live view redraws both curves every 2 s while a run trains, and building them anew in Altair (which validates
-    each chart) would take CPU from the interpreter the run trains with."""
-    return copy.deepcopy(_batch_chart_spec(metric))
+def batch_chart(batches: list[dict], metric: str) -> dict:
+    """Vega-Lite spec of the per-batch training ``metric`` chart with its rows (``batch_frame``): the raw values
+    faint and their moving average as a solid line. Built on a spec made once per metric: the live view redraws
+    both curves every 2 s while a run trains, and building them anew in Altair (which validates each chart) would
+    take CPU from the interpreter the run trains with."""
+    return with_rows(_batch_chart_spec(metric), batch_frame(batches, metric))
 
 
 @functools.cache
@@ -75,6 +75,17 @@ def _batch_chart_spec(metric: str) -> dict:
     for key in ("data", "datasets", "config"):  # the rows come with each drawing; Streamlit themes the chart itself
         spec.pop(key, None)
     return spec
+
+
+LIVE_ROWS = "rows"  # the name of the dataset a live chart's spec carries
+
+
+def with_rows(spec: dict, frame: pd.DataFrame) -> dict:
+    """A copy of ``spec`` that draws ``frame``, given as a named dataset: Streamlit puts a named dataset into the
+    chart it creates, whereas the ``data`` argument of ``st.vega_lite_chart`` is inserted only after Vega has drawn
+    the chart once without rows (and warned "Infinite extent" for each field); later drawings replace the rows of
+    the same name in the chart already shown."""
+    return copy.deepcopy(spec) | {"data": {"name": LIVE_ROWS}, "datasets": {LIVE_ROWS: frame}}
 
 
 def best_epoch(epochs: list[dict]) -> int | None:
@@ -107,11 +118,12 @@ def epoch_chart_frame(epochs: list[dict], metric: str) -> pd.DataFrame:
     return frame
 
 
-def epoch_chart_spec(metric: str, splits: tuple[str, ...]) -> dict:
-    """Vega-Lite spec, without data, of the per-epoch ``metric`` chart (rows from ``epoch_chart_frame``): one line
-    with points per split in ``splits``, and a dashed rule at the best epoch. A fresh copy of a spec built once per
-    metric and splits, for the same reason as ``batch_chart_spec``."""
-    return copy.deepcopy(_epoch_chart_spec(metric, splits))
+def epoch_chart(epochs: list[dict], metric: str) -> dict:
+    """Vega-Lite spec of the per-epoch ``metric`` chart with its rows (``epoch_chart_frame``): one line with points
+    per split the rows measure, and a dashed rule at the best epoch. Built on a spec made once per metric and splits,
+    for the same reason as ``batch_chart``."""
+    frame = epoch_chart_frame(epochs, metric)
+    return with_rows(_epoch_chart_spec(metric, epoch_splits(frame)), frame)
 
 
 @functools.cache
