@@ -123,8 +123,12 @@ def test_comparison_puts_the_legend_under_the_plot_and_goes_logarithmic_only_for
         return [{"epoch": epoch, "accuracy": 0.9, "loss": 0.3} for epoch in range(1, count + 1)]
 
     similar = charts.comparison_chart({"a": rows(3), "b": rows(5)}, "accuracy").to_dict()
-    assert similar["encoding"]["x"].get("scale", {}).get("type") is None
-    assert similar["encoding"]["color"]["legend"]["orient"] == "bottom"
-    assert similar["encoding"]["color"]["scale"]["scheme"] == "tableau10"  # ten clearly different colours
+    lines = similar["layer"][0]["encoding"]
+    assert lines["x"].get("scale", {}).get("type") is None
+    assert lines["color"]["legend"]["orient"] == "bottom"
+    assert lines["color"]["scale"]["scheme"] == "tableau10"  # ten clearly different colours
+    assert lines["strokeDash"]["legend"]["orient"] == "top"  # beside the runs' legend, it ran off a phone's screen
+    assert similar["autosize"]["type"] == "fit-x"  # the legends take no height from the plot
     apart = charts.comparison_chart({"short": rows(2), "long": rows(30)}, "loss").to_dict()
-    assert apart["encoding"]["x"]["scale"]["type"] == "log" and "log" in apart["encoding"]["x"]["title"]
+    x = apart["layer"][0]["encoding"]["x"]
+    assert x["scale"] == {"type": "log", "nice": False} and "log" in x["title"]  # ends at the longest run, not 100

@@ -426,9 +426,12 @@ def test_make_default_on_the_models_page_is_what_the_other_pages_and_home_presel
     home = open_page("home")
     assert any(text.startswith(plain("The built-in default model (custom")) for text in texts(home.caption))
     app = open_page("models")
+    assert any(text.endswith(plain("Default model: the built-in one (custom).")) for text in texts(app.caption)), \
+        texts(app.caption)  # not "default · untested · default"
     widget(app.selectbox, "Run").set_value(mine.id).run()
     widget(app.button, "Make default").click().run()
     assert any("“mine” is now the default model" in text.replace("\\", "") for text in texts(app.success))
+    assert any(text.endswith(plain(f"Default model: mine · 50.00% · {mine.id}.")) for text in texts(app.caption))
     assert widget(app.button, "Make default").disabled
     assert model_registry.default_id() == mine.id
     for page in ("draw", "errors", "kaggle"):
