@@ -25,12 +25,13 @@ def run_cli(*args, models=None, env=None, timeout: float = 300) -> subprocess.Co
                           cwd=PROJECT, timeout=timeout)
 
 
-def save_run(registry, model, name="run", status="finished", accuracy=None):
-    """Save ``model`` in ``registry`` with a minimal record (for tests that need runs on disk)."""
+def save_run(registry, model, name="run", status="finished", accuracy=None, epochs=()):
+    """Save ``model`` in ``registry`` with a minimal record and the per-epoch rows ``epochs`` (for tests that need
+    runs on disk)."""
     from mnist_core.store.records import RunRecord
 
     record = RunRecord(id="", name=name, architecture="custom", spec=[], config={}, status=status, created="",
-                       params=int(model.count_params()), test_accuracy=accuracy)
+                       params=int(model.count_params()), test_accuracy=accuracy, epochs=list(epochs))
     return registry.save_run(model, record)
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from helpers import run_cli, save_run
 from mnist_core.data.drawing import to_mnist
-from mnist_core.jobs.finetune import FinetuneError, execute_finetune, finetune_request
+from mnist_core.jobs.finetune import FinetuneError, execute_finetune, finetune_request, lineage
 from mnist_core.jobs.runner import JobRunner
 from mnist_core.model.evaluation import evaluate
 from mnist_core.store.my_digits import MyDigits
@@ -77,6 +77,11 @@ def small_cnn_run(registry, small_cnn_model):
 
 def weights_by_layer(model) -> dict:
     return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.get_weights()}
+
+
+def test_the_lineage_names_the_base_once_when_its_name_is_its_id():
+    assert lineage("default", "default", 80, 20) == "fine-tuned from default on 80 of my digits (20 held out)"
+    assert lineage("mine", "20261202-mine-1a2b", 8, 2).startswith("fine-tuned from mine (20261202-mine-1a2b) on 8 ")
 
 
 def test_a_fine_tune_starts_from_the_given_weights_and_trains_only_the_classifier(registry, mnist, small_cnn_run):

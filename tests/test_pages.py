@@ -305,7 +305,7 @@ def test_train_page_refuses_a_network_too_large_for_this_machine_saying_what_wou
 def test_train_page_warns_that_bfloat16_is_slow_only_on_a_cpu_without_it(data_set, empty_registry):
     app = choose_tiny_run(open_page("train"))
     precision = widget(app.selectbox, "Precision")
-    assert precision.options[0] == f"auto ({resolved_precision('auto', cpu_flags())} on this CPU)"
+    assert precision.options[0] == f"auto ({resolved_precision('auto', cpu_flags()).removeprefix('mixed_')})"
     assert not any("no native bfloat16" in text for text in texts(app.warning))
     precision.set_value("mixed_bfloat16").run()
     emulated = resolved_precision("auto", cpu_flags()) == "float32"
@@ -428,9 +428,12 @@ def test_make_default_on_the_models_page_is_what_the_other_pages_and_home_presel
     home = open_page("home")
     assert any(text.startswith(plain("The built-in default model (custom")) for text in texts(home.caption))
     app = open_page("models")
+    assert any(text.endswith(plain("Default model: the built-in one (custom).")) for text in texts(app.caption)), \
+        texts(app.caption)  # not "default · untested · default"
     widget(app.selectbox, "Run").set_value(mine.id).run()
     widget(app.button, "Make default").click().run()
     assert any("“mine” is now the default model" in text.replace("\\", "") for text in texts(app.success))
+    assert any(text.endswith(plain(f"Default model: mine · 50.00% · {mine.id}.")) for text in texts(app.caption))
     assert widget(app.button, "Make default").disabled
     assert model_registry.default_id() == mine.id
     for page in ("draw", "errors", "kaggle"):
@@ -554,7 +557,7 @@ def test_draw_page_predicts_a_digit_drawn_on_the_canvas(mnist, data_set, model_r
     widget(app.multiselect, "Compare with").set_value([dense.id]).run()
     assert_rendered(app)
     compared = app.dataframe[0].value
-    assert compared["model"].tolist() == ["dense-64"]
+    assert compared["model"].tolist() == [f"dense-64 ({dense.id[-4:]})"]  # names repeat: the end of the id too
     expected = ImagePredictor(small_dense_model).probabilities(to_mnist(drawing)).argmax()
     assert compared["prediction"].tolist() == [expected]
 

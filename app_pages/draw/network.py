@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.shared.models import predictor_for, run_label
+from app_pages.shared.models import predictor_for, short_label
 from mnist_core.data.pictures import enlarge, feature_map_grid, saliency_overlay
 from mnist_core.store.records import RunRecord
 from mnist_core.store.registry import Registry
@@ -17,13 +17,14 @@ ZOOM = 8  # 28×28 pictures shown at 224×224
 def comparison(registry: Registry, listing: list[RunRecord], run_id: str, image: np.ndarray) -> None:
     """What the models picked in "Compare with" (from ``listing``) predict for the same input."""
     runs = {record.id: record for record in listing if record.id != run_id}
-    picked = st.multiselect("Compare with", list(runs), format_func=lambda other: run_label(runs[other]))
+    picked = st.multiselect("Compare with", list(runs), format_func=lambda other: short_label(runs[other]),
+                            help="Other models' readings of the same drawing, in a table below.")
     rows = []
     for other in picked:
         predictor = predictor_for(registry, other)
         if predictor is not None:
             probabilities = predictor.probabilities(image)
-            rows.append({"model": runs[other].name, "prediction": int(probabilities.argmax()),
+            rows.append({"model": short_label(runs[other]), "prediction": int(probabilities.argmax()),
                          "confidence": float(probabilities.max()), "architecture": runs[other].architecture})
     if rows:
         st.dataframe(rows, hide_index=True,

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared.models import run_label
+from app_pages.shared.models import run_label, short_label
 from app_pages.shared.state import kept
 from mnist_core.store.records import RunRecord
-from mnist_core.store.registry import DEFAULT_ID
 from mnist_core.training.charts import comparison_chart
 
 COMPARED_ON_START = 2
@@ -44,7 +43,7 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
         st.caption("Pick runs to overlay their learning curves.")
         return
     chosen = [by_id[run_id] for run_id in picked]
-    curves = {legend_label(record): record.epochs for record in chosen}
+    curves = {short_label(record): record.epochs for record in chosen}
     if any(curves.values()):
         for tab, metric in zip(st.tabs(["Accuracy", "Loss"]), ("accuracy", "loss"), strict=True):
             tab.altair_chart(comparison_chart(curves, metric), width="stretch")
@@ -59,16 +58,11 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
         "params": st.column_config.NumberColumn(format="localized")})
 
 
-def legend_label(record: RunRecord) -> str:
-    """A run's name with the end of its id (names repeat; ids are long), for chart legends."""
-    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (shipped)"
-
-
 def metrics_row(record: RunRecord) -> dict:
     """One run's results and main settings, for the comparison table."""
     config = record.config or {}
     validation = [row["val_accuracy"] for row in record.epochs if "val_accuracy" in row]
-    return {"name": legend_label(record), "architecture": record.architecture, "params": record.params,
+    return {"name": short_label(record), "architecture": record.architecture, "params": record.params,
             "test accuracy": record.test_accuracy, "test loss": record.test_loss,
             "best validation accuracy": max(validation, default=None),  # None: the run held no validation data out
             "last training accuracy": record.epochs[-1].get("accuracy") if record.epochs else None,

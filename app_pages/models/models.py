@@ -43,6 +43,17 @@ def runs_table(runs: list[RunRecord], default_id: str | None) -> None:
         })
 
 
+def default_label(registry: Registry, default_id: str | None) -> str:
+    """The default model in a sentence: the built-in one (not "default · 99.61% · default"), or the run chosen."""
+    if default_id is None:
+        return "none installed"
+    record = registry.record(default_id)
+    if default_id == DEFAULT_ID:
+        accuracy = "" if record.test_accuracy is None else f", {record.test_accuracy:.2%}"
+        return f"the built-in one ({record.architecture}{accuracy})"
+    return run_label(record)
+
+
 def rename_run(run_id: str, name_key: str) -> None:
     """Button callback: give the run the name typed in "New name"."""
     try:
@@ -161,8 +172,8 @@ def models_page() -> None:
         st.info(f"No saved runs in {registry.root} yet. {TRAIN_HINT}")
     else:
         default_id = registry.default_id()
-        st.caption(plain(f"{len(runs)} run(s) in {registry.root}. Default model: "
-                         + (run_label(registry.record(default_id)) if default_id else "none installed") + "."))
+        st.caption(plain(f"{len(runs)} run(s) in {registry.root}. "
+                         f"Default model: {default_label(registry, default_id)}."))
         choices = page_state(ModelsChoices)
         runs_table(runs, default_id)
         comparison(runs, choices)

@@ -10,7 +10,7 @@ from app_pages.shared.state import flash, page_state, show_flash
 from app_pages.shared.text import plain
 from mnist_core.data.pictures import enlarge
 from mnist_core.errors import DigitLabError
-from mnist_core.store.my_digits import HOLD_OUT_SHARE, MyDigits, MyDigitsError, check_import_size
+from mnist_core.store.my_digits import HOLD_OUT_SHARE, MAX_IMPORT_BYTES, MyDigits, MyDigitsError, check_import_size
 
 ZOOM = 3  # 28×28 drawings shown at 84×84
 TILE_PX = 28 * ZOOM  # every tile the same width, whatever its caption
@@ -62,7 +62,8 @@ def export_import(collection: MyDigits, count: int) -> None:
     st.download_button("Export My digits (.npz)", data=collection.export_bytes() if count else b"",
                        file_name="my_digits.npz", mime="application/octet-stream", disabled=not count,
                        icon=":material/download:")
-    upload = st.file_uploader("Import a My digits file (.npz)", type=["npz"])
+    upload = st.file_uploader("Import a My digits file (.npz)", type=["npz"],
+                              max_upload_size=MAX_IMPORT_BYTES // 2**20)  # the import's own limit, said up front
     state = page_state(MyDigitsState)
     if upload is None or state.imported == upload.file_id:
         return

@@ -14,13 +14,7 @@ def training_curves(view) -> None:
     """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
     epoch (train and validation, best epoch marked); before the first batch, a line saying they are to come."""
     # Altair and pandas are imported only once there are curves to draw: not by the pages that show none (Sweeps).
-    from mnist_core.training.charts import (
-        batch_chart_spec,
-        batch_frame,
-        epoch_chart_frame,
-        epoch_chart_spec,
-        epoch_splits,
-    )
+    from mnist_core.training.charts import batch_chart, epoch_chart
 
     if not view.batches:
         if view.status in ACTIVE:
@@ -28,10 +22,9 @@ def training_curves(view) -> None:
         return
     for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
-            st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
+            st.vega_lite_chart(batch_chart(view.batches, metric), width="stretch")
             if len(view.epochs) >= 2:
-                frame = epoch_chart_frame(view.epochs, metric)
-                st.vega_lite_chart(frame, epoch_chart_spec(metric, epoch_splits(frame)), width="stretch")
+                st.vega_lite_chart(epoch_chart(view.epochs, metric), width="stretch")
     st.caption(batches_caption(view))
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.data.mnist import MnistData
 from mnist_core.store.records import RegistryError, RunRecord
-from mnist_core.store.registry import MODELS_ENV, PROJECT_MODELS, Registry
+from mnist_core.store.registry import DEFAULT_ID, MODELS_ENV, PROJECT_MODELS, Registry
 
 if TYPE_CHECKING:
     from mnist_core.model.evaluation import ImagePredictor
@@ -33,6 +33,12 @@ def run_label(record: RunRecord) -> str:
     """How a run is named in pickers: name, test accuracy and id."""
     accuracy = "untested" if record.test_accuracy is None else f"{record.test_accuracy:.2%}"
     return f"{record.name} · {accuracy} · {record.id}"
+
+
+def short_label(record: RunRecord) -> str:
+    """A run's name with the end of its id (names repeat; ids are long), where a whole label does not fit: chart
+    legends, a multiselect's tags."""
+    return f"{record.name} ({record.id[-4:]})" if record.id != DEFAULT_ID else f"{record.name} (shipped)"
 
 
 def model_picker(runs: list[RunRecord]) -> str | None:

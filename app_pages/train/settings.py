@@ -16,7 +16,8 @@ from mnist_core.model.precision import AUTO, MIXED_BFLOAT16, resolved_precision
 
 QUICK_SUBSET = 10_000  # default subset of a custom network: a good model in well under a minute on a slow CPU
 CUSTOM_VALIDATION = TrainConfig().validation_split  # held out by a custom network: the settings table's default
-CHOICE_LABELS = {"precision": lambda name: f"auto ({resolved_precision(AUTO)} on this CPU)" if name == AUTO else name}
+CHOICE_LABELS = {  # short enough for half of the settings' width at 1400 px ("auto (mixed_bfloat16 o" was cut)
+    "precision": lambda name: f"auto ({resolved_precision(AUTO).removeprefix('mixed_')})" if name == AUTO else name}
 
 
 def load_settings(choices: TrainChoices, config: TrainConfig) -> None:

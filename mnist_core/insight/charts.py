@@ -10,7 +10,7 @@ POINT_SELECTION = "point"  # name of the click selection on the embedding map (c
 MAP_SIZE = 560
 CURVE_HEIGHT = 220
 POINT_SIZE, WRONG_SIZE = 18, 60
-RELIABILITY_SIDE, RELIABILITY_COUNTS_HEIGHT = 320, 90
+RELIABILITY_SIDE, RELIABILITY_COUNTS_HEIGHT = 280, 90  # with its axes the diagram fits a 390 px phone (320 did not)
 
 
 def embedding_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
@@ -68,7 +68,7 @@ def reliability_chart(table: pd.DataFrame, title: str) -> alt.VConcatChart:
     counts = alt.Chart(table).mark_rect(color="#6b7280", opacity=0.75, stroke="white").encode(
         x=alt.X("lower:Q", title="confidence", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         x2="upper:Q",
-        y=alt.Y("count:Q", title="predictions", scale=alt.Scale(type="symlog"), axis=alt.Axis(format="~s")),
+        y=alt.Y("count:Q", title="predictions", scale=alt.Scale(type="symlog"), axis=alt.Axis(format=",d")),
         y2=alt.datum(0),
         tooltip=[alt.Tooltip("lower:Q", format=".0%", title="from"), alt.Tooltip("upper:Q", format=".0%", title="to"),
                  alt.Tooltip("count:Q", title="predictions")])

@@ -42,7 +42,10 @@ class FinetuneError(ConfigError):
 
 
 def lineage(base_name: str, base_id: str, trained_on: int, held_out: int) -> str:
-    return f"fine-tuned from {base_name} ({base_id}) on {trained_on} of my digits ({held_out} held out)"
+    """Where a fine-tune came from, for its record's reason: the base by name and id (once, when they are the same:
+    not "default (default)")."""
+    base = base_name if base_name == base_id else f"{base_name} ({base_id})"
+    return f"fine-tuned from {base} on {trained_on} of my digits ({held_out} held out)"
 
 
 def finetune_request(registry: Registry, base_id: str, epochs: int = FINETUNE_CONFIG.epochs,

@@ -54,12 +54,12 @@ def batch_frame(batches: list[dict], metric: str) -> pd.DataFrame:
     return thin(frame)
 
 
-def batch_chart_spec(metric: str) -> dict:
-    """Vega-Lite spec, without data, of the per-batch training ``metric`` chart (rows from ``batch_frame``): the
-    raw values faint and their moving average as a solid line. A fresh copy of a spec built once per metric: the
-    live view redraws both curves every 2 s while a run trains, and building them anew in Altair (which validates
-    each chart) would take CPU from the interpreter the run trains with."""
-    return copy.deepcopy(_batch_chart_spec(metric))
+def batch_chart(batches: list[dict], metric: str) -> dict:
+    """Vega-Lite spec of the per-batch training ``metric`` chart with its rows (``batch_frame``): the raw values
+    faint and their moving average as a solid line. Built on a spec made once per metric: the live view redraws
+    both curves every 2 s while a run trains, and building them anew in Altair (which validates each chart) would
+    take CPU from the interpreter the run trains with."""
+    return with_rows(_batch_chart_spec(metric), batch_frame(batches, metric))
 
 
 @functools.cache
@@ -75,6 +75,17 @@ def _batch_chart_spec(metric: str) -> dict:
     for key in ("data", "datasets", "config"):  # the rows come with each drawing; Streamlit themes the chart itself
         spec.pop(key, None)
     return spec
+
+
+LIVE_ROWS = "rows"  # the name of the dataset a live chart's spec carries
+
+
+def with_rows(spec: dict, frame: pd.DataFrame) -> dict:
+    """A copy of ``spec`` that draws ``frame``, given as a named dataset: Streamlit puts a named dataset into the
+    chart it creates, whereas the ``data`` argument of ``st.vega_lite_chart`` is inserted only after Vega has drawn
+    the chart once without rows (and warned "Infinite extent" for each field); later drawings replace the rows of
+    the same name in the chart already shown."""
+    return copy.deepcopy(spec) | {"data": {"name": LIVE_ROWS}, "datasets": {LIVE_ROWS: frame}}
 
 
 def best_epoch(epochs: list[dict]) -> int | None:
@@ -107,11 +118,12 @@ def epoch_chart_frame(epochs: list[dict], metric: str) -> pd.DataFrame:
     return frame
 
 
-def epoch_chart_spec(metric: str, splits: tuple[str, ...]) -> dict:
-    """Vega-Lite spec, without data, of the per-epoch ``metric`` chart (rows from ``epoch_chart_frame``): one line
-    with points per split in ``splits``, and a dashed rule at the best epoch. A fresh copy of a spec built once per
-    metric and splits, for the same reason as ``batch_chart_spec``."""
-    return copy.deepcopy(_epoch_chart_spec(metric, splits))
+def epoch_chart(epochs: list[dict], metric: str) -> dict:
+    """Vega-Lite spec of the per-epoch ``metric`` chart with its rows (``epoch_chart_frame``): one line with points
+    per split the rows measure, and a dashed rule at the best epoch. Built on a spec made once per metric and splits,
+    for the same reason as ``batch_chart``."""
+    frame = epoch_chart_frame(epochs, metric)
+    return with_rows(_epoch_chart_spec(metric, epoch_splits(frame)), frame)
 
 
 @functools.cache
@@ -134,25 +146,31 @@ def _epoch_chart_spec(metric: str, splits: tuple[str, ...]) -> dict:
     return spec
 
 
-def comparison_chart(curves: dict[str, list[dict]], metric: str) -> alt.Chart:
+def comparison_chart(curves: dict[str, list[dict]], metric: str) -> alt.LayerChart:
     """Per-epoch ``metric`` of several runs (name → epoch rows) overlaid, one clearly distinct colour per run,
-    validation dashed, the legend under the plot with whole names. When one run is much longer than another, the
-    epoch axis is logarithmic, so a 2-epoch run is not squeezed into a corner by a 30-epoch one."""
+    validation dashed; the runs' legend under the plot with whole names, the splits' above it (side by side under
+    it, the second ran off a phone's screen). The plot keeps its height whatever the legends take (the width alone
+    follows the page). When one run is much longer than another, the epoch axis is logarithmic and ends at the
+    longest run, so a 2-epoch run is not squeezed into a corner by a 30-epoch one."""
     frames = [epoch_frame(epochs, metric).assign(run=name) for name, epochs in curves.items()]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["epoch", "split", "value", "run"])
     title = METRIC_TITLES.get(metric, metric)
     lengths = [len(epochs) for epochs in curves.values() if epochs]
     logarithmic = bool(lengths) and max(lengths) >= LOG_EPOCHS_RATIO * min(lengths)
-    return alt.Chart(frame).mark_line(point=True).encode(
+    base = alt.Chart(frame).encode(
         x=alt.X("epoch:Q", title="epoch" + (" (log scale)" if logarithmic else ""),
-                scale=alt.Scale(type="log") if logarithmic else alt.Undefined,
+                scale=alt.Scale(type="log", nice=False) if logarithmic else alt.Undefined,
                 axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(format=VALUE_FORMAT)),
         color=alt.Color("run:N", title="run", scale=alt.Scale(scheme="tableau10"),
-                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
-        strokeDash=alt.StrokeDash("split:N", title=None, legend=alt.Legend(orient="bottom")),
-        tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(title=f"{title} per epoch", height=COMPARISON_HEIGHT)
+                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=600, symbolType="stroke")),
+        tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")])
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash(  # points have no dash: the splits' legend shows lines
+        "split:N", title=None, scale=alt.Scale(domain=list(SPLITS)),
+        legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeColor="#374151", symbolStrokeWidth=2)))
+    return alt.layer(lines, base.mark_point(filled=True, size=30)).properties(
+        title=f"{title} per epoch", height=COMPARISON_HEIGHT,
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 LOG_EPOCHS_RATIO = 4  # the longest run this many times the shortest: the epoch axis becomes logarithmic

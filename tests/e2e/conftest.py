@@ -65,14 +65,47 @@ def browser():
     playwright.stop()
 
 
-def assert_no_script_errors(console: list[tuple[str, str]], page_errors: list[str]) -> None:
-    """No uncaught exception in the page and no script error in the browser's console during the journey. Not script
+# Reports, as console errors, the window's error events that carry no exception: Chromium tells neither the console
+# nor Playwright about them, and "ResizeObserver loop completed with undelivered notifications" is one.
+REPORT_WINDOW_ERRORS = """window.addEventListener('error', event => {
+    if (!event.error) console.error('window error event: ' + event.message);
+});"""
+VEGA_WARNING = "WARN "  # how Vega's logger starts a warning it writes to the console ("WARN Infinite extent ...")
+
+
+def script_problems(console: list[tuple[str, str]], page_errors: list[str]) -> list[str]:
+    """What a journey must not leave in the browser: an uncaught exception, a script error in the console (a
+    ResizeObserver loop included), or a warning of Vega's (a chart drawn with data it cannot draw). Not script
     errors: a resource the server answered 404 (Streamlit's own frontend asks for ``/_stcore/health`` relative to a
     deep link), and Streamlit's "Image source error" for a picture whose media file the next script run replaced."""
-    problems = page_errors + [text for kind, text in console
-                              if kind == "error" and not text.startswith("Failed to load resource")
-                              and "Image source error" not in text]  # an image of a run replaced by the next run
-    assert not problems, "the page reported errors:\n" + "\n".join(problems[:20])
+    return page_errors + [text for kind, text in console
+                          if (kind == "error" and not text.startswith("Failed to load resource")
+                              and "Image source error" not in text)  # an image of a run replaced by the next run
+                          or (kind == "warning" and text.startswith(VEGA_WARNING))]
+
+
+class BrowserConsole:
+    """Every console message and uncaught error of the pages of one browser context (pages it opens later too)."""
+
+    def __init__(self, context) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.page_errors: list[str] = []
+        context.add_init_script(REPORT_WINDOW_ERRORS)
+        context.on("console", lambda message: self.messages.append((message.type, message.text)))
+        context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
+
+    def problems(self) -> list[str]:
+        return script_problems(self.messages, self.page_errors)
+
+
+@pytest.fixture()
+def watch_console():
+    """``watch_console(context)`` collects what the context's pages report; at the end of the test, after the
+    screenshots, the test fails on any script error or Vega warning any of them reported."""
+    consoles: list[BrowserConsole] = []
+    yield lambda context: consoles.append(BrowserConsole(context))
+    problems = [problem for console in consoles for problem in console.problems()]
+    assert not problems, f"the browser reported {len(problems)} problem(s):\n" + "\n".join(problems[:20])
 
 
 def screenshot_name(node_name: str) -> str:
@@ -85,19 +118,16 @@ def requests_seen(app_server) -> RequestLog:
 
 
 @pytest.fixture()
-def page(browser, app_server, requests_seen, request):
-    """A fresh browser context and page (so a fresh Streamlit session) opened on the app; at the end, pass or
-    fail, a full-page screenshot goes to ``tests/screenshots/<test name>.png``."""
+def page(browser, app_server, requests_seen, watch_console, request):
+    """A fresh browser context and page (so a fresh Streamlit session) opened on the app, its console watched; at
+    the end, pass or fail, a full-page screenshot goes to ``tests/screenshots/<test name>.png``."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=False)
     context.set_default_timeout(30_000)
     context.on("request", lambda sent: requests_seen.urls.append(sent.url))  # this page and any it opens
-    console, page_errors = [], []
-    context.on("console", lambda message: console.append((message.type, message.text)))
+    watch_console(context)
     new_page = context.new_page()
-    new_page.on("pageerror", lambda error: page_errors.append(str(error)))
     new_page.on("websocket", lambda socket_: requests_seen.urls.append(socket_.url))
     yield new_page
-    assert_no_script_errors(console, page_errors)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         try:

@@ -103,6 +103,21 @@ def choose(page: Page, label: str, option: str | re.Pattern) -> str:
     return text
 
 
+def pick(page: Page, label: str, option: str | re.Pattern) -> None:
+    """Add an option of a multiselect by (part of) its text, and close its list."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+    page.keyboard.press("Escape")
+    wait_for_app_idle(page)
+
+
+def tags(page: Page, label: str) -> list[str]:
+    """The whole texts of a multiselect's chosen options (its tags, which may show them cut short), in order."""
+    return page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).locator(
+        '[data-testid="stMultiSelectTagsContainer"] [data-tag]').evaluate_all(
+        "tags => tags.map(tag => tag.getAttribute('aria-label'))")
+
+
 def options_of(page: Page, label: str) -> list[str]:
     """The texts of a selectbox's options (the list is opened and closed again)."""
     page.get_by_role("combobox", name=label, exact=True).click()

@@ -18,7 +18,9 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
-VIEWPORT = {"width": 1400, "height": 1000}
+# The two screens of the journeys (issue 26): a desktop browser, every page's default, and a phone.
+DESKTOP, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
+VIEWPORT = DESKTOP
 LOG_TAIL_LINES = 150
 # Addresses a page may use without leaving the machine: its own server, and in-page data/blob URLs.
 LOCAL_SCHEMES = ("data:", "blob:", "about:")

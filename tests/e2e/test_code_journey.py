@@ -18,6 +18,8 @@ pytestmark = pytest.mark.e2e
 
 def test_the_train_pages_code_follows_the_layers(page, app_server, requests_seen):
     open_app(page, app_server.url, "train", ready_text="Training settings")
+    precision = page.get_by_role("combobox", name="Precision", exact=True)  # issue 26 item 9: it was cut short
+    assert precision.evaluate("box => box.scrollWidth <= box.clientWidth"), f"{precision.input_value()!r} is cut"
     page.locator("label").filter(has_text="Show the code").first.click()
     wait_for_app_idle(page)
     code = page.locator('[data-testid="stCode"]')

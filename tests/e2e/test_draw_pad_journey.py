@@ -21,13 +21,12 @@ from e2e_helpers import (
     screenshot,
     wait_for_app_idle,
 )
+from e2e_server import DESKTOP, PHONE
 from mnist_core.store.my_digits import MyDigits
 from mnist_core.store.registry import Registry
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 900}
 ONE = [(0.5, 0.15), (0.5, 0.85)]  # a "1": one vertical stroke
 BLANK_PAD = "pad => { const pixels = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;" \
             " for (let i = 0; i < pixels.length; i += 4) if (pixels[i] > 0) return false; return true; }"
@@ -35,11 +34,12 @@ FINGER_SCROLL_PX = 300
 
 
 @pytest.fixture()
-def phone_page(browser, app_server, requests_seen):
-    """A page in a phone's browser context: 390×844, touch, mobile."""
+def phone_page(browser, app_server, requests_seen, watch_console):
+    """A page in a phone's browser context: 390×844, touch, mobile, its console watched."""
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, accept_downloads=False)
     context.set_default_timeout(30_000)
     context.on("request", lambda sent: requests_seen.urls.append(sent.url))
+    watch_console(context)
     yield context.new_page()
     context.close()
 

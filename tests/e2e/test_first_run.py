@@ -38,11 +38,12 @@ def bare_server(tmp_path, mnist_path):
     mnist.close()
 
 
-def test_home_downloads_mnist_and_every_page_has_it(browser, bare_server):
+def test_home_downloads_mnist_and_every_page_has_it(browser, bare_server, watch_console):
     server, cache = bare_server
     seen = RequestLog(server.url)
     context = browser.new_context(viewport=VIEWPORT)
     context.on("request", lambda sent: seen.urls.append(sent.url))
+    watch_console(context)
     page = context.new_page()
     try:
         open_app(page, server.url, ready_text="Could not load MNIST")

@@ -1,6 +1,8 @@
 """Insight in a real browser: the embedding map of the default model is drawn, clicking a point shows that test
-image with its top-3, and the robustness lab run for two models (the default and a softmax regression trained
-through the CLI into the server's registry) draws two curves per transform."""
+image with its top-3, the robustness lab run for two models (the default and a softmax regression trained through
+the CLI into the server's registry) draws two curves per transform, the reliability diagram shows how many
+predictions each bin holds (on a desktop and on a phone), and every choice survives a round trip through the other
+views and another page without a recompute (issue 26, items 2 and 8)."""
 
 from __future__ import annotations
 
@@ -18,17 +20,21 @@ from e2e_helpers import (
     APP_TIMEOUT_MS,
     assert_no_exception,
     chart,
+    choose,
+    go_to,
     open_app,
+    pick,
     screenshot,
     symbol_count,
+    tags,
     wait_for_app_idle,
 )
-from e2e_server import PROJECT
+from e2e_server import PHONE, PROJECT
 
 pytestmark = pytest.mark.e2e
 
 LINEAR_RUN = "e2e-insight-linear"
-MAP_POINTS = 2000  # the page's default sample
+MAP_POINTS = "1,000 test images"  # not the page's default (2,000), so the round trip shows it was kept
 LAB_SAMPLE = "500 (stratified sample)"
 SWEEP_TIMEOUT_MS = 240_000  # two models, 31 severities of 500 images, on a busy 2-core machine
 # A point (an SVG path of the map's symbol mark) that is on top where it is drawn, so a click there hits it.
@@ -40,6 +46,13 @@ TOPMOST_POINT = """paths => {
             return {x, y, label: path.getAttribute('aria-label') || ''};
     }
     return null;
+}"""
+# Notes whether a progress bar (a task computing) appears anywhere on the page from now on.
+WATCH_PROGRESS = """() => {
+    window.progressSeen = false;
+    new MutationObserver(() => {
+        if (document.querySelector('[data-testid="stProgress"]')) window.progressSeen = true;
+    }).observe(document.body, {childList: true, subtree: true});
 }"""
 
 
@@ -66,13 +79,39 @@ def click_a_point(page) -> int:
     return int(found.group(1))
 
 
+def show_view(page, view: str) -> None:
+    page.locator('[data-testid="stButtonGroup"]').get_by_text(view, exact=True).click()
+    wait_for_app_idle(page)
+
+
+def lab_choices(page) -> tuple[list[str], str]:
+    """The robustness lab's chosen models and sample."""
+    return tags(page, "Models"), page.get_by_role("combobox", name="Test images", exact=True).input_value()
+
+
+def assert_reliability_counts(page) -> None:
+    """The reliability diagram has bars per confidence bin and, under them, how many predictions each bin holds."""
+    diagram = chart(page, "as trained")
+    expect(diagram).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(diagram.locator('g.role-axis[aria-label^="Y-axis titled \'predictions\'"]')).to_have_count(1)
+    bins = diagram.locator("g.mark-rect.role-mark path")
+    assert bins.count() >= 4, f"{bins.count()} bars: accuracy and count bars expected for each bin"
+    counts = [re.search(r"predictions: ([\d,]+)", label) for label in bins.evaluate_all(
+        "paths => paths.map(p => p.getAttribute('aria-label') || '')")]
+    total = sum(int(found.group(1).replace(",", "")) for found in counts if found)
+    assert total == 10_000, f"the bins count {total:,} predictions, not the 10,000 of the test set"
+    box, width = diagram.bounding_box(), page.viewport_size["width"]
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"the diagram runs off a {width} px screen: {box}"
+
+
 def test_map_click_shows_the_image_and_lab_draws_two_curves(page, app_server, requests_seen, linear_run):
     started = time.monotonic()
     open_app(page, app_server.url, "insight", ready_text="Insight")
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile(r"· default$"))
+    choose(page, "Points", MAP_POINTS)
     the_map = chart(page, "PCA of")
     expect(the_map).to_be_visible(timeout=APP_TIMEOUT_MS)
-    assert symbol_count(the_map) == MAP_POINTS
+    assert symbol_count(the_map) == 1000
 
     index = click_a_point(page)
     expect(page.get_by_text(f"test image #{index}", exact=True)).to_be_visible(timeout=APP_TIMEOUT_MS)
@@ -81,13 +120,8 @@ def test_map_click_shows_the_image_and_lab_draws_two_curves(page, app_server, re
     expect(page.locator('[data-testid="stImage"] img')).to_have_count(1)
     screenshot(page, "insight_map_clicked")
 
-    page.locator('[data-testid="stButtonGroup"]').get_by_text("Robustness lab", exact=True).click()
-    wait_for_app_idle(page)
-    models = page.get_by_role("combobox", name="Models", exact=True)
-    models.click()
-    page.get_by_role("option").filter(has_text=LINEAR_RUN).first.click()
-    page.keyboard.press("Escape")
-    wait_for_app_idle(page)
+    show_view(page, "Robustness lab")
+    pick(page, "Models", LINEAR_RUN)
     sample = page.get_by_role("combobox", name="Test images", exact=True)
     sample.click()
     page.get_by_role("option").filter(has_text=LAB_SAMPLE).first.click()
@@ -98,8 +132,36 @@ def test_map_click_shows_the_image_and_lab_draws_two_curves(page, app_server, re
         expect(chart(page, transform).locator("g.mark-line.role-mark path")).to_have_count(2)
     legend = rotate.locator("g.role-legend").text_content()
     assert LINEAR_RUN in legend and "(default)" in legend, legend
+    chosen = lab_choices(page)
+    assert len(chosen[0]) == 2 and chosen[1] == LAB_SAMPLE, chosen
+    assert_no_exception(page)
+    screenshot(page, "insight_robustness_two_models")
+
+    # The reliability diagram shows how many predictions fall in each bin, on a desktop and on a phone.
+    show_view(page, "Confidence")
+    assert_reliability_counts(page)
+    screenshot(page, "insight_confidence_desktop")
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    assert_reliability_counts(page)
+    screenshot(page, "insight_confidence_phone")
+    page.set_viewport_size(desktop)
+
+    # Away to another page and back, then through the views: every choice is still there, and nothing is computed
+    # again (no progress bar shows at any moment).
+    go_to(page, "Home", "Data set loaded from")
+    go_to(page, "Insight", "Insight")
+    page.evaluate(WATCH_PROGRESS)
+    expect(chart(page, "as trained")).to_be_visible(timeout=APP_TIMEOUT_MS)  # the view chosen last
+    show_view(page, "Embedding map")
+    expect(page.get_by_role("combobox", name="Points", exact=True)).to_have_value(MAP_POINTS)
+    expect(the_map).to_be_visible(timeout=APP_TIMEOUT_MS)
+    assert symbol_count(the_map) == 1000
+    show_view(page, "Robustness lab")
+    assert lab_choices(page) == chosen, f"the lab's choices after the round trip: {lab_choices(page)}, not {chosen}"
+    expect(rotate.locator("g.mark-line.role-mark path")).to_have_count(2, timeout=APP_TIMEOUT_MS)
+    assert not page.evaluate("() => window.progressSeen"), "coming back computed the map or the sweep again"
     assert_no_exception(page)
     requests_seen.assert_all_local()
-    screenshot(page, "insight_robustness_two_models")
-    print(f"insight journey: clicked test image #{index}; two curves per transform; "
-          f"{time.monotonic() - started:.1f} s")
+    print(f"insight journey: clicked test image #{index}; two curves per transform; counts under the reliability "
+          f"diagram; choices kept after a round trip, nothing recomputed; {time.monotonic() - started:.1f} s")

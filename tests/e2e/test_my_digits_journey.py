@@ -1,7 +1,7 @@
 """Teach the default model a hand it misreads, in a real browser: draw a leaning, crossed 7 that the default model
 reads as another digit, file it under 7 with "That was a 7", import more drawings of the same hand (an export made
 from tests/stroke_hand.py, as a user brings their set from another machine), fine-tune on the My digits page, and
-see the new run read the 7 right on the Draw page."""
+follow "Try it on the Draw page" to the Draw page opened on the new run (issue 26, item 6), which reads the 7 right."""
 
 from __future__ import annotations
 
@@ -17,16 +17,18 @@ from e2e_helpers import (
     assert_navigation,
     assert_no_exception,
     choose,
+    dataframe_row,
     drawing_pad_box,
     go_to,
     metric,
     open_app,
+    pick,
     screenshot,
     upload,
     wait_for_app_idle,
 )
 from mnist_core.data.drawing import to_mnist
-from mnist_core.store.my_digits import MyDigits
+from mnist_core.store.my_digits import MAX_IMPORT_BYTES, MyDigits
 from mnist_core.store.registry import Registry
 from stroke_hand import STROKES, affine_for, hand
 
@@ -83,6 +85,8 @@ def test_file_a_misread_digit_fine_tune_and_see_it_read_right(page, app_server, 
     screenshot(page, "test_my_digits_journey-1-filed")
 
     go_to(page, "My digits", "Your drawings")
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Import a My digits file (.npz)")
+    expect(uploader).to_contain_text(f"{MAX_IMPORT_BYTES // 2**20}MB per file")  # the import's limit, not 100 MB
     upload(page, "Import a My digits file (.npz)", hand_export(tmp_path))
     expect(page.get_by_text("Imported 100 drawing(s)")).to_be_visible(timeout=APP_TIMEOUT_MS)
     wait_for_app_idle(page)
@@ -94,6 +98,7 @@ def test_file_a_misread_digit_fine_tune_and_see_it_read_right(page, app_server, 
     expect(metric(page, "MNIST test")).to_be_visible(timeout=FINETUNE_TIMEOUT_MS)
     wait_for_app_idle(page)
     expect(page.get_by_text(re.compile(r"fine-tuned from default"))).to_be_visible()
+    fine_tuned = re.search(r"\(id (\S+)\)", page.get_by_text(re.compile(r"^Saved as .* \(id ")).inner_text()).group(1)
     assert_no_exception(page)
     screenshot(page, "test_my_digits_journey-3-fine-tuned")
     page.get_by_role("tab", name="Measure models").click()
@@ -101,10 +106,18 @@ def test_file_a_misread_digit_fine_tune_and_see_it_read_right(page, app_server, 
     wait_for_app_idle(page)
     screenshot(page, "test_my_digits_journey-4-measured")
 
-    go_to(page, "Draw", "Stroke width")
-    choose(page, "Model", "my digits")
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.get_by_role("link", name="Try it on the Draw page").click()  # opens Draw on the fine-tuned run
+    expect(page.get_by_text("Stroke width")).to_be_visible(timeout=APP_TIMEOUT_MS)
+    wait_for_app_idle(page)
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile(re.escape(fine_tuned)))
     draw(page, seven_strokes())
     expect(metric(page, "Prediction")).to_have_text(str(DIGIT), timeout=APP_TIMEOUT_MS)
+    pick(page, "Compare with", "default (shipped)")  # the model it came from reads the same drawing
+    expect(dataframe_row(page, "default (shipped)")).to_have_count(1, timeout=APP_TIMEOUT_MS)
+    cut = page.locator('[data-testid="stMultiSelect"] [data-tag] span[title]').evaluate_all(
+        "tags => tags.filter(tag => tag.scrollWidth > tag.clientWidth).map(tag => tag.title)")
+    assert not cut, f"tags of 'Compare with' cut short: {cut}"  # issue 26 item 9
     assert_no_exception(page)
     screenshot(page, "test_my_digits_journey-5-read-right")
     requests_seen.assert_all_local()

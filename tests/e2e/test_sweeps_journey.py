@@ -1,10 +1,11 @@
 """The Sweeps page in a real browser: create a ``quick`` sweep of 3 trials, watch its table fill while the server's
 background worker trains them for real, see Optuna's parallel coordinates draw a line per trial with values along
-its axes (the learning rate's log axis in powers of ten), switch to the best-so-far chart, and open the best run on
-the Errors page."""
+its axes, the learning rate's axis logarithmic, and its axis names inside the chart on a phone (issue 26, item 4),
+switch to the best-so-far chart, and open the best run on the Errors page."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
@@ -21,12 +22,35 @@ from e2e_helpers import (
     set_text,
     wait_for_app_idle,
 )
+from e2e_server import PHONE
 
 pytestmark = pytest.mark.e2e
 
 SWEEP, TRIALS = "e2e-quick", 3
 SWEEP_TIMEOUT_S = 240  # three ~2 s trials, plus TensorFlow's import and MNIST on a busy 2-core machine
 BEST_RUN = re.compile(r"Best: trial (\d+) .*saved as run (\S+)\.")
+LOG_PARAM = "learning_rate"  # searched over a log range in the quick space
+# The parallel coordinates as drawn (Plotly's figure on the page): the values written along the LOG_PARAM axis
+# (height, text) and where each trial's line crosses it (height, the trial's value as its hover text says).
+AXIS_AND_TRIALS = """name => {
+    const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+    const axis = plot.layout.xaxis.ticktext.indexOf(name);
+    return {labels: plot.layout.annotations.filter(a => a.x === axis).map(a => [a.y, a.text]),
+            trials: plot.data.filter(t => t.customdata).map(t => [t.y[axis], t.customdata[axis][1]])};
+}"""
+
+
+def assert_log_axis(page) -> None:
+    """The learning rate's axis is logarithmic: each trial crosses it at the height of its value's logarithm
+    between the axis's ends, and the values written along it include both ends."""
+    drawn = page.evaluate(AXIS_AND_TRIALS, LOG_PARAM)
+    ends = dict(drawn["labels"])
+    low, high = math.log10(float(ends[min(ends)])), math.log10(float(ends[max(ends)]))
+    assert len(drawn["trials"]) == TRIALS and high > low, drawn
+    tolerance = max(0.02, 0.01 / (high - low))  # the texts have 3 significant digits
+    for height, value in drawn["trials"]:
+        assert abs(height - (math.log10(float(value)) - low) / (high - low)) < tolerance, \
+            f"a learning rate of {value} drawn at {height:.3f} of an axis from {ends[min(ends)]} to {ends[max(ends)]}"
 
 
 def wait_for_metric(page, label: str, pattern: re.Pattern, timeout_s: float) -> str:
@@ -65,9 +89,20 @@ def test_create_watch_and_open_the_best_run(page, app_server, requests_seen):
     expect(table.locator('[role="row"]').filter(has_text="complete")).to_have_count(TRIALS)
     parallel = page.locator('[data-testid="stPlotlyChart"]')
     expect(parallel.locator("g.scatterlayer g.trace")).to_have_count(TRIALS + 1)  # a line per trial, the colours
-    expect(parallel.locator("g.xtick text").filter(has_text="learning_rate")).to_have_count(1)
+    expect(parallel.locator("g.xtick text").filter(has_text=LOG_PARAM)).to_have_count(1)
     assert parallel.locator("g.annotation").count() >= 2 * 7  # values along each axis: accuracy and 6 parameters
+    assert_log_axis(page)
     screenshot(page, "sweeps_done")
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)  # Plotly redraws for the new width
+    box = parallel.bounding_box()
+    outside = parallel.locator("g.xtick text").evaluate_all(  # slanted, so they neither run together nor off it
+        "(names, box) => names.filter(name => { const r = name.getBoundingClientRect();"
+        " return r.left < box.x || r.right > box.x + box.width; }).map(name => name.textContent)", box)
+    assert not outside, f"axis names beyond the chart's edges on a phone: {outside}"
+    screenshot(page, "sweeps_done_phone")
+    page.set_viewport_size(desktop)
     page.locator('[data-testid="stButtonGroup"]').get_by_text("Best so far", exact=True).click()
     expect(page.get_by_text("Each completed trial's validation accuracy and the best so far.")).to_be_visible()
     expect(parallel.locator("g.scatterlayer g.trace")).to_have_count(2)  # the trials' values, the best so far

@@ -9,11 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e_helpers import APP_TIMEOUT_MS, SCREENSHOTS, assert_no_exception, choose, open_app, set_number, set_text
+from e2e_server import DESKTOP, PHONE
 
 pytestmark = pytest.mark.e2e
 
 FAST_PRESET = "One hidden layer of 32"
-SCREENS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
+SCREENS = {"desktop": DESKTOP, "phone": PHONE}
 STATUS = ".st-key-live_panel"
 
 
