@@ -118,3 +118,18 @@ def model_registry(empty_registry, small_cnn_model):
 
     install_default(empty_registry, small_cnn_model)
     return empty_registry
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Leave with pytest's own exit status, skipping the interpreter's teardown: with TensorFlow loaded and the job
+    runners' daemon threads alive (idle), Python's finalisation now and then aborts in TensorFlow's C++ ("terminate
+    called ... exception not rethrown", status 134) after every test has passed - seen on tests/test_pages.py alone."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(getattr(config, "_digit_lab_exit_status", 0)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Keep the session's exit status for ``pytest_unconfigure``."""
+    session.config._digit_lab_exit_status = exitstatus
