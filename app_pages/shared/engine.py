@@ -37,14 +37,34 @@ def load_engine_and_default_model() -> None:
     predictor.activations(blank)
 
 
+PRELOAD_DELAY_S = 3.0  # after a page whose next step needs no engine: by then the browser has drawn it
+
+
 @st.cache_resource(show_spinner=False)
-def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to
-    predict, once per server process, on a thread of its own, after the first page shown: no page waits for it, and by
-    the time a user presses Train or draws a digit it is usually done (the Train page's first visit no longer waits
-    for the import; bench/RESULTS.md, section App). A failure is reported by whatever needs the engine or the model,
-    which loads it again."""
-    threading.Thread(target=load_engine_and_default_model, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+def engine_preload() -> threading.Event:
+    """Start ``load_engine_and_default_model`` once per server process, on a thread of its own that first waits
+    ``PRELOAD_DELAY_S`` or until the event returned is set. A failure is reported by whatever needs the engine or
+    the model, which loads it again."""
+    at_once = threading.Event()
+
+    def preload() -> None:
+        at_once.wait(PRELOAD_DELAY_S)
+        load_engine_and_default_model()
+
+    threading.Thread(target=preload, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+    return at_once
+
+
+def preload_engine(at_once: bool) -> None:
+    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to predict,
+    in the background after the page shown: at once when the page's next step needs it (a stroke on Draw, a press of
+    Train), else a few seconds later. Importing TensorFlow holds the interpreter for a second or more at a time, during
+    which the server sends the browser nothing (the page's scripts, its charts, the end of its script run): started
+    at once, it delayed a page like Sweeps or Models by seconds on its first visit. No page waits for it, and by the
+    time a user presses Train or draws a digit it is usually done (bench/RESULTS.md, section App)."""
+    started = engine_preload()
+    if at_once:
+        started.set()
 
 
 @st.cache_resource
