@@ -1,5 +1,5 @@
 """app.py: its reliance on Streamlit internals (an upgrade that removes them must fail here, not slow training down),
-and the training engine loaded in the background once the first page is shown."""
+and the training engine loaded in the background once the first page is shown (at once, or a few seconds later)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own
     background = [ENGINE_PRELOAD_THREAD] + ([LANES[LIGHT]] if first_page == "errors" else [])  # the saliency task
     assert done.stdout.strip() in [str([thread]) for thread in background], done.stdout
 
+
+
+@pytest.mark.parametrize(("first_page", "at_once"), [("models", False), ("train", True)])
+def test_the_preload_starts_at_once_only_after_a_page_whose_next_step_needs_the_engine(first_page, at_once, registry):
+    """After Train (and Draw) the preload starts at once: the next press needs the engine. After any other page it
+    waits until no page has been shown for a few seconds, so that importing TensorFlow, which holds the interpreter,
+    does not hold back the rest of a page on its way to the browser."""
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages.shared.engine import engine_preload
+
+    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=90)
+    app.switch_page(f"app_pages/{first_page}/{first_page}.py")
+    app.run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    assert engine_preload().at_once.is_set() is at_once  # the app's own preload: one per server process
 
 WHO_LOADS_THE_DEFAULT_MODEL = """
 import threading

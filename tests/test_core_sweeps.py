@@ -243,6 +243,56 @@ def test_a_run_saved_by_a_trial_that_then_failed_is_removed(registry, small_dens
         registry.record(saved["FAIL"])
 
 
+
+def fields(trial) -> str:
+    """Every field of a ``FrozenTrial``, its dicts in key order, as text (a NaN is never equal to itself)."""
+    return repr([(name, sorted(value.items()) if isinstance(value, dict) else value)
+                 for name, value in sorted(vars(trial).items())])
+
+
+@pytest.mark.parametrize("storage_kind", ["sqlite", "postgresql"])
+def test_trials_are_read_as_optuna_reads_them(storage_kind, registry, request):
+    """The storage's own reading of trials (plain queries) gives exactly Optuna's ``FrozenTrial``s, for every query
+    Optuna's cache makes: all trials, some states, the new ones and the unfinished ones; on a study with complete,
+    pruned, failed and retried, running and waiting trials, infinite and missing values."""
+    import math
+
+    import optuna
+    from optuna.storages import RDBStorage
+
+    from helpers import told_trials
+    from mnist_core.sweeps.spaces import load_space, suggest
+    from mnist_core.sweeps.study import (
+        RETRY,
+        claim_waiting_trial,
+        create_sweep,
+        default_storage_url,
+        open_storage,
+        queue_waiting_trials,
+    )
+
+    url = request.getfixturevalue("postgres_url") if storage_kind == "postgresql" else default_storage_url(registry)
+    storage, space = open_storage(url), load_space("quick")
+    study = create_sweep(f"read-alike-{storage_kind}", space, 3, storage)
+    suggest(optuna.Trial(study, claim_waiting_trial(study, storage)), space)  # running, its parameters chosen
+    failed = optuna.Trial(study, claim_waiting_trial(study, storage))
+    failed.report(math.nan, 1)
+    failed.report(-math.inf, 2)
+    RETRY(study, study.tell(failed, state=optuna.trial.TrialState.FAIL))  # a waiting retry with system attributes
+    study.add_trials(told_trials(space, complete=20, pruned=5))
+    study.add_trial(optuna.create_trial(value=math.inf, params={"dropout": 0.1},
+                                        distributions={"dropout": optuna.distributions.FloatDistribution(0, 0.5)}))
+    queue_waiting_trials(storage, study._study_id, 2)
+    study_id, backend = study._study_id, storage.backend
+    trials = RDBStorage._get_trials(backend, study_id, None, set(), -1)
+    unfinished = {trial._trial_id for trial in trials if not trial.state.is_finished()}
+    assert len(trials) == 32 and len(unfinished) == 5 and trials[3].system_attrs
+    last_finished = max(trial._trial_id for trial in trials if trial.state.is_finished())
+    for query in [(None, set(), -1), ((optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL), set(), -1),
+                  (None, unfinished, last_finished - 3), (None, unfinished, -1)]:
+        read, optunas = backend._get_trials(study_id, *query), RDBStorage._get_trials(backend, study_id, *query)
+        assert list(map(fields, read)) == list(map(fields, optunas)), query
+
 # --- PostgreSQL: many workers -----------------------------------------------------------------------------------
 
 

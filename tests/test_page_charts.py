@@ -1,4 +1,5 @@
-"""The pages' charts, labels and pictures (mnist_core.training.charts and mnist_core.data.pictures) as plain values."""
+"""The pages' charts, labels and pictures (mnist_core.training.charts, .progress and mnist_core.data.pictures) as plain
+values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from mnist_core.data import pictures
 from mnist_core.training import charts
+from mnist_core.training.progress import format_seconds, progress_label
 
 
 def test_smoothing_is_debiased_and_follows_the_values():
@@ -85,10 +87,10 @@ def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
 
 
 def test_progress_label_and_durations_read_naturally():
-    assert charts.progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
-    assert charts.progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
-    assert charts.format_seconds(185) == "3 min 05 s"
-    assert charts.format_seconds(3720) == "1 h 02 min"
+    assert progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
+    assert progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
+    assert format_seconds(185) == "3 min 05 s"
+    assert format_seconds(3720) == "1 h 02 min"
 
 
 def test_pictures_are_sharp_enlargements_overlays_and_grids():

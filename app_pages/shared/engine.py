@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,14 +38,46 @@ def load_engine_and_default_model() -> None:
     predictor.activations(blank)
 
 
+PRELOAD_AFTER_QUIET_S = 3.0  # no page shown for this long: the browser has drawn the last one, the user reads it
+
+
+class EnginePreload:
+    """``load_engine_and_default_model`` on a thread of its own, started once no page has been shown for
+    ``PRELOAD_AFTER_QUIET_S``, or at once when a page asks for it. A failure is reported by whatever needs the engine
+    or the model, which loads it again."""
+
+    def __init__(self):
+        self.at_once = threading.Event()
+        self.last_page = time.monotonic()
+        threading.Thread(target=self.run, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+
+    def page_shown(self, at_once: bool) -> None:
+        self.last_page = time.monotonic()
+        if at_once:
+            self.at_once.set()
+
+    def run(self) -> None:
+        while not self.at_once.wait(self.last_page + PRELOAD_AFTER_QUIET_S - time.monotonic()):
+            if time.monotonic() >= self.last_page + PRELOAD_AFTER_QUIET_S:
+                break
+        load_engine_and_default_model()
+
+
 @st.cache_resource(show_spinner=False)
-def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to
-    predict, once per server process, on a thread of its own, after the first page shown: no page waits for it, and by
-    the time a user presses Train or draws a digit it is usually done (the Train page's first visit no longer waits
-    for the import; bench/RESULTS.md, section App). A failure is reported by whatever needs the engine or the model,
-    which loads it again."""
-    threading.Thread(target=load_engine_and_default_model, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+def engine_preload() -> EnginePreload:
+    """The server's one engine preload."""
+    return EnginePreload()
+
+
+def preload_engine(at_once: bool) -> None:
+    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to predict,
+    in the background: at once when the page just shown needs it next (a stroke on Draw, a press of Train), else once
+    no page has been shown for a few seconds. Importing TensorFlow holds the interpreter for a second or more at a
+    time, during which the server sends the browsers nothing (a page's scripts, its charts, the end of its script
+    run): started after any page, it held back the first visits of pages like Sweeps and Models by seconds. No page
+    waits for it, and by the time a user presses Train or draws a digit it is usually done (bench/RESULTS.md, section
+    App)."""
+    engine_preload().page_shown(at_once)
 
 
 @st.cache_resource

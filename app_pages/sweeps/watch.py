@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import optuna
 import pandas as pd
 import streamlit as st
 
@@ -20,6 +21,7 @@ from mnist_core.jobs.runner import JobBrief, JobRunner
 from mnist_core.statuses import ACTIVE
 from mnist_core.sweeps.study import (
     STORAGE_ERRORS,
+    SweepSummary,
     load_study,
     open_storage,
     redacted,
@@ -117,31 +119,44 @@ def trial_runs(rows: list[dict]) -> None:
                      query_params={RUN_PARAM: run_id})
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_rows(url: str, name: str, stamp: tuple, _study, _trials: list) -> tuple[SweepSummary, list[dict]]:
+    """The sweep's summary and its trials as table rows (read, never changed, by the page), worked out once per state
+    of its trials (``SweepStorage.stamp``) and shared by every session: a rerun (every few seconds while trials run)
+    does not rebuild thousands of rows."""
+    return summarize(_study, _trials), [row.to_dict() for row in trial_rows(_study, _trials)]
+
+
+def read_sweep(storage_url: str, name: str) -> tuple[optuna.Study, tuple, SweepSummary, list[dict]]:
+    """The sweep ``name``, the stamp of its trials, its summary and its rows; its trials are read from the database
+    only when they changed, and then only the new and unfinished ones (``SweepStorage``)."""
+    storage = cached_storage(storage_url)
+    study = load_study(name, storage)
+    trials = study.get_trials(deepcopy=False)
+    stamp = storage.kept_stamp(study._study_id)
+    return study, stamp, *cached_rows(storage_url, name, stamp, study, trials)
+
+
 def watch(runner: JobRunner, storage_url: str, name: str, was_active: bool, choices: SweepsChoices) -> None:
     """Everything about one sweep, refreshed while trials run (here or on other workers)."""
     try:
-        storage = cached_storage(storage_url)
-        study = load_study(name, storage)
-        trials = study.get_trials(deepcopy=False)  # read from the database only when they changed, and only those
-        summary = summarize(study, trials)
+        study, stamp, summary, rows = read_sweep(storage_url, name)
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return
     if was_active and summary.done and not running_here(runner, storage_url, name):
         st.rerun()  # the sweep has ended: a full run stops the refreshing
-    rows = [row.to_dict() for row in trial_rows(study, trials)]
     sweep_status(runner, storage_url, name, summary)
     if rows:
         trials_table(rows, choices)
     trial_runs(rows)
-    sweep_charts(storage_url, name, storage.kept_stamp(study._study_id), study, rows, choices)
+    sweep_charts(storage_url, name, stamp, study, rows, choices)
 
 
 def watch_view(runner: JobRunner, storage_url: str, name: str, choices: SweepsChoices) -> None:
     """The sweep ``name``, refreshed live while this server runs it or it has trials left."""
     try:
-        active = running_here(runner, storage_url, name) or not summarize(
-            load_study(name, cached_storage(storage_url))).done
+        active = running_here(runner, storage_url, name) or not read_sweep(storage_url, name)[2].done
     except STORAGE_ERRORS as error:
         st.error(plain(error))
         return

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
-from scipy.ndimage import center_of_mass
 
 from mnist_core.data.mnist import IMAGE_SIDE
 from mnist_core.errors import DigitLabError
@@ -120,6 +119,8 @@ def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
 def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     """28×28 float32 in [0, 1], white digit on black, centred by mass; raises ``EmptyImageError`` when nothing is
     drawn."""
+    from scipy.ndimage import center_of_mass  # here, not above: every CLI command imports this module
+
     ink = ink_map(image)
     height, width = ink.shape
     if min(height, width) < MIN_SIDE:

@@ -14,7 +14,8 @@ VALUE_NAME = "validation accuracy"
 PARALLEL, HISTORY, IMPORTANCES, SLICE, CONTOUR, INTERMEDIATE = (
     "Parallel coordinates", "Best so far", "Importances", "Slice", "Contour", "Intermediate values")
 CHARTS = (PARALLEL, HISTORY, IMPORTANCES, SLICE, CONTOUR, INTERMEDIATE)
-DRAWN_TRIALS = {PARALLEL: 300, INTERMEDIATE: 300, CONTOUR: 150,  # a line (contour: a grid row and column) per trial
+DRAWN_TRIALS = {PARALLEL: 100, INTERMEDIATE: 100,  # a Plotly trace per trial, each drawn on its own
+                CONTOUR: 150,  # a grid row and column per trial
                 IMPORTANCES: 500}  # fANOVA's forest grows slow with many trials
 CHART_HEIGHT = 460
 MARGIN = {"l": 48, "r": 16, "t": 30, "b": 10}  # room for the first parallel axis's values
