@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +23,8 @@ class ModelsChoices:
 
     run: str | None = None
     compared: list | None = None  # None: the newest runs with curves
+    deleting: str | None = None  # the run whose "Delete" awaits its confirmation
+    imported: set = field(default_factory=set)  # uploads already imported (a rerun must not import them twice)
 
 
 def labels_version(labels: dict) -> str:

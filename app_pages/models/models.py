@@ -20,7 +20,7 @@ from mnist_core.model.checks import MAX_ARCHIVE_BYTES
 from mnist_core.store.records import RegistryError, RunRecord
 from mnist_core.store.registry import DEFAULT_ID, Registry
 
-DELETE_KEY, UPLOAD_KEY, IMPORTED_KEY = "models.pending_delete", "models.upload", "models.imported_uploads"
+UPLOAD_KEY = "models.upload"
 
 
 def runs_table(runs: list[RunRecord], default_id: str | None) -> None:
@@ -76,13 +76,18 @@ def make_default(run_id: str) -> None:
 
 def delete_run(run_id: str) -> None:
     """Button callback for "Confirm delete": remove the run for good."""
-    st.session_state.pop(DELETE_KEY, None)
+    page_state(ModelsChoices).deleting = None
     try:
         shared_registry().delete(run_id)
     except (RegistryError, OSError) as error:
         flash("error", f"Could not delete: {error}")
     else:
         flash("success", f"Deleted run {run_id}.")
+
+
+def ask_to_delete(choices: ModelsChoices, run_id: str | None) -> None:
+    """Button callback: "Delete" asks to confirm for that run; "Cancel" (``None``) drops the question."""
+    choices.deleting = run_id
 
 
 def picked_run(runs: list[RunRecord], choices: ModelsChoices) -> RunRecord:
@@ -116,8 +121,8 @@ def run_actions(registry: Registry, runs: list[RunRecord], choices: ModelsChoice
             st.error(plain(f"The model file cannot be read: {error}"))
     with delete:
         shipped = run_id == DEFAULT_ID
-        st.button("Delete", key=f"models.delete.{run_id}", disabled=shipped, on_click=st.session_state.__setitem__,
-                  args=(DELETE_KEY, run_id),
+        st.button("Delete", key=f"models.delete.{run_id}", disabled=shipped, on_click=ask_to_delete,
+                  args=(choices, run_id),
                   help="The shipped model cannot be deleted." if shipped else "Asks for confirmation first.")
     is_chosen = run_id == registry.default_id()
     st.button("Make default", key=f"models.make_default.{run_id}", on_click=make_default, args=(run_id,),
@@ -125,21 +130,22 @@ def run_actions(registry: Registry, runs: list[RunRecord], choices: ModelsChoice
               help="It is the default model." if is_chosen else "Preselect it on Draw, Errors, Insight and Kaggle, "
               "and use it in the CLI when no model is named.")
     code_downloads(record)
-    if st.session_state.get(DELETE_KEY) == run_id:  # the question names the run its answer acts on
+    if choices.deleting == run_id:  # the question names the run its answer acts on
         st.warning(plain(f"Delete “{record.name}” ({run_id}) for good? Its model file and history are removed."))
         confirm, cancel = st.columns([1, 5])
         confirm.button("Confirm delete", key=f"models.confirm_delete.{run_id}", type="primary", on_click=delete_run,
                        args=(run_id,))
-        cancel.button("Cancel", key=f"models.cancel_delete.{run_id}", on_click=st.session_state.pop,
-                      args=(DELETE_KEY, None))
+        cancel.button("Cancel", key=f"models.cancel_delete.{run_id}", on_click=ask_to_delete,
+                      args=(choices, None))
 
 
 def import_upload() -> None:
     """File-uploader callback: add an uploaded .keras file as a run once the registry's import has checked it."""
     upload = st.session_state.get(UPLOAD_KEY)
-    if upload is None or upload.file_id in st.session_state.setdefault(IMPORTED_KEY, set()):
+    imported = page_state(ModelsChoices).imported
+    if upload is None or upload.file_id in imported:
         return
-    st.session_state[IMPORTED_KEY].add(upload.file_id)
+    imported.add(upload.file_id)
     try:
         record = shared_registry().import_model(Path(upload.name).stem, upload.getvalue())
     except DigitLabError as error:  # a refused file, or a full disk
