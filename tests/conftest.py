@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def engine_preload_ends_before_python_does():
+    """A page test's app starts the engine preload, a daemon thread that may still be inside TensorFlow when the last
+    test ends; Python exiting under it aborts the process (exit 134 after every test passed). Wait for it, once."""
+    yield
+    if "app_pages.shared.engine" in sys.modules:
+        from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
+
+        for thread in threading.enumerate():
+            if thread.name == ENGINE_PRELOAD_THREAD:
+                thread.join(timeout=300)
 
 
 @pytest.fixture(autouse=True)
