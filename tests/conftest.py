@@ -84,6 +84,21 @@ def small_cnn_model(mnist):
 
 
 @pytest.fixture(scope="session")
+def cli_run(tmp_path_factory):
+    """One tiny real run trained through the CLI (with a validation split, which calibration needs), shared by the
+    command-line tests that only read it: (its models folder, train's JSON output)."""
+    import json
+
+    from helpers import run_cli
+
+    models = tmp_path_factory.mktemp("cli-models")
+    done = run_cli("train", "--preset", "dense32-rmsprop", "--subset-size", "2000", "--epochs", "1",
+                   "--validation-split", "0.2", "--name", "cli run", "--json", models=models)
+    assert done.returncode == 0, done.stderr
+    return models, json.loads(done.stdout)
+
+
+@pytest.fixture(scope="session")
 def test_sample(mnist):
     """The first 500 test images and labels (fixed, so results are comparable between runs)."""
     return mnist.x_test[:500], mnist.y_test[:500]
