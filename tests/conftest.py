@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def engine_preload_ends_before_python_does():
+    """A page test's app starts the engine preload, a daemon thread that may still be inside TensorFlow when the last
+    test ends; Python exiting under it aborts the process (exit 134 after every test passed). Wait for it, once."""
+    yield
+    if "app_pages.shared.engine" in sys.modules:
+        from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
+
+        for thread in threading.enumerate():
+            if thread.name == ENGINE_PRELOAD_THREAD:
+                thread.join(timeout=300)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +81,21 @@ def small_cnn_model(mnist):
             {"type": "MaxPooling2D", "pool_size": 2}, {"type": "Flatten"}, {"type": "Dense", "units": 32}]
     config = TrainConfig(epochs=2, subset_size=6000, validation_split=0.0, seed=4, steps_per_execution=8)
     return train(spec, config, prepare_data(mnist, config)).model
+
+
+@pytest.fixture(scope="session")
+def cli_run(tmp_path_factory):
+    """One tiny real run trained through the CLI (with a validation split, which calibration needs), shared by the
+    command-line tests that only read it: (its models folder, train's JSON output)."""
+    import json
+
+    from helpers import run_cli
+
+    models = tmp_path_factory.mktemp("cli-models")
+    done = run_cli("train", "--preset", "dense32-rmsprop", "--subset-size", "2000", "--epochs", "1",
+                   "--validation-split", "0.2", "--name", "cli run", "--json", models=models)
+    assert done.returncode == 0, done.stderr
+    return models, json.loads(done.stdout)
 
 
 @pytest.fixture(scope="session")

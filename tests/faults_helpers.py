@@ -163,6 +163,7 @@ def write_idx_folder(folder: Path, x_train, y_train, x_test, y_test, gz: bool = 
 
 
 MAX_PEAK_KB = 1536 * 1024  # no fault may let a process grow past 1.5 GB
+NO_TENSORFLOW_PEAK_KB = 300 * 1024  # a whole CLI process that never imported TensorFlow (TensorFlow alone takes more)
 PEAKS_LOG_ENV = "FAULTS_PEAKS_LOG"  # a file to which measured_cli adds each process's peak memory
 MEASURED_CLI = ("import json, resource, subprocess, sys\n"
                 "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"

@@ -8,6 +8,8 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,15 @@ def run_cli(*args, models=None, env=None, timeout: float = 300) -> subprocess.Co
     env = dict(os.environ if env is None else env) | ({} if models is None else {"DIGIT_LAB_MODELS": str(models)})
     return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True, text=True, env=env,
                           cwd=PROJECT, timeout=timeout)
+
+
+def two_at_a_time(calls: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Each of ``calls`` (name: a function that runs a child process to its end), two at a time, as {name: its
+    result}: on two cores one child computes while the other starts (most of a CLI process is loading TensorFlow).
+    Only for children that do not change what another of them reads."""
+    with ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def save_run(registry, model, name="run", status="finished", accuracy=None, epochs=()):

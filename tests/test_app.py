@@ -6,10 +6,11 @@ from __future__ import annotations
 import runpy
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 
-from helpers import PROJECT
+from helpers import PROJECT, two_at_a_time
 
 
 def test_the_patched_streamlit_hook_still_exists_and_is_switched_off(monkeypatch):
@@ -49,7 +50,7 @@ print(importers)
 
 
 @pytest.mark.parametrize("first_page", ["home", "errors"])
-def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own(first_page):
+def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own(first_page, children):
     """TensorFlow takes 4-5 s to import: the app loads it after its first page, on its own thread, so neither that
     page nor the Train page waits for it, and it is loaded by the time a user presses Train. The Errors page on a run
     that saved its test predictions (the shipped default model does) needs none on its script thread: only its
@@ -57,8 +58,7 @@ def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own
     from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
     from mnist_core.jobs.requests import LANES, LIGHT
 
-    done = subprocess.run([sys.executable, "-c", WHO_IMPORTS_TENSORFLOW, first_page], capture_output=True, text=True,
-                          cwd=PROJECT, timeout=240)
+    done = children[first_page]
     assert done.returncode == 0, done.stderr
     background = [ENGINE_PRELOAD_THREAD] + ([LANES[LIGHT]] if first_page == "errors" else [])  # the saliency task
     assert done.stdout.strip() in [str([thread]) for thread in background], done.stdout
@@ -100,12 +100,23 @@ print(loads)
 """
 
 
-def test_the_preload_makes_the_default_model_ready_for_the_first_drawing():
+def test_the_preload_makes_the_default_model_ready_for_the_first_drawing(children):
     """After the first page the background thread also loads the default model's predictor, so the first drawing on
     the Draw page finds it loaded instead of loading TensorFlow and the model on the script thread."""
     from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
 
-    done = subprocess.run([sys.executable, "-c", WHO_LOADS_THE_DEFAULT_MODEL], capture_output=True, text=True,
-                          cwd=PROJECT, timeout=300)
+    done = children["preload"]
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str([(ENGINE_PRELOAD_THREAD, "default")])
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, cwd=PROJECT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def children() -> dict:
+    """The scripts above, each in a fresh process (a first import is what they watch), two at a time:
+    {first page or "preload": finished process}."""
+    return two_at_a_time({"preload": partial(run_script, WHO_LOADS_THE_DEFAULT_MODEL)}
+                         | {page: partial(run_script, WHO_IMPORTS_TENSORFLOW, page) for page in ("home", "errors")})

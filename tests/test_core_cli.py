@@ -6,24 +6,49 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pandas as pd
 import pytest
 from PIL import Image
 
-from faults_helpers import assert_runs_intact, child_env
-from helpers import PROJECT, run_cli
+from faults_helpers import NO_TENSORFLOW_PEAK_KB, assert_runs_intact, child_env, measured_cli
+from helpers import PROJECT, run_cli, two_at_a_time
 from mnist_core.cli.main import main as cli_main
+
+ERRORS = [
+    (("train", "--preset", "fast-cnn", "--epochs", "0"), "epochs must be between 1"),
+    (("evaluate", "--model", "../../etc"), "not a valid run id"),
+    (("predict", "missing.png", "--model", "nothing"), "no run 'nothing'"),
+]
+REFUSED_RESUMES = [
+    (("train", "--resume", "nothing-here"), "no interrupted run 'nothing-here'"),
+    (("train", "--resume", "x", "--epochs", "3"), "leave out epochs"),
+]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One tiny real run made through the CLI, shared by the commands that need a model."""
-    models = tmp_path_factory.mktemp("models")
-    done = run_cli("train", "--preset", "dense32-rmsprop", "--subset-size", "2000", "--epochs", "1", "--name",
-               "cli run", "--json", models=models)
-    assert done.returncode == 0, done.stderr
-    return models, json.loads(done.stdout)
+def done(cli_run, mnist, tmp_path_factory):
+    """The commands of this module that only read the shared CLI run (or an empty registry of their own), two
+    processes at a time: {name or refused arguments: finished process, or measured_cli's result for the refused
+    ones}; ``digits`` and ``submission`` are their files."""
+    models, payload = cli_run
+    files = tmp_path_factory.mktemp("files")
+    digits = [files / f"digit{index}.png" for index in range(3)]
+    for index, path in enumerate(digits):
+        Image.fromarray(mnist.x_test[index]).resize((112, 112)).save(path)
+    pd.DataFrame(mnist.x_test[:20].reshape(20, -1), columns=[f"pixel{i}" for i in range(784)]).to_csv(
+        files / "test.csv", index=False)
+    run_id = payload["run_id"]
+    commands = {
+        "evaluate": partial(run_cli, "evaluate", "--model", run_id, "--json", models=models),
+        "kaggle": partial(run_cli, "kaggle", str(files / "test.csv"), "--out", str(files / "submission.csv"),
+                          "--model", run_id, models=models),
+        "predict": partial(run_cli, "predict", *map(str, digits), "--model", run_id, "--json", models=models),
+        "list": partial(run_cli, "list", "--json", models=models),
+    } | {args: partial(measured_cli, *args, env=os.environ | {"DIGIT_LAB_MODELS": str(tmp_path_factory.mktemp("none"))})
+         for args, _ in ERRORS + REFUSED_RESUMES}
+    return {"digits": digits, "submission": files / "submission.csv"} | two_at_a_time(commands)
 
 
 def test_presets_lists_names_and_descriptions(tmp_path):
@@ -41,53 +66,38 @@ def test_the_cli_starts_without_tensorflow_or_optuna():
     assert done.stdout.strip() == "[]"
 
 
-def test_train_reports_run_accuracy_loss_and_seconds(trained):
-    models, payload = trained
+def test_train_reports_run_accuracy_loss_and_seconds(cli_run):
+    models, payload = cli_run
     assert set(payload) >= {"run_id", "test_accuracy", "test_loss", "seconds"}
     assert 0.5 < payload["test_accuracy"] <= 1 and payload["seconds"] > 0
     assert (models / payload["run_id"] / "model.keras").is_file()
 
 
-def test_list_and_evaluate_see_the_same_run(trained):
-    models, payload = trained
-    listed = json.loads(run_cli("list", "--json", models=models).stdout)
+def test_list_and_evaluate_see_the_same_run(cli_run, done):
+    payload = cli_run[1]
+    listed = json.loads(done["list"].stdout)
     assert payload["run_id"] in [row["id"] for row in listed]
-    evaluated = json.loads(run_cli("evaluate", "--model", payload["run_id"], "--json", models=models).stdout)
+    evaluated = json.loads(done["evaluate"].stdout)
     assert abs(evaluated["test_accuracy"] - payload["test_accuracy"]) < 1e-9
 
 
-def test_predict_prints_one_json_object_per_image(trained, mnist, tmp_path):
-    models, payload = trained
-    files = []
-    for index in range(3):
-        files.append(tmp_path / f"digit{index}.png")
-        Image.fromarray(mnist.x_test[index]).resize((112, 112)).save(files[-1])
-    done = run_cli("predict", *map(str, files), "--model", payload["run_id"], "--json", models=models)
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [row["file"] for row in rows] == list(map(str, files))
+def test_predict_prints_one_json_object_per_image(done, mnist):
+    rows = [json.loads(line) for line in done["predict"].stdout.splitlines()]
+    assert [row["file"] for row in rows] == list(map(str, done["digits"]))
     assert all(len(row["probabilities"]) == 10 and row["digit"] in range(10) for row in rows)
     assert sum(row["digit"] == label for row, label in zip(rows, mnist.y_test[:3], strict=True)) >= 2
 
 
-def test_kaggle_writes_a_submission(trained, mnist, tmp_path):
-    models, payload = trained
-    pd.DataFrame(mnist.x_test[:20].reshape(20, -1), columns=[f"pixel{i}" for i in range(784)]).to_csv(
-        tmp_path / "test.csv", index=False)
-    out = tmp_path / "submission.csv"
-    done = run_cli("kaggle", str(tmp_path / "test.csv"), "--out", str(out), "--model", payload["run_id"], models=models)
-    assert done.returncode == 0, done.stderr
-    submission = pd.read_csv(out)
+def test_kaggle_writes_a_submission(done):
+    assert done["kaggle"].returncode == 0, done["kaggle"].stderr
+    submission = pd.read_csv(done["submission"])
     assert list(submission.columns) == ["ImageId", "Label"] and submission.ImageId.tolist() == list(range(1, 21))
 
 
-@pytest.mark.parametrize("args, message", [
-    (("train", "--preset", "fast-cnn", "--epochs", "0"), "epochs must be between 1"),
-    (("evaluate", "--model", "../../etc"), "not a valid run id"),
-    (("predict", "missing.png", "--model", "nothing"), "no run 'nothing'"),
-])
-def test_errors_go_to_stderr_with_a_nonzero_exit(args, message, tmp_path):
-    done = run_cli(*args, models=tmp_path)
-    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize("args, message", ERRORS)
+def test_errors_go_to_stderr_with_a_nonzero_exit(args, message, done):
+    refused = done[args]
+    assert refused["rc"] != 0 and message in refused["err"] and "Traceback" not in refused["err"]
 
 
 def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal_record(tmp_path):
@@ -126,13 +136,16 @@ def test_a_run_killed_mid_training_is_listed_interrupted_and_resumes_to_a_normal
     assert not list(models.glob(".partial-*"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (("train", "--resume", "nothing-here"), "no interrupted run 'nothing-here'"),
-    (("train", "--resume", "x", "--epochs", "3"), "leave out epochs"),
-])
-def test_resume_refuses_unknown_runs_and_new_settings(args, message, tmp_path):
-    done = run_cli(*args, models=tmp_path)
-    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize("args, message", REFUSED_RESUMES)
+def test_resume_refuses_unknown_runs_and_new_settings(args, message, done):
+    refused = done[args]
+    assert refused["rc"] == 2 and message in refused["err"] and "Traceback" not in refused["err"]
+
+
+def test_training_settings_are_refused_before_mnist_or_tensorflow_load(done):
+    """A mistyped setting costs no TensorFlow import (seconds): its process never grows to TensorFlow's size."""
+    for args in (ERRORS[0][0], REFUSED_RESUMES[1][0]):
+        assert done[args]["peak_kb"] <= NO_TENSORFLOW_PEAK_KB, (args, done[args]["peak_kb"])
 
 
 # --- bad settings, in process: exit 2 and one line naming the setting ------------------------------------------------
@@ -353,8 +366,8 @@ def test_sweep_create_refuses_a_bad_space_in_one_line(registry, tmp_path, capsys
         assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err + out, (name, err)
 
 
-def test_default_makes_a_run_the_default_of_list_and_the_commands(trained):
-    models, payload = trained
+def test_default_makes_a_run_the_default_of_list_and_the_commands(cli_run):
+    models, payload = cli_run
     try:
         chosen = run_cli("default", payload["run_id"], "--json", models=models)
         assert chosen.returncode == 0, chosen.stderr

@@ -3,15 +3,17 @@ and that no run name or setting can inject code into."""
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, two_at_a_time
 from mnist_core.export.program import (
     ExportError,
     Origin,
@@ -66,50 +68,65 @@ def small_run(tmp_path_factory, mnist_path):
     return registry, record
 
 
-def test_the_exported_script_trains_to_the_runs_accuracy_and_saves_an_importable_model(small_run, mnist_path,
-                                                                                       tmp_path):
-    registry, record = small_run
-    program = tmp_path / "train.py"
-    program.write_text(run_script(record), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(program), "--data", mnist_path, "--out", str(tmp_path / "m.keras")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "training on 9,000 images, validating on 1,000" in done.stdout  # the run's subset and split
-    assert abs(last_accuracy(done.stdout) - record.test_accuracy) <= ACCURACY_POINTS
-    imported = registry.import_model("exported", (tmp_path / "m.keras").read_bytes())  # the Models page's check
-    assert imported.params == record.params == count_params(SMALL_SPEC)
-
-
-def test_a_fine_tuned_runs_program_trains_on_from_its_parent(small_run, mnist_path, tmp_path):
-    registry, record = small_run
-    tuned = RunRecord.from_dict(asdict(record) | {"parent": record.id, "finetune": {"mnist_images": 3000}})
-    program = tmp_path / "tune.py"
-    program.write_text(run_script(tuned), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(program), "--data", mnist_path, "--parent",
-                           str(registry.model_path(record.id)), "--out", str(tmp_path / "tuned.keras")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "training on 3,000 images, validating on 0" in done.stdout
-    assert last_accuracy(done.stdout) > record.test_accuracy - 0.02  # it starts from the trained parent
-    assert registry.import_model("tuned", (tmp_path / "tuned.keras").read_bytes()).params == record.params
-
-
-def test_the_exported_notebook_runs_cell_by_cell_to_the_runs_accuracy(small_run, mnist_path, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def ran(small_run, mnist_path, tmp_path_factory):
+    """The run's exported script and the program of a fine-tune of it, each written to a file and run as a user
+    would, and the run's notebook executed cell by cell in a kernel, each in a folder of its own, two processes at a
+    time: {name: (finished process or executed notebook, the model it saved)}."""
     import nbclient
     import nbformat
 
     registry, record = small_run
-    book = nbformat.reads(run_notebook(record), as_version=4)
+    tuned = RunRecord.from_dict(asdict(record) | {"parent": record.id, "finetune": {"mnist_images": 3000}})
+    programs = {"script": (record, []), "tuned": (tuned, ["--parent", str(registry.model_path(record.id))])}
+
+    def run(name: str):
+        folder = tmp_path_factory.mktemp(name)
+        program, saved = folder / f"{name}.py", folder / f"{name}.keras"
+        program.write_text(run_script(programs[name][0]), encoding="utf-8")
+        done = subprocess.run([sys.executable, str(program), "--data", mnist_path, *programs[name][1], "--out",
+                               str(saved)], capture_output=True, text=True, cwd=folder, timeout=600)
+        return done, saved
+
+    def run_notebook_cells():
+        folder = tmp_path_factory.mktemp("notebook")
+        book = nbformat.reads(run_notebook(record), as_version=4)
+        nbclient.NotebookClient(book, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+                                ).execute(env=os.environ | {"MNIST_PATH": mnist_path})  # a kernel subprocess
+        return book, folder
+
+    return two_at_a_time({"notebook": run_notebook_cells} | {name: partial(run, name) for name in programs})
+
+
+def test_the_exported_script_trains_to_the_runs_accuracy_and_saves_an_importable_model(small_run, ran):
+    registry, record = small_run
+    done, saved = ran["script"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training on 9,000 images, validating on 1,000" in done.stdout  # the run's subset and split
+    assert abs(last_accuracy(done.stdout) - record.test_accuracy) <= ACCURACY_POINTS
+    imported = registry.import_model("exported", saved.read_bytes())  # the Models page's check
+    assert imported.params == record.params == count_params(SMALL_SPEC)
+
+
+def test_a_fine_tuned_runs_program_trains_on_from_its_parent(small_run, ran):
+    registry, record = small_run
+    done, saved = ran["tuned"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training on 3,000 images, validating on 0" in done.stdout
+    assert last_accuracy(done.stdout) > record.test_accuracy - 0.02  # it starts from the trained parent
+    assert registry.import_model("tuned", saved.read_bytes()).params == record.params
+
+
+def test_the_exported_notebook_runs_cell_by_cell_to_the_runs_accuracy(small_run, ran):
+    registry, record = small_run
+    book, folder = ran["notebook"]
     kinds = [cell.cell_type for cell in book.cells]
     assert kinds[0] == "markdown" and kinds[1::2] == ["markdown"] * (len(kinds) // 2)  # a markdown cell per step
     expected = f"test accuracy {record.test_accuracy:.4f}"
     assert any(expected in cell.source and "| 1 |" in cell.source for cell in book.cells)  # the run's own figures
-    monkeypatch.setenv("MNIST_PATH", mnist_path)
-    nbclient.NotebookClient(book, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()  # a kernel subprocess
     printed = "".join(output.get("text", "") for output in book.cells[-1].outputs)
     assert abs(last_accuracy(printed) - record.test_accuracy) <= ACCURACY_POINTS
-    saved = next(tmp_path.glob("*.keras"))
+    saved = next(folder.glob("*.keras"))
     assert registry.import_model("from notebook", saved.read_bytes()).params == record.params
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import run_cli, save_run
+from helpers import run_cli, save_run, two_at_a_time
 from mnist_core.data.drawing import to_mnist
 from mnist_core.jobs.finetune import FinetuneError, execute_finetune, finetune_request, lineage
 from mnist_core.jobs.runner import JobRunner
@@ -147,7 +147,9 @@ def test_cli_finetune_prints_the_figures_and_predict_uses_the_new_run(tmp_path, 
     def cli(*args):
         return run_cli(*args, models=models)
 
-    result = cli("finetune", "--model", DEFAULT_ID, "--epochs", "1", "--json")
+    done = two_at_a_time({"tuned": lambda: cli("finetune", "--model", DEFAULT_ID, "--epochs", "1", "--json"),
+                          "refused": lambda: cli("finetune", "--model", "no-such-run")})  # it only reads
+    result, refused = done["tuned"], done["refused"]
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert {"run_id", "mine_accuracy_before", "mine_accuracy_after", "test_accuracy_before", "test_accuracy_after",
@@ -161,5 +163,4 @@ def test_cli_finetune_prints_the_figures_and_predict_uses_the_new_run(tmp_path, 
     predicted = cli("predict", "--model", payload["run_id"], str(image), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)["digit"] in range(10)
-    refused = cli("finetune", "--model", "no-such-run")
     assert refused.returncode == 2 and "no-such-run" in refused.stderr and "Traceback" not in refused.stderr

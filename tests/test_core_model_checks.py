@@ -14,7 +14,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -43,8 +43,8 @@ from crafted_files import (
     weights_zip_bomb,
     zipped,
 )
-from faults_helpers import MARKER_ENV, assert_runs_intact, copy_of_good_run, write_marker
-from helpers import PROJECT
+from faults_helpers import MARKER_ENV, NO_TENSORFLOW_PEAK_KB, assert_runs_intact, copy_of_good_run, write_marker
+from helpers import PROJECT, two_at_a_time
 from mnist_core.cli.main import main as cli_main
 from mnist_core.model.architectures import build_model
 from mnist_core.model.checks import (
@@ -63,7 +63,6 @@ from mnist_core.training.presets import PRESETS
 
 EXTRA_PEAK_KB = 150 * 1024  # a refused upload may raise a server's peak memory by at most this much
 MAX_WRITTEN = 64 * 1024  # bytes a refused upload may cause to be written (nothing is extracted or staged)
-CLI_PEAK_KB = 300 * 1024  # a whole CLI process that refuses a file (TensorFlow alone takes more)
 CLI_WRITTEN_BLOCKS = 2048  # 1 MB in 512-byte blocks
 
 
@@ -116,15 +115,31 @@ def corpus(tmp_path_factory) -> dict:
     return paths
 
 
-@pytest.fixture(scope="module")
-def server_child(corpus, mnist_path, tmp_path_factory) -> dict:
+def run_server_child(corpus, root, mnist_path, temporary) -> subprocess.CompletedProcess:
     """Every hostile file, then the good one, through the app's imports in one server-like child process."""
-    root, temporary = tmp_path_factory.mktemp("models"), tmp_path_factory.mktemp("child-tmp")
     files = [str(corpus[kind]) for kind in HOSTILE] + [str(corpus["good"])]
-    done = subprocess.run([sys.executable, str(PROJECT / "tests" / "import_child.py"), str(root), mnist_path, *files],
+    return subprocess.run([sys.executable, str(PROJECT / "tests" / "import_child.py"), str(root), mnist_path, *files],
                           capture_output=True, text=True, timeout=300, env=os.environ | {"TMPDIR": str(temporary)})
+
+
+@pytest.fixture(scope="module")
+def children(corpus, mnist_path, tmp_path_factory) -> dict:
+    """This module's child processes, two at a time (each measures only itself): the server-like child, one CLI
+    process per hostile file and the CLI's import of the good model, each kind with registry folders of its own."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("models", "child-tmp", "cli-models", "good-models")}
+    good = ["import", str(corpus["good"]), "--name", "vetted fast-cnn", "--json"]
+    calls = {"server": partial(run_server_child, corpus, folders["models"], mnist_path, folders["child-tmp"]),
+             "good import": partial(run_cli, good, folders["good-models"])}
+    calls |= {kind: partial(run_cli, cli_arguments(kind, corpus[kind]), folders["cli-models"]) for kind in HOSTILE}
+    return {"folders": folders} | two_at_a_time(calls)
+
+
+@pytest.fixture(scope="module")
+def server_child(children) -> dict:
+    """What the server-like child printed: its baseline, then a line per hostile file and one for the good one."""
+    done = children["server"]
     assert done.returncode == 0, done.stderr[-3000:]
-    assert not list(temporary.iterdir())  # nothing extracted or left behind
+    assert not list(children["folders"]["child-tmp"].iterdir())  # nothing extracted or left behind
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     return {"baseline": lines[0], **{kind: line for kind, line in zip([*HOSTILE, "good"], lines[1:], strict=True)}}
 
@@ -179,31 +194,23 @@ def cli_arguments(kind: str, path) -> list[str]:
     return ["import", str(path)] if str(path).endswith(".keras") else ["evaluate", "--data", str(path)]
 
 
-@pytest.fixture(scope="module")
-def cli_results(corpus, tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("cli-models")
-    with ThreadPoolExecutor(2) as pool:
-        results = pool.map(lambda kind: run_cli(cli_arguments(kind, corpus[kind]), root), HOSTILE)
-        return {"root": root, **dict(zip(HOSTILE, results, strict=True))}
-
-
 @pytest.mark.parametrize("kind", HOSTILE)
-def test_the_cli_refuses_each_hostile_file_in_one_line_with_exit_2(kind, cli_results):
-    result = cli_results[kind]
+def test_the_cli_refuses_each_hostile_file_in_one_line_with_exit_2(kind, children):
+    result = children[kind]
     assert result["rc"] == 2, result
     assert "Traceback" not in result["err"], result["err"]
     errors = [line for line in result["err"].splitlines() if line.startswith("error: ")]  # after any import warning
     assert len(errors) == 1 and HOSTILE[kind][2] in errors[0], result["err"]
-    assert result["peak_kb"] <= CLI_PEAK_KB, (kind, result["peak_kb"])  # refused before TensorFlow is imported
+    assert result["peak_kb"] <= NO_TENSORFLOW_PEAK_KB, (kind, result["peak_kb"])  # refused before TensorFlow loads
     assert result["blocks"] <= CLI_WRITTEN_BLOCKS, (kind, result["blocks"])
-    assert [path.name for path in cli_results["root"].iterdir() if not path.name.startswith(".")] == []
+    assert [path.name for path in children["folders"]["cli-models"].iterdir() if not path.name.startswith(".")] == []
 
 
-def test_the_cli_imports_a_good_model_like_the_app(corpus, tmp_path):
-    result = run_cli(["import", str(corpus["good"]), "--name", "vetted fast-cnn", "--json"], tmp_path)
+def test_the_cli_imports_a_good_model_like_the_app(children):
+    result = children["good import"]
     assert result["rc"] == 0, result["err"]
     payload = json.loads(result["out"])
-    record = Registry(tmp_path).record(payload["run_id"])
+    record = Registry(children["folders"]["good-models"]).record(payload["run_id"])
     assert record.name == "vetted fast-cnn" and record.architecture == "uploaded" and payload["params"] == 80202
 
 

@@ -1,7 +1,7 @@
 """Sweeps with real Optuna, real training on real MNIST, a real SQLite file and a real PostgreSQL server.
 
 A ``quick`` sweep is worked by the CLI in two separate processes (the second resumes the study); a sweep over a log
-range of whole numbers completes its trials; a sweep's pruner stops a hopeless trial; two worker processes share one
+range of whole numbers completes its trials; a sweep's pruner stops a hopeless trial; three worker processes share one
 study on PostgreSQL, and one of them is killed with SIGKILL mid-trial.
 """
 
@@ -302,32 +302,18 @@ def finished_worker(process: subprocess.Popen) -> dict:
     return json.loads(out)
 
 
-def test_two_workers_share_one_study_on_postgresql(postgres_url, registry, mnist_path):  # noqa: F811
+def test_workers_share_one_study_on_postgresql_and_a_killed_ones_trial_fails_and_is_retried(
+        postgres_url, registry, mnist_path):  # noqa: F811
+    """Three worker processes on one study; one is killed with SIGKILL while it trains a trial, the other two
+    finish the study between them, the killed trial failed and run again by one of them."""
     from mnist_core.sweeps.spaces import load_space
     from mnist_core.sweeps.study import create_sweep, load_study, open_storage, trial_rows
 
     storage = open_storage(postgres_url)
     create_sweep("shared", load_space("quick"), SHARED_TRIALS, storage)
-    workers = [start_worker("shared", postgres_url, registry.root) for _ in range(2)]
-    results = [finished_worker(worker) for worker in workers]
-    assert [result["trials_run"] >= 1 for result in results] == [True, True]  # both worked on it
-    assert sum(result["trials_run"] for result in results) == SHARED_TRIALS
-    rows = trial_rows(load_study("shared", storage))
-    assert [row.number for row in rows] == list(range(SHARED_TRIALS))
-    assert {row.state for row in rows} == {"complete"}
-    assert {row.worker for row in rows} == {f"{socket.gethostname()}:{worker.pid}" for worker in workers}
-    assert sweep_runs(registry, "shared") == {row.number: [row.run_id] for row in rows}  # each saved once
-
-
-def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, registry, mnist_path):  # noqa: F811
-    from mnist_core.sweeps.spaces import load_space
-    from mnist_core.sweeps.study import create_sweep, load_study, open_storage, trial_rows
-
-    storage = open_storage(postgres_url)
-    create_sweep("killed", load_space("quick"), SHARED_TRIALS, storage)
-    victim, survivor = (start_worker("killed", postgres_url, registry.root) for _ in range(2))
+    victim, *survivors = (start_worker("shared", postgres_url, registry.root) for _ in range(3))
     victim_id = f"{socket.gethostname()}:{victim.pid}"
-    study = load_study("killed", storage)
+    study = load_study("shared", storage)
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     searched = len(load_space("quick")["params"]) - 3  # epochs, subset_size, validation_split are fixed
     while True:  # wait until the victim has chosen a trial's parameters and is training it
@@ -340,13 +326,18 @@ def test_a_worker_killed_mid_trial_leaves_it_failed_and_retried(postgres_url, re
     assert running, "the victim never ran a trial"
     os.kill(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=30)
-    result = finished_worker(survivor)
-    assert result["done"] and result["complete"] == SHARED_TRIALS
-    rows = {row.number: row for row in trial_rows(load_study("killed", storage))}
+    results = [finished_worker(worker) for worker in survivors]
+    assert [result["trials_run"] >= 1 for result in results] == [True, True]  # both worked on it
+    assert sum(result["trials_run"] for result in results) == SHARED_TRIALS  # the victim's one again, not its own
+    assert all(result["done"] and result["complete"] == SHARED_TRIALS for result in results)
+    rows = {row.number: row for row in trial_rows(load_study("shared", storage))}
     killed = rows[running[0].number]
-    assert killed.state == "fail"
+    assert killed.state == "fail" and killed.worker == victim_id
     retries = [row for row in rows.values() if row.retry_of == killed.number]
     assert len(retries) == 1 and retries[0].state == "complete" and retries[0].params == killed.params
-    complete = {number: [row.run_id] for number, row in rows.items() if row.state == "complete"}
-    assert len(complete) == SHARED_TRIALS
-    assert sweep_runs(registry, "killed") == complete  # none lost, none twice, nothing from the killed trial
+    assert sorted(rows) == list(range(SHARED_TRIALS + 1))  # the planned trials and the one retry
+    complete = {number: row for number, row in rows.items() if row.state == "complete"}
+    assert len(complete) == SHARED_TRIALS and set(complete) == set(rows) - {killed.number}
+    assert {row.worker for row in complete.values()} == {f"{socket.gethostname()}:{worker.pid}" for worker in survivors}
+    # none lost, none saved twice, nothing saved from the killed trial
+    assert sweep_runs(registry, "shared") == {number: [row.run_id] for number, row in complete.items()}

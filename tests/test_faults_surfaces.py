@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from faults_helpers import SmallDisk, assert_one_error_line, measured_cli
-from helpers import PROJECT
+from helpers import PROJECT, two_at_a_time
 from mnist_core.store.files import BOARD_DIR
 from mnist_server import DRIP_PAUSE_S, MnistServer
 
@@ -93,13 +93,14 @@ def test_list_and_resume_of_a_damaged_work_file_say_so_in_one_line(registry, sma
     damage(typed, epochs="many", batches=None)
     damage(pointing, checkpoint=str(outside))
     env = cli_env(registry.root, MNIST_PATH=mnist_path)
-    listed = measured_cli("list", "--json", env=env)
+    listed = measured_cli("list", "--json", env=env)  # alone: a resume holds its work folder's lock a moment
     assert listed["rc"] == 0 and [row["id"] for row in json.loads(listed["out"])] == ["default"], listed
     warnings = [line for line in listed["err"].splitlines() if line.startswith("warning: skipped .partial-")]
     assert len(warnings) == 2 and all(any(partial.run_id in line for line in warnings) for partial in (typed, pointing))
+    resumed = two_at_a_time({run_id: lambda run_id=run_id: measured_cli("train", "--resume", run_id, env=env)
+                             for run_id in (typed.run_id, pointing.run_id)})
     for partial in (typed, pointing):
-        resumed = measured_cli("train", "--resume", partial.run_id, env=env)
-        assert_one_error_line(resumed, "cannot be resumed", partial.run_id)
+        assert_one_error_line(resumed[partial.run_id], "cannot be resumed", partial.run_id)
     assert outside.read_bytes() == b"precious"
     assert not [name for name in files_in(registry.root) if ".tmp-" in name]
 

@@ -71,10 +71,6 @@ def train_request(args):
 
 
 def command_train(args) -> int:
-    from keras.utils import Progbar
-
-    from mnist_core.jobs.runs import execute_run, resume_run  # TensorFlow only for the commands that need it
-
     if args.resume:
         given = [*given_settings(args)] + (["name"] if args.name else [])
         if given:
@@ -82,6 +78,10 @@ def command_train(args) -> int:
     else:
         request = train_request(args)
     data = dataset(args)
+    from keras.utils import Progbar
+
+    from mnist_core.jobs.runs import execute_run, resume_run  # TensorFlow only once the settings and data passed
+
     registry = Registry(args.models)
     bar = {}
 
