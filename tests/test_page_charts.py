@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import altair as alt
 import numpy as np
 import pytest
 
@@ -79,6 +80,18 @@ def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
     assert {(cell["true"], cell["predicted"]): cell["count"] for cell in cells}[(3, 5)] == 35
     params = spec.get("params", []) + [param for layer in spec["layer"] for param in layer.get("params", [])]
     assert [param["name"] for param in params] == [charts.CONFUSION_SELECTION]
+
+
+def test_probability_charts_each_carry_their_own_probabilities_with_the_predicted_digit_highlighted():
+    first, second = np.eye(10)[3] * 0.9 + 0.01, np.eye(10)[7] * 0.9 + 0.01
+    charts_drawn = [charts.probability_chart(first), charts.probability_chart(second)]  # the bars are built once
+    for chart, probabilities, digit in zip(charts_drawn, (first, second), (3, 7), strict=True):
+        spec = chart.to_dict()
+        rows = next(iter(spec["datasets"].values()))
+        assert [row["probability"] for row in rows] == pytest.approx(probabilities)
+        assert [row["digit"] for row in rows if row["predicted"]] == [str(digit)]
+        assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    assert charts.probability_bars().data is alt.Undefined  # the shared bars are never given data
 
 
 def test_progress_label_and_durations_read_naturally():

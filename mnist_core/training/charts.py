@@ -213,17 +213,25 @@ def confusion_chart(matrix: np.ndarray) -> alt.Chart:
     return (tiles + text).properties(width=360, height=360)
 
 
-def probability_chart(probabilities: np.ndarray) -> alt.Chart:
-    """Bar chart of the 10 class probabilities, the predicted digit highlighted."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
-                          "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
-    return alt.Chart(frame).mark_bar().encode(
+@functools.cache
+def probability_bars() -> alt.Chart:
+    """The probability chart without its data, built once: Altair checks every encoding as it is built, which took
+    longer than the prediction itself on each stroke of the Draw page."""
+    return alt.Chart().mark_bar().encode(
         x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.condition("datum.predicted", alt.value("#2563eb"), alt.value("#9ca3af")),
         tooltip=["digit:N", alt.Tooltip("probability:Q", format=".2%")],
     ).properties(height=180)
+
+
+def probability_chart(probabilities: np.ndarray) -> alt.Chart:
+    """Bar chart of the 10 class probabilities, the predicted digit highlighted."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    chart = probability_bars().copy(deep=False)  # the shared bars stay without data
+    chart.data = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
+                               "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
+    return chart
 
 
 def activation_strip(values: np.ndarray) -> alt.Chart:
