@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import altair as alt
 import numpy as np
 import pytest
 
 from mnist_core.data import pictures
-from mnist_core.training import charts
+from mnist_core.training import charts, progress
 
 
 def test_smoothing_is_debiased_and_follows_the_values():
@@ -82,23 +81,24 @@ def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
     assert [param["name"] for param in params] == [charts.CONFUSION_SELECTION]
 
 
-def test_probability_charts_each_carry_their_own_probabilities_with_the_predicted_digit_highlighted():
-    first, second = np.eye(10)[3] * 0.9 + 0.01, np.eye(10)[7] * 0.9 + 0.01
-    charts_drawn = [charts.probability_chart(first), charts.probability_chart(second)]  # the bars are built once
-    for chart, probabilities, digit in zip(charts_drawn, (first, second), (3, 7), strict=True):
-        spec = chart.to_dict()
-        rows = next(iter(spec["datasets"].values()))
-        assert [row["probability"] for row in rows] == pytest.approx(probabilities)
-        assert [row["digit"] for row in rows if row["predicted"]] == [str(digit)]
-        assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
-    assert charts.probability_bars().data is alt.Undefined  # the shared bars are never given data
+def test_the_probability_chart_is_one_spec_built_once_and_a_frame_per_prediction():
+    frame = charts.probability_frame(np.eye(10)[7] * 0.9 + 0.01)
+    assert list(frame["digit"]) == [str(digit) for digit in range(10)] and frame["probability"].sum() == 1.0
+    assert list(frame.loc[frame["predicted"], "digit"]) == ["7"]
+    spec = charts.probability_chart_spec()
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    assert {spec["encoding"][axis]["field"] for axis in ("x", "y")} == set(frame.columns) - {"predicted"}
+    assert "predicted" in spec["encoding"]["color"]["condition"]["test"]
+    assert not {"data", "datasets"} & set(spec)  # the rows come with each chart drawn
+    spec["mark"]["type"] = "line"
+    assert charts.probability_chart_spec()["mark"]["type"] == "bar"  # each caller gets its own copy
 
 
 def test_progress_label_and_durations_read_naturally():
-    assert charts.progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
-    assert charts.progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
-    assert charts.format_seconds(185) == "3 min 05 s"
-    assert charts.format_seconds(3720) == "1 h 02 min"
+    assert progress.progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
+    assert progress.progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
+    assert progress.format_seconds(185) == "3 min 05 s"
+    assert progress.format_seconds(3720) == "1 h 02 min"
 
 
 def test_pictures_are_sharp_enlargements_overlays_and_grids():

@@ -23,7 +23,7 @@ from mnist_core.data.drawing import (
 from mnist_core.errors import DigitLabError
 from mnist_core.store.records import RunRecord
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import probability_chart
+from mnist_core.training.charts import probability_chart_spec, probability_frame
 
 CANVAS_SIDE = 280
 INK, PAPER = "#FFFFFF", "#000000"  # white digits on black, as MNIST's
@@ -96,7 +96,7 @@ def prediction(probabilities: np.ndarray) -> None:
     digit_column, confidence_column = st.columns(2)
     digit_column.metric("Prediction", digit, border=True)
     confidence_column.metric("Confidence", f"{probabilities[digit]:.1%}", border=True)
-    st.altair_chart(probability_chart(probabilities), width="stretch")
+    st.vega_lite_chart(probability_frame(probabilities), probability_chart_spec(), width="stretch")
 
 
 def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | bytes, digit: int) -> None:

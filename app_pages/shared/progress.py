@@ -7,8 +7,7 @@ import streamlit as st
 
 from app_pages.shared.text import plain
 from mnist_core.statuses import QUEUED
-from mnist_core.training.charts import progress_label
-from mnist_core.training.progress import ProgressEvent
+from mnist_core.training.progress import ProgressEvent, progress_label
 
 STARTING = "Preparing the data and the model (the first job after the server starts may also wait a few seconds " \
            "for TensorFlow to load)…"

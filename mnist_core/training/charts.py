@@ -159,22 +159,6 @@ LOG_EPOCHS_RATIO = 4  # the longest run this many times the shortest: the epoch 
 COMPARISON_HEIGHT = 300
 
 
-def progress_label(epoch: int, epochs: int, samples_per_s: float, eta: float) -> str:
-    """One line about a run in progress, e.g. ``Epoch 2/5 · 1,234 samples/s · ETA 12 s``."""
-    eta_text = "ETA …" if not math.isfinite(eta) else f"ETA {format_seconds(eta)}"
-    return f"Epoch {epoch}/{epochs} · {samples_per_s:,.0f} samples/s · {eta_text}"
-
-
-def format_seconds(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s`` or ``1 h 02 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 # --- data and evaluation ----------------------------------------------------------------------------------------
 
 
@@ -213,25 +197,32 @@ def confusion_chart(matrix: np.ndarray) -> alt.Chart:
     return (tiles + text).properties(width=360, height=360)
 
 
+def probability_frame(probabilities: np.ndarray) -> pd.DataFrame:
+    """The rows of ``probability_chart_spec``'s chart: each digit, its probability and whether it is the predicted
+    one."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    return pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
+                         "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
+
+
+def probability_chart_spec() -> dict:
+    """Vega-Lite spec, without data, of the bar chart of the 10 class probabilities with the predicted digit
+    highlighted (rows from ``probability_frame``). A fresh copy of a spec built once: the Draw page redraws it after
+    every stroke, and building it anew in Altair (which validates each chart) took longer than the prediction."""
+    return copy.deepcopy(_probability_chart_spec())
+
+
 @functools.cache
-def probability_bars() -> alt.Chart:
-    """The probability chart without its data, built once: Altair checks every encoding as it is built, which took
-    longer than the prediction itself on each stroke of the Draw page."""
-    return alt.Chart().mark_bar().encode(
+def _probability_chart_spec() -> dict:
+    spec = alt.Chart(probability_frame(np.eye(NUM_CLASSES)[0])).mark_bar().encode(
         x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.condition("datum.predicted", alt.value("#2563eb"), alt.value("#9ca3af")),
         tooltip=["digit:N", alt.Tooltip("probability:Q", format=".2%")],
-    ).properties(height=180)
-
-
-def probability_chart(probabilities: np.ndarray) -> alt.Chart:
-    """Bar chart of the 10 class probabilities, the predicted digit highlighted."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    chart = probability_bars().copy(deep=False)  # the shared bars stay without data
-    chart.data = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
-                               "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
-    return chart
+    ).properties(height=180).to_dict()
+    for key in ("data", "datasets", "config"):  # the rows come with each drawing; Streamlit themes the chart itself
+        spec.pop(key, None)
+    return spec
 
 
 def activation_strip(values: np.ndarray) -> alt.Chart:

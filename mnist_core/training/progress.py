@@ -1,9 +1,10 @@
-"""What training reports while it goes: one progress event per batch or epoch, and the history of rows that the live
+"""What training reports while it goes: one progress event per batch or epoch, the history of rows that the live
 view shows and the saved run keeps. Free of TensorFlow, so that pages and the job runner can hold them cheaply."""
 
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from dataclasses import dataclass
 
@@ -75,3 +76,19 @@ class History:
         """Copies of the epoch rows and the batch rows as they are now."""
         with self.lock:
             return list(self.epochs), list(self.batches)
+
+
+def progress_label(epoch: int, epochs: int, samples_per_s: float, eta: float) -> str:
+    """One line about a run in progress, e.g. ``Epoch 2/5 · 1,234 samples/s · ETA 12 s``."""
+    eta_text = "ETA …" if not math.isfinite(eta) else f"ETA {format_seconds(eta)}"
+    return f"Epoch {epoch}/{epochs} · {samples_per_s:,.0f} samples/s · {eta_text}"
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s`` or ``1 h 02 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
