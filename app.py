@@ -37,7 +37,7 @@ def keep_keras_state_between_runs() -> None:
 
 def run_selected_page() -> None:
     """Show the navigation and run the chosen page, turning an unexpected failure into a friendly message."""
-    st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
+    st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
     page = st.navigation(PAGES)
     try:
         page.run()
@@ -47,5 +47,5 @@ def run_selected_page() -> None:
 
 
 keep_keras_state_between_runs()
-run_selected_page()
 preload_engine()
+run_selected_page()

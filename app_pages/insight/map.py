@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.insight.state import MAP_SAMPLES, MODEL_SPACE, PIXEL_SPACE, PROJECTIONS, InsightChoices
 from app_pages.insight.tasks import task_failed, task_for, wait_for
+from app_pages.shared.engine import wait_for_engine
 from app_pages.shared.models import cached_evaluation, cached_model, model_key
 from app_pages.shared.state import kept
 from app_pages.shared.text import plain
@@ -35,6 +36,8 @@ def map_work(key: tuple | None, data: MnistData, sample: int, projection: str):
         indices = sample_indices(data.y_test, sample)
         images = data.x_test[indices]
         report(0.0, "reading the model's last hidden layer" if key else "reading the pixels")
+        if key is not None:
+            wait_for_engine()  # TensorFlow: loaded by the preload once the page has been drawn
         representation = (pixel_representation(images) if key is None else
                           model_representation(cached_model(*key), images))  # the model every view shares
         coordinates = pca_2d(representation.features) if projection == "PCA" else tsne_2d(representation.features,

@@ -1,50 +1,104 @@
-"""The engine in the background: TensorFlow preloaded after the first page, and the one job runner every
-session trains through."""
+"""The engine in the background: what pages need read while the first page is drawn, TensorFlow preloaded after it,
+and the one job runner every session trains through."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.data.mnist import IMAGE_SIDE
+from mnist_core.data.mnist import IMAGE_SIDE, DataSetError
 from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import DEFAULT_ID, Registry
 
 if TYPE_CHECKING:
     from mnist_core.jobs.runner import JobRunner
 from app_pages.shared.data import data_source
-from app_pages.shared.models import cached_predictor, model_key, registry_at, shared_registry
+from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, registry_at, shared_registry
 
 ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
+PAGE_WAIT_S = 30.0  # the longest the preload waits for the first page's script before importing TensorFlow anyway
+PAGE_SETTLE_S = 0.3  # then this long, so the page's last messages leave before the import holds the interpreter
+ENGINE_WAIT_S = 120.0  # the longest a task waits for the preload before loading the engine itself
+LOG = logging.getLogger("digit_lab")
+ENGINE_LOADED = threading.Event()  # set once the preload has tried to load the engine and the default model
 
 
-def load_engine_and_default_model() -> None:
+def read_dataset() -> None:
+    """Read the data set and its digests (the cache keys of test results): mostly decompression and hashing, which
+    leave the interpreter to the page being drawn meanwhile; a page asking for it waits for this read."""
+    data = data_source().load()
+    LOG.debug("read %r (digests %s, %s)", data, data.fingerprint, data.test_fingerprint)
+
+
+def load_default_model() -> None:
     """Import the training engine, then load the default model's single-image predictor and run it once on a blank
     image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
     importlib.import_module("mnist_core.jobs.runs")
-    try:
-        registry = shared_registry()
-        predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
-    except (RegistryError, OSError):  # no default model: the pages say so when they need it
-        return
+    registry = shared_registry()
+    predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
     blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     predictor.probabilities(blank)
     predictor.saliency(blank)
     predictor.activations(blank)
 
 
+def score_default_model() -> None:
+    """The default model's test-set evaluation with its scores (scikit-learn's metrics, pandas) and the charts'
+    modules (Altair): what the Errors page and most others import or compute on their first visit."""
+    importlib.import_module("mnist_core.training.charts")
+    registry, data = shared_registry(), data_source().load()
+    evaluation = cached_evaluation(model_key(registry, registry.default_id() or DEFAULT_ID), data.fingerprint,
+                                   registry, data)
+    LOG.debug("scored the default model: %r, per digit:\n%s", evaluation, evaluation.per_class())
+
+
+def preload(page_thread: threading.Thread | None) -> None:
+    """Read the data set, wait for the first page's script to end, load the engine and the default model, then score
+    it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and reports
+    why not. No data set or no default model is not a failure: the pages say so when they need them."""
+    steps = (read_dataset, lambda: wait_for_page(page_thread), load_default_model, ENGINE_LOADED.set,
+             score_default_model)
+    for step in steps:
+        try:
+            step()
+        except (DataSetError, RegistryError, OSError):
+            continue
+        except Exception:  # a background step must never stop the next ones (a failed import included)
+            LOG.exception("preloading (%s) failed; it is loaded again when a page needs it",
+                          getattr(step, "__name__", step))
+
+
+def wait_for_page(page_thread: threading.Thread | None) -> None:
+    """Until the page whose script started the preload has been drawn: its script ended, its messages sent."""
+    if page_thread is not None:
+        page_thread.join(PAGE_WAIT_S)
+        time.sleep(PAGE_SETTLE_S)
+
+
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to
-    predict, once per server process, on a thread of its own, after the first page shown: no page waits for it, and by
-    the time a user presses Train or draws a digit it is usually done (the Train page's first visit no longer waits
-    for the import; bench/RESULTS.md, section App). A failure is reported by whatever needs the engine or the model,
-    which loads it again."""
-    threading.Thread(target=load_engine_and_default_model, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+    """Once per server process, on a thread of its own: read the data set while the first page is drawn, and once
+    that page's script has ended import the training engine (TensorFlow and Keras, a slow import that would hold the
+    interpreter while the page is drawn), make the default model ready to predict and score it on the test set. No
+    page waits for it, and by the time a user presses Train, draws a digit or opens Errors it is usually done
+    (bench/RESULTS.md, section App)."""
+    page_thread = threading.current_thread() if get_script_run_ctx() is not None else None
+    threading.Thread(target=preload, args=(page_thread,), name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+
+
+def wait_for_engine() -> None:
+    """Until the preload has loaded the engine (at most ``ENGINE_WAIT_S``; at once when no preload runs): a background
+    task that needs TensorFlow does not import it beside the preload while the page that started the task is still
+    being drawn, and finds the default model ready."""
+    if any(thread.name == ENGINE_PRELOAD_THREAD for thread in threading.enumerate()):
+        ENGINE_LOADED.wait(ENGINE_WAIT_S)
 
 
 @st.cache_resource

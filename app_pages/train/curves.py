@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.training.charts import batch_chart_spec, batch_frame, epoch_chart_frame, epoch_chart_spec, epoch_splits
-
 
 def training_curves(view) -> None:
     """Loss and accuracy per batch (raw and smoothed) and, from the second epoch on (one point makes no curve), per
     epoch (train and validation, best epoch marked)."""
     if not view.batches:
         return
+    # pandas and Altair come with the charts: imported here, the Train page's first visit without a run skips them
+    from mnist_core.training.charts import (
+        batch_chart_spec,
+        batch_frame,
+        epoch_chart_frame,
+        epoch_chart_spec,
+        epoch_splits,
+    )
+
     for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
         with column:
             st.vega_lite_chart(batch_frame(view.batches, metric), batch_chart_spec(metric), width="stretch")
