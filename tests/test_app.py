@@ -125,4 +125,4 @@ def test_a_preload_step_that_fails_is_logged_and_the_steps_after_it_still_run():
     assert done.returncode == 0, done.stderr
     engine_loaded, scored, charts, failures = done.stdout.strip().splitlines()[-1].split(" ", 3)
     assert (engine_loaded, scored, charts) == ("True", "True", "True"), done.stdout
-    assert "preloading (load_default_model) failed" in failures, failures
+    assert "preloading (import_engine) failed" in failures, failures

@@ -3,6 +3,7 @@ and the one job runner every session trains through."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import threading
@@ -26,8 +27,11 @@ ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
 PAGE_WAIT_S = 30.0  # the longest the preload waits for the first page's script before importing TensorFlow anyway
 PAGE_SETTLE_S = 0.3  # then this long, so the page's last messages leave before the import holds the interpreter
 ENGINE_WAIT_S = 120.0  # the longest a task waits for the preload before loading the engine itself
+EXIT_WAIT_S = 60.0  # the longest the process's exit waits for the preload to finish reading a model file
 LOG = logging.getLogger("digit_lab")
 ENGINE_LOADED = threading.Event()  # set once the preload has tried to load the engine and the default model
+# Held while the preload reads the default model's file; the process's exit takes it for good (see end_preload)
+MODEL_LOADING = threading.Lock()
 
 
 def read_dataset() -> None:
@@ -37,12 +41,17 @@ def read_dataset() -> None:
     LOG.debug("read %r (digests %s, %s)", data, data.fingerprint, data.test_fingerprint)
 
 
-def load_default_model() -> None:
-    """Import the training engine, then load the default model's single-image predictor and run it once on a blank
-    image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
+def import_engine() -> None:
+    """Import the training engine: TensorFlow and Keras (with h5py, which reading a model file needs)."""
     importlib.import_module("mnist_core.jobs.runs")
+
+
+def load_default_model() -> None:
+    """Load the default model's single-image predictor and run it once on a blank image (its first calls trace
+    TensorFlow functions): what the first drawing on the Draw page needs."""
     registry = shared_registry()
-    predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
+    with MODEL_LOADING:
+        predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
     blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     predictor.probabilities(blank)
     predictor.saliency(blank)
@@ -63,8 +72,8 @@ def preload(page_thread: threading.Thread | None) -> None:
     """Read the data set, wait for the first page's script to end, load the engine and the default model, then score
     it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and reports
     why not. No data set or no default model is not a failure: the pages say so when they need them."""
-    steps = (read_dataset, lambda: wait_for_page(page_thread), load_default_model, ENGINE_LOADED.set,
-             score_default_model)
+    steps = (read_dataset, lambda: wait_for_page(page_thread), import_engine, load_default_model,
+             ENGINE_LOADED.set, score_default_model)
     for step in steps:
         try:
             step()
@@ -91,6 +100,17 @@ def preload_engine() -> None:
     (bench/RESULTS.md, section App)."""
     page_thread = threading.current_thread() if get_script_run_ctx() is not None else None
     threading.Thread(target=preload, args=(page_thread,), name=ENGINE_PRELOAD_THREAD, daemon=True).start()
+
+
+def end_preload() -> None:
+    """At the process's exit: a model file the preload is reading is read to the end, and none is started after
+    (the lock is kept). The interpreter's exit stops a daemon thread where it is, and one stopped while reading a
+    model keeps h5py's lock, which the exit then waits for forever (a test process hung so). Nothing else is waited
+    for: an import going on at exit would fail."""
+    MODEL_LOADING.acquire(timeout=EXIT_WAIT_S)
+
+
+atexit.register(end_preload)
 
 
 def wait_for_engine() -> None:
