@@ -51,5 +51,5 @@ def run_selected_page() -> None:
 
 
 keep_keras_state_between_runs()
-preload_engine()
 run_selected_page()
+preload_engine()

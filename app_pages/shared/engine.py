@@ -1,5 +1,5 @@
-"""The engine in the background: what pages need read while the first page is drawn, TensorFlow preloaded after it,
-and the one job runner every session trains through."""
+"""The engine in the background: the data set, TensorFlow and the default model preloaded once the first page has been
+drawn, and the one job runner every session trains through."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ MODEL_LOADING = threading.Lock()
 
 
 def read_dataset() -> None:
-    """Read the data set and its digests (the cache keys of test results): mostly decompression and hashing, which
-    leave the interpreter to the page being drawn meanwhile; a page asking for it waits for this read."""
+    """Read the data set and its digests (the cache keys of test results), which most pages show or use; a page
+    asking for it meanwhile waits for this read."""
     data = data_source().load()
     LOG.debug("read %r (digests %s, %s)", data, data.fingerprint, data.test_fingerprint)
 
@@ -69,11 +69,11 @@ def score_default_model() -> None:
 
 
 def preload(page_thread: threading.Thread | None) -> None:
-    """Read the data set, wait for the first page's script to end, load the engine and the default model, then score
-    it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and reports
-    why not. No data set or no default model is not a failure: the pages say so when they need them."""
-    steps = (read_dataset, lambda: wait_for_page(page_thread), import_engine, load_default_model,
-             ENGINE_LOADED.set, score_default_model)
+    """Wait for the first page's script to end, then read the data set, load the engine and the default model and
+    score it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and
+    reports why not. No data set or no default model is not a failure: the pages say so when they need them."""
+    steps = (lambda: wait_for_page(page_thread), read_dataset, import_engine, load_default_model, ENGINE_LOADED.set,
+             score_default_model)
     for step in steps:
         try:
             step()
@@ -93,11 +93,11 @@ def wait_for_page(page_thread: threading.Thread | None) -> None:
 
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Once per server process, on a thread of its own: read the data set while the first page is drawn, and once
-    that page's script has ended import the training engine (TensorFlow and Keras, a slow import that would hold the
-    interpreter while the page is drawn), make the default model ready to predict and score it on the test set. No
-    page waits for it, and by the time a user presses Train, draws a digit or opens Errors it is usually done
-    (bench/RESULTS.md, section App)."""
+    """Once per server process, on a thread of its own, once the first page's script has ended (anything this thread
+    does meanwhile slows that page: reading the data set beside it did, and importing TensorFlow, which holds the
+    interpreter, delayed the page's last messages): read the data set, import the training engine, make the default
+    model ready to predict and score it on the test set. No page waits for it, and by the time a user presses Train,
+    draws a digit or opens Errors it is usually done (bench/RESULTS.md, section App)."""
     page_thread = threading.current_thread() if get_script_run_ctx() is not None else None
     threading.Thread(target=preload, args=(page_thread,), name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
