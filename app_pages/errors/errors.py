@@ -49,7 +49,7 @@ class ErrorsChoices:
 def evaluation_of(registry: Registry, run_id: str, data: MnistData):
     """The picked model's test-set ``Evaluation``, or None after saying why there is none."""
     try:
-        return cached_evaluation(model_key(registry, run_id), data.fingerprint, registry, data)
+        return cached_evaluation(model_key(registry, run_id), data.test_fingerprint, registry, data)
     except (RegistryError, OSError) as error:
         st.error(plain(f"The model {run_id!r} cannot be tested: {error}"))
         return None

@@ -100,7 +100,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: In
                    "size).")
     probabilities = None
     if key is not None:
-        probabilities = cached_evaluation(key, data.fingerprint, registry, data).probabilities[indices]
+        probabilities = cached_evaluation(key, data.test_fingerprint, registry, data).probabilities[indices]
     frame = map_frame(coordinates, indices, data.y_test[indices], probabilities)
     title = f"{projection} of {representation.layer} · {len(frame):,} test images"
     marks = ("Crosses: misclassified. " if probabilities is not None else

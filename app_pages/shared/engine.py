@@ -63,7 +63,7 @@ def score_default_model() -> None:
     modules (Altair): what the Errors page and most others import or compute on their first visit."""
     importlib.import_module("mnist_core.training.charts")
     registry, data = shared_registry(), data_source().load()
-    evaluation = cached_evaluation(model_key(registry, registry.default_id() or DEFAULT_ID), data.fingerprint,
+    evaluation = cached_evaluation(model_key(registry, registry.default_id() or DEFAULT_ID), data.test_fingerprint,
                                    registry, data)
     LOG.debug("scored the default model: %r, per digit:\n%s", evaluation, evaluation.per_class())
 
