@@ -1,5 +1,5 @@
 """app.py: its reliance on Streamlit internals (an upgrade that removes them must fail here, not slow training down),
-and the training engine loaded in the background once the first page is shown (at once, or a few seconds later)."""
+and the training engine loaded in the background once the first page's script has ended."""
 
 from __future__ import annotations
 
@@ -65,21 +65,6 @@ def test_the_first_page_shown_starts_importing_tensorflow_on_a_thread_of_its_own
 
 
 
-@pytest.mark.parametrize(("first_page", "at_once"), [("models", False), ("train", True)])
-def test_the_preload_starts_at_once_only_after_a_page_whose_next_step_needs_the_engine(first_page, at_once, registry):
-    """After Train (and Draw) the preload starts at once: the next press needs the engine. After any other page it
-    waits until no page has been shown for a few seconds, so that importing TensorFlow, which holds the interpreter,
-    does not hold back the rest of a page on its way to the browser."""
-    from streamlit.testing.v1 import AppTest
-
-    from app_pages.shared.engine import engine_preload
-
-    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=90)
-    app.switch_page(f"app_pages/{first_page}/{first_page}.py")
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    assert engine_preload().at_once.is_set() is at_once  # the app's own preload: one per server process
-
 WHO_LOADS_THE_DEFAULT_MODEL = """
 import threading
 from mnist_core.store.registry import Registry
@@ -120,3 +105,36 @@ def children() -> dict:
     {first page or "preload": finished process}."""
     return two_at_a_time({"preload": partial(run_script, WHO_LOADS_THE_DEFAULT_MODEL)}
                          | {page: partial(run_script, WHO_IMPORTS_TENSORFLOW, page) for page in ("home", "errors")})
+
+
+PRELOAD_WITHOUT_TENSORFLOW = """
+import importlib.abc, logging, sys, threading
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("tensorflow is broken here")
+
+sys.meta_path.insert(0, NoTensorFlow())
+failures = []
+logging.getLogger("digit_lab").addHandler(type("Seen", (logging.Handler,), {"emit": lambda self, r: failures.append(
+    r.getMessage())})())
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("app.py", default_timeout=90).run()  # the Home page
+assert not app.exception, [exception.value for exception in app.exception]
+from app_pages.shared.engine import ENGINE_LOADED, ENGINE_PRELOAD_THREAD
+next(thread for thread in threading.enumerate() if thread.name == ENGINE_PRELOAD_THREAD).join(180)
+print(ENGINE_LOADED.is_set(), "sklearn.metrics" in sys.modules, "altair" in sys.modules, failures)
+"""
+
+
+def test_a_preload_step_that_fails_is_logged_and_the_steps_after_it_still_run():
+    """The preload imports TensorFlow, then scores the default model (scikit-learn's metrics, pandas, Altair): one
+    import failing on that thread (it happened in a fresh CI process) must not leave the others undone, nor a task
+    waiting for the engine forever."""
+    done = subprocess.run([sys.executable, "-c", PRELOAD_WITHOUT_TENSORFLOW], capture_output=True, text=True,
+                          cwd=PROJECT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    engine_loaded, scored, charts, failures = done.stdout.strip().splitlines()[-1].split(" ", 3)
+    assert (engine_loaded, scored, charts) == ("True", "True", "True"), done.stdout
+    assert "preloading (import_engine) failed" in failures, failures

@@ -1,5 +1,4 @@
-"""The pages' charts, labels and pictures (mnist_core.training.charts, .progress and mnist_core.data.pictures) as plain
-values."""
+"""The pages' charts, labels and pictures (mnist_core.training.charts and mnist_core.data.pictures) as plain values."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_core.data import pictures
-from mnist_core.training import charts
-from mnist_core.training.progress import format_seconds, progress_label
+from mnist_core.training import charts, progress
 
 
 def test_smoothing_is_debiased_and_follows_the_values():
@@ -45,18 +43,17 @@ def test_epoch_chart_draws_train_and_validation_with_the_best_epoch_rule():
     frame = charts.epoch_chart_frame(epochs, "loss")
     assert sorted(frame["split"].unique()) == ["train", "validation"] and len(frame) == 6
     assert frame[frame["best"]][["epoch", "split"]].values.tolist() == [[2, "train"]]  # one rule, at the best epoch
-    spec = charts.epoch_chart(epochs, "loss")
-    assert spec["title"] == "Loss per epoch"
-    assert spec["datasets"][spec["data"]["name"]].equals(frame)  # drawn with its rows from the start
+    spec = charts.epoch_chart_spec("loss", charts.epoch_splits(frame))
+    assert spec["title"] == "Loss per epoch" and "data" not in spec and "datasets" not in spec
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point", "rule"]
     assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["train", "validation"]
     assert spec["layer"][2]["transform"][0] == {"filter": "datum.best"}
-    spec["layer"][0]["mark"]["type"] = "changed by a caller"
-    assert charts.epoch_chart(epochs, "loss")["layer"][0]["mark"]["type"] == "line"
-    alone_epochs = [{"epoch": 1, "loss": 0.4}, {"epoch": 2, "loss": 0.5}]
-    alone = charts.epoch_chart_frame(alone_epochs, "loss")
+    spec["title"] = "changed by a caller"
+    assert charts.epoch_chart_spec("loss", ("train", "validation"))["title"] == "Loss per epoch"
+    alone = charts.epoch_chart_frame([{"epoch": 1, "loss": 0.4}, {"epoch": 2, "loss": 0.5}], "loss")
     assert alone["split"].tolist() == ["train"] * 2 and alone["best"].tolist() == [True, False]
-    assert charts.epoch_chart(alone_epochs, "loss")["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["train"]
+    assert charts.epoch_chart_spec("loss", charts.epoch_splits(alone))["layer"][0]["encoding"]["color"]["scale"][
+        "domain"] == ["train"]
 
 
 def test_batch_chart_shows_raw_and_smoothed_per_batch_loss():
@@ -65,15 +62,13 @@ def test_batch_chart_shows_raw_and_smoothed_per_batch_loss():
     frame = charts.batch_frame(batches, "loss")
     assert frame["batch"].tolist() == list(range(1, 41))
     assert np.allclose(frame["smoothed"], charts.smooth(frame["raw"], charts.smoothing_weight(40)))
-    spec = charts.batch_chart(batches, "loss")
+    spec = charts.batch_chart_spec("loss")
     assert spec["title"] == "Loss per batch (train)"
     assert [(layer["mark"]["type"], layer["encoding"]["y"]["field"]) for layer in spec["layer"]] == [
         ("line", "raw"), ("line", "smoothed")]
-    # The rows are a named dataset, which Streamlit puts into the chart it creates (its unnamed data comes only
-    # after Vega has drawn the chart once without rows, and warned "Infinite extent")
-    assert spec["datasets"][spec["data"]["name"]].equals(frame)
-    spec["layer"][0]["mark"]["type"] = "changed by a caller"
-    assert charts.batch_chart(batches, "loss")["layer"][0]["mark"]["type"] == "line"  # each call gets its own copy
+    assert "data" not in spec and "datasets" not in spec  # the rows are given with each drawing
+    spec["title"] = "changed by a caller"
+    assert charts.batch_chart_spec("loss")["title"] == "Loss per batch (train)"  # each call gets its own copy
 
 
 def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
@@ -86,11 +81,24 @@ def test_confusion_chart_has_a_cell_for_every_pair_and_a_click_selection():
     assert [param["name"] for param in params] == [charts.CONFUSION_SELECTION]
 
 
+def test_the_probability_chart_is_one_spec_built_once_with_the_rows_of_each_prediction():
+    frame = charts.probability_frame(np.eye(10)[7] * 0.9 + 0.01)
+    assert list(frame["digit"]) == [str(digit) for digit in range(10)] and frame["probability"].sum() == 1.0
+    assert list(frame.loc[frame["predicted"], "digit"]) == ["7"]
+    spec = charts.probability_chart(np.eye(10)[7] * 0.9 + 0.01)
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    assert {spec["encoding"][axis]["field"] for axis in ("x", "y")} == set(frame.columns) - {"predicted"}
+    assert "predicted" in spec["encoding"]["color"]["condition"]["test"]
+    assert spec["datasets"][spec["data"]["name"]].equals(frame)  # rows inside the chart: Vega never draws it empty
+    spec["mark"]["type"] = "line"
+    assert charts.probability_chart(np.eye(10)[1])["mark"]["type"] == "bar"  # each caller gets its own copy
+
+
 def test_progress_label_and_durations_read_naturally():
-    assert progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
-    assert progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
-    assert format_seconds(185) == "3 min 05 s"
-    assert format_seconds(3720) == "1 h 02 min"
+    assert progress.progress_label(2, 5, 1234.4, 12.2) == "Epoch 2/5 · 1,234 samples/s · ETA 12 s"
+    assert progress.progress_label(1, 5, 10.0, math.nan).endswith("ETA …")
+    assert progress.format_seconds(185) == "3 min 05 s"
+    assert progress.format_seconds(3720) == "1 h 02 min"
 
 
 def test_pictures_are_sharp_enlargements_overlays_and_grids():
@@ -125,12 +133,8 @@ def test_comparison_puts_the_legend_under_the_plot_and_goes_logarithmic_only_for
         return [{"epoch": epoch, "accuracy": 0.9, "loss": 0.3} for epoch in range(1, count + 1)]
 
     similar = charts.comparison_chart({"a": rows(3), "b": rows(5)}, "accuracy").to_dict()
-    lines = similar["layer"][0]["encoding"]
-    assert lines["x"].get("scale", {}).get("type") is None
-    assert lines["color"]["legend"]["orient"] == "bottom"
-    assert lines["color"]["scale"]["scheme"] == "tableau10"  # ten clearly different colours
-    assert lines["strokeDash"]["legend"]["orient"] == "top"  # beside the runs' legend, it ran off a phone's screen
-    assert similar["autosize"]["type"] == "fit-x"  # the legends take no height from the plot
+    assert similar["encoding"]["x"].get("scale", {}).get("type") is None
+    assert similar["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert similar["encoding"]["color"]["scale"]["scheme"] == "tableau10"  # ten clearly different colours
     apart = charts.comparison_chart({"short": rows(2), "long": rows(30)}, "loss").to_dict()
-    x = apart["layer"][0]["encoding"]["x"]
-    assert x["scale"] == {"type": "log", "nice": False} and "log" in x["title"]  # ends at the longest run, not 100
+    assert apart["encoding"]["x"]["scale"]["type"] == "log" and "log" in apart["encoding"]["x"]["title"]

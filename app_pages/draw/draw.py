@@ -90,7 +90,7 @@ def prediction(probabilities: np.ndarray) -> None:
     digit_column, confidence_column = st.columns(2)
     digit_column.metric("Prediction", digit, border=True)
     confidence_column.metric("Confidence", f"{probabilities[digit]:.1%}", border=True)
-    st.altair_chart(probability_chart(probabilities), width="stretch")
+    st.vega_lite_chart(probability_chart(probabilities), width="stretch")
 
 
 def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | bytes, digit: int) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages.insight.tasks import task_failed, task_for, wait_for
 from app_pages.shared.data import dataset_or_warning
+from app_pages.shared.engine import wait_for_engine
 from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, model_picker, shared_registry
 from app_pages.shared.state import kept, page_state, set_kept
 from app_pages.shared.text import plain
@@ -20,7 +21,11 @@ from mnist_core.data.mnist import NUM_CLASSES, MnistData
 from mnist_core.data.pictures import enlarge, saliency_overlay
 from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import CONFUSION_SELECTION, confusion_chart, probability_chart
+from mnist_core.training.charts import (
+    CONFUSION_SELECTION,
+    confusion_chart,
+    probability_chart,
+)
 
 ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
@@ -43,7 +48,7 @@ class ErrorsChoices:
 def evaluation_of(registry: Registry, run_id: str, data: MnistData):
     """The picked model's test-set ``Evaluation``, or None after saying why there is none."""
     try:
-        return cached_evaluation(model_key(registry, run_id), data.fingerprint, registry, data)
+        return cached_evaluation(model_key(registry, run_id), data.test_fingerprint, registry, data)
     except (RegistryError, OSError) as error:
         st.error(plain(f"The model {run_id!r} cannot be tested: {error}"))
         return None
@@ -117,7 +122,9 @@ def page_of(errors: pd.DataFrame, choices: ErrorsChoices) -> pd.DataFrame:
 
 def saliency_or_reason(key: tuple, image: np.ndarray) -> np.ndarray | str:
     """The saliency overlay of ``image`` for the model file ``key`` names, or why that model cannot be loaded (a
-    reason, not an exception: a background task that raised would be started again on every run)."""
+    reason, not an exception: a background task that raised would be started again on every run). It waits for the
+    engine preload, which loads TensorFlow once the page has been drawn."""
+    wait_for_engine()
     try:
         return saliency_overlay(image, cached_predictor(*key).saliency(image))
     except (RegistryError, OSError) as error:
@@ -148,7 +155,7 @@ def inspection(registry: Registry, run_id: str, data: MnistData, evaluation, sho
     picture.image(enlarge(image, 6), caption=f"test image #{index}, labelled {rows[index]['true']}")
     with probabilities:
         st.markdown(f"**Top 3:** {rows[index]['top3']}")
-        st.altair_chart(probability_chart(evaluation.probabilities[index]), width="stretch")
+        st.vega_lite_chart(probability_chart(evaluation.probabilities[index]), width="stretch")
     with saliency:
         job = saliency_task(registry, run_id, image)
         views = wait_for({"Saliency map": job}) if job is not None else None

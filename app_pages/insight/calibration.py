@@ -35,7 +35,8 @@ def calibration_of(registry: Registry, record: RunRecord, data: MnistData, tempe
     model = model_for(registry, record.id)
     if model is None:
         return
-    probabilities = cached_evaluation(model_key(registry, record.id), data.fingerprint, registry, data).probabilities
+    evaluation = cached_evaluation(model_key(registry, record.id), data.test_fingerprint, registry, data)
+    probabilities = evaluation.probabilities
     st.text(run_label(record))
     before, after = st.columns(2)
     with before:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.insight.state import MAP_SAMPLES, MODEL_SPACE, PIXEL_SPACE, PROJECTIONS, InsightChoices
 from app_pages.insight.tasks import task_failed, task_for, wait_for
+from app_pages.shared.engine import wait_for_engine
 from app_pages.shared.models import cached_evaluation, cached_model, model_key
 from app_pages.shared.state import kept
 from app_pages.shared.text import plain
@@ -23,18 +24,21 @@ POINT_KEY = "insight.map"
 def map_work(key: tuple | None, data: MnistData, sample: int, projection: str):
     """What the map task computes, off the page's thread (the model, and TensorFlow with it, load there): the sample's
     indices, the layer the features come from, and their 2-D coordinates by PCA or t-SNE."""
-    from mnist_core.insight.embedding import (
-        model_representation,
-        pca_2d,
-        pixel_representation,
-        sample_indices,
-        tsne_2d,
-    )
 
     def work(report):
+        from mnist_core.insight.embedding import (  # scikit-learn and openTSNE: on the task's thread, not the page's
+            model_representation,
+            pca_2d,
+            pixel_representation,
+            sample_indices,
+            tsne_2d,
+        )
+
         indices = sample_indices(data.y_test, sample)
         images = data.x_test[indices]
         report(0.0, "reading the model's last hidden layer" if key else "reading the pixels")
+        if key is not None:
+            wait_for_engine()  # TensorFlow: loaded by the preload once the page has been drawn
         representation = (pixel_representation(images) if key is None else
                           model_representation(cached_model(*key), images))  # the model every view shares
         coordinates = pca_2d(representation.features) if projection == "PCA" else tsne_2d(representation.features,
@@ -73,9 +77,6 @@ def clicked_image(frame: pd.DataFrame, data: MnistData, index: int) -> None:
 
 def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: InsightChoices) -> None:
     """The embedding map of the chosen space and projection; clicking a point shows that image."""
-    from mnist_core.insight.charts import POINT_SELECTION, embedding_chart
-    from mnist_core.insight.embedding import map_frame
-
     space, projection, sample = map_settings(choices)
     try:
         key = model_key(registry, run_id) if space == MODEL_SPACE else None
@@ -87,6 +88,9 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: In
     views = wait_for({f"{projection} map": job})
     if views is None or task_failed(views[f"{projection} map"], f"The {projection} map"):
         return
+    from mnist_core.insight.charts import POINT_SELECTION, embedding_chart  # Altair and scikit-learn: once the map
+    from mnist_core.insight.embedding import map_frame  # is ready, not on the first visit that starts its task
+
     indices, representation, coordinates = views[f"{projection} map"].value
     if representation.is_logits:
         st.info("This model (softmax regression) has no hidden layer, so the map shows its logits: the ten scores "
@@ -96,7 +100,7 @@ def embedding_view(registry: Registry, run_id: str, data: MnistData, choices: In
                    "size).")
     probabilities = None
     if key is not None:
-        probabilities = cached_evaluation(key, data.fingerprint, registry, data).probabilities[indices]
+        probabilities = cached_evaluation(key, data.test_fingerprint, registry, data).probabilities[indices]
     frame = map_frame(coordinates, indices, data.y_test[indices], probabilities)
     title = f"{projection} of {representation.layer} · {len(frame):,} test images"
     marks = ("Crosses: misclassified. " if probabilities is not None else

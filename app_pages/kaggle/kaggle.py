@@ -13,7 +13,6 @@ from app_pages.shared.widgets import image_grid
 from mnist_core.data.mnist import DataSetError, read_kaggle_test, submission_csv
 from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import class_count_chart
 
 PREVIEW_IMAGES = 12
 
@@ -47,6 +46,8 @@ def test_images() -> tuple[str, np.ndarray] | None:
 
 def submission(registry: Registry, run_id: str, file_id: str, images: np.ndarray) -> None:
     """Predictions for the uploaded images: a preview, the class counts and the "Download submission.csv" button."""
+    from mnist_core.training.charts import class_count_chart  # Altair and pandas: not before a file is predicted
+
     model = model_for(registry, run_id)
     if model is None:
         return

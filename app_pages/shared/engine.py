@@ -1,83 +1,124 @@
-"""The engine in the background: TensorFlow preloaded after the first page, and the one job runner every
-session trains through."""
+"""The engine in the background: the data set, TensorFlow and the default model preloaded once the first page has been
+drawn, and the one job runner every session trains through."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.data.mnist import IMAGE_SIDE
+from mnist_core.data.mnist import IMAGE_SIDE, DataSetError
 from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import DEFAULT_ID, Registry
 
 if TYPE_CHECKING:
     from mnist_core.jobs.runner import JobRunner
 from app_pages.shared.data import data_source
-from app_pages.shared.models import cached_predictor, model_key, registry_at, shared_registry
+from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, registry_at, shared_registry
 
 ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
+PAGE_WAIT_S = 30.0  # the longest the preload waits for the first page's script before importing TensorFlow anyway
+PAGE_SETTLE_S = 0.3  # then this long, so the page's last messages leave before the import holds the interpreter
+ENGINE_WAIT_S = 120.0  # the longest a task waits for the preload before loading the engine itself
+EXIT_WAIT_S = 60.0  # the longest the process's exit waits for the preload to finish reading a model file
+LOG = logging.getLogger("digit_lab")
+ENGINE_LOADED = threading.Event()  # set once the preload has tried to load the engine and the default model
+# Held while the preload reads the default model's file; the process's exit takes it for good (see end_preload)
+MODEL_LOADING = threading.Lock()
 
 
-def load_engine_and_default_model() -> None:
-    """Import the training engine, then load the default model's single-image predictor and run it once on a blank
-    image (its first calls trace TensorFlow functions): what the first drawing on the Draw page needs."""
+def read_dataset() -> None:
+    """Read the data set and its digests (the cache keys of test results), which most pages show or use; a page
+    asking for it meanwhile waits for this read."""
+    data = data_source().load()
+    LOG.debug("read %r (digests %s, %s)", data, data.fingerprint, data.test_fingerprint)
+
+
+def import_engine() -> None:
+    """Import the training engine: TensorFlow and Keras (with h5py, which reading a model file needs)."""
     importlib.import_module("mnist_core.jobs.runs")
-    try:
-        registry = shared_registry()
+
+
+def load_default_model() -> None:
+    """Load the default model's single-image predictor and run it once on a blank image (its first calls trace
+    TensorFlow functions): what the first drawing on the Draw page needs."""
+    registry = shared_registry()
+    with MODEL_LOADING:
         predictor = cached_predictor(*model_key(registry, registry.default_id() or DEFAULT_ID))
-    except (RegistryError, OSError):  # no default model: the pages say so when they need it
-        return
     blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     predictor.probabilities(blank)
     predictor.saliency(blank)
     predictor.activations(blank)
 
 
-PRELOAD_AFTER_QUIET_S = 3.0  # no page shown for this long: the browser has drawn the last one, the user reads it
+def score_default_model() -> None:
+    """The default model's test-set evaluation with its scores (scikit-learn's metrics, pandas) and the charts'
+    modules (Altair): what the Errors page and most others import or compute on their first visit."""
+    importlib.import_module("mnist_core.training.charts")
+    registry, data = shared_registry(), data_source().load()
+    evaluation = cached_evaluation(model_key(registry, registry.default_id() or DEFAULT_ID), data.test_fingerprint,
+                                   registry, data)
+    LOG.debug("scored the default model: %r, per digit:\n%s", evaluation, evaluation.per_class())
 
 
-class EnginePreload:
-    """``load_engine_and_default_model`` on a thread of its own, started once no page has been shown for
-    ``PRELOAD_AFTER_QUIET_S``, or at once when a page asks for it. A failure is reported by whatever needs the engine
-    or the model, which loads it again."""
+def preload(page_thread: threading.Thread | None) -> None:
+    """Wait for the first page's script to end, then read the data set, load the engine and the default model and
+    score it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and
+    reports why not. No data set or no default model is not a failure: the pages say so when they need them."""
+    steps = (lambda: wait_for_page(page_thread), read_dataset, import_engine, load_default_model, ENGINE_LOADED.set,
+             score_default_model)
+    for step in steps:
+        try:
+            step()
+        except (DataSetError, RegistryError, OSError):
+            continue
+        except Exception:  # a background step must never stop the next ones (a failed import included)
+            LOG.exception("preloading (%s) failed; it is loaded again when a page needs it",
+                          getattr(step, "__name__", step))
 
-    def __init__(self):
-        self.at_once = threading.Event()
-        self.last_page = time.monotonic()
-        threading.Thread(target=self.run, name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
-    def page_shown(self, at_once: bool) -> None:
-        self.last_page = time.monotonic()
-        if at_once:
-            self.at_once.set()
-
-    def run(self) -> None:
-        while not self.at_once.wait(self.last_page + PRELOAD_AFTER_QUIET_S - time.monotonic()):
-            if time.monotonic() >= self.last_page + PRELOAD_AFTER_QUIET_S:
-                break
-        load_engine_and_default_model()
+def wait_for_page(page_thread: threading.Thread | None) -> None:
+    """Until the page whose script started the preload has been drawn: its script ended, its messages sent."""
+    if page_thread is not None:
+        page_thread.join(PAGE_WAIT_S)
+        time.sleep(PAGE_SETTLE_S)
 
 
 @st.cache_resource(show_spinner=False)
-def engine_preload() -> EnginePreload:
-    """The server's one engine preload."""
-    return EnginePreload()
+def preload_engine() -> None:
+    """Once per server process, on a thread of its own, once the first page's script has ended (anything this thread
+    does meanwhile slows that page: reading the data set beside it did, and importing TensorFlow, which holds the
+    interpreter, delayed the page's last messages): read the data set, import the training engine, make the default
+    model ready to predict and score it on the test set. No page waits for it, and by the time a user presses Train,
+    draws a digit or opens Errors it is usually done (bench/RESULTS.md, section App)."""
+    page_thread = threading.current_thread() if get_script_run_ctx() is not None else None
+    threading.Thread(target=preload, args=(page_thread,), name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
 
-def preload_engine(at_once: bool) -> None:
-    """Import the training engine (TensorFlow and Keras, a slow import) and make the default model ready to predict,
-    in the background: at once when the page just shown needs it next (a stroke on Draw, a press of Train), else once
-    no page has been shown for a few seconds. Importing TensorFlow holds the interpreter for a second or more at a
-    time, during which the server sends the browsers nothing (a page's scripts, its charts, the end of its script
-    run): started after any page, it held back the first visits of pages like Sweeps and Models by seconds. No page
-    waits for it, and by the time a user presses Train or draws a digit it is usually done (bench/RESULTS.md, section
-    App)."""
-    engine_preload().page_shown(at_once)
+def end_preload() -> None:
+    """At the process's exit: a model file the preload is reading is read to the end, and none is started after
+    (the lock is kept). The interpreter's exit stops a daemon thread where it is, and one stopped while reading a
+    model keeps h5py's lock, which the exit then waits for forever (a test process hung so). Nothing else is waited
+    for: an import going on at exit would fail."""
+    MODEL_LOADING.acquire(timeout=EXIT_WAIT_S)
+
+
+atexit.register(end_preload)
+
+
+def wait_for_engine() -> None:
+    """Until the preload has loaded the engine (at most ``ENGINE_WAIT_S``; at once when no preload runs): a background
+    task that needs TensorFlow does not import it beside the preload while the page that started the task is still
+    being drawn, and finds the default model ready."""
+    if any(thread.name == ENGINE_PRELOAD_THREAD for thread in threading.enumerate()):
+        ENGINE_LOADED.wait(ENGINE_WAIT_S)
 
 
 @st.cache_resource

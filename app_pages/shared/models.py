@@ -77,9 +77,10 @@ def cached_predictor(root: str, run_id: str, modified: float) -> ImagePredictor:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Predicting the test images…")
-def cached_evaluation(key: tuple, data_fingerprint: str, _registry: Registry, _data: MnistData):
+def cached_evaluation(key: tuple, test_fingerprint: str, _registry: Registry, _data: MnistData):
     """The run's ``Evaluation`` on the test set: from the probabilities saved with the run when it was tested on this
-    test split, else predicted once per model file version and data set contents."""
+    test split, else predicted once per model file version and test split contents (keyed by the test split's digest,
+    not the whole data set's: hashing the training images too cost the Errors page's first visit ~0.1 s)."""
     from mnist_core.model.scores import Evaluation
 
     _root, run_id, _modified = key

@@ -31,6 +31,9 @@ class ImagePredictor:
         self._probabilities = tf.function(lambda x: model(x, training=False), input_signature=signature)
         self._saliency = tf.function(self._input_gradient, input_signature=signature)
         self._hidden = self._hidden_model()
+        # compiled too: run eagerly, the hidden model took ten times as long as the prediction on each stroke
+        self._hidden_outputs = None if self._hidden is None else tf.function(
+            lambda x: self._hidden(x, training=False), input_signature=signature)
 
     def __repr__(self) -> str:
         return f"ImagePredictor({self.model.name}, input={self.model.input_shape[1:]})"
@@ -69,7 +72,7 @@ class ImagePredictor:
         """(layer name, output) per conv layer (H×W×C) or hidden dense layer (units,); empty for softmax regression."""
         if self._hidden is None:
             return []
-        outputs = self._hidden(as_model_input(image[None], self.model), training=False)
+        outputs = self._hidden_outputs(as_model_input(image[None], self.model))
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         names = [name for name in self._hidden.output_names] if hasattr(self._hidden, "output_names") else []
         names = names if len(names) == len(outputs) else [f"layer {i + 1}" for i in range(len(outputs))]

@@ -215,17 +215,33 @@ def confusion_chart(matrix: np.ndarray) -> alt.Chart:
     return (tiles + text).properties(width=360, height=360)
 
 
-def probability_chart(probabilities: np.ndarray) -> alt.Chart:
-    """Bar chart of the 10 class probabilities, the predicted digit highlighted."""
+def probability_frame(probabilities: np.ndarray) -> pd.DataFrame:
+    """The rows of ``probability_chart``'s chart: each digit, its probability and whether it is the predicted
+    one."""
     probabilities = np.asarray(probabilities, dtype=float)
-    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
-                          "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
-    return alt.Chart(frame).mark_bar().encode(
+    return pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "probability": probabilities,
+                         "predicted": np.arange(NUM_CLASSES) == probabilities.argmax()})
+
+
+def probability_chart(probabilities: np.ndarray) -> dict:
+    """Vega-Lite spec of the bar chart of the 10 class probabilities with the predicted digit highlighted, its rows
+    (``probability_frame``) carried as ``with_rows`` does for the live charts. The spec is built once: the Draw page
+    redraws the chart after every stroke, and building it anew in Altair (which validates each chart) took longer
+    than the prediction."""
+    return with_rows(_probability_chart_spec(), probability_frame(probabilities))
+
+
+@functools.cache
+def _probability_chart_spec() -> dict:
+    spec = alt.Chart(probability_frame(np.eye(NUM_CLASSES)[0])).mark_bar().encode(
         x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.condition("datum.predicted", alt.value("#2563eb"), alt.value("#9ca3af")),
         tooltip=["digit:N", alt.Tooltip("probability:Q", format=".2%")],
-    ).properties(height=180)
+    ).properties(height=180).to_dict()
+    for key in ("data", "datasets", "config"):  # the rows come with each drawing; Streamlit themes the chart itself
+        spec.pop(key, None)
+    return spec
 
 
 def activation_strip(values: np.ndarray) -> alt.Chart:

@@ -1,4 +1,4 @@
-"""What training reports while it goes: one progress event per batch or epoch, and the history of rows that the live
+"""What training reports while it goes: one progress event per batch or epoch, the history of rows that the live
 view shows and the saved run keeps. Free of TensorFlow, so that pages and the job runner can hold them cheaply."""
 
 from __future__ import annotations
