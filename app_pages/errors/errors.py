@@ -21,11 +21,7 @@ from mnist_core.data.mnist import NUM_CLASSES, MnistData
 from mnist_core.data.pictures import enlarge, saliency_overlay
 from mnist_core.store.records import RegistryError
 from mnist_core.store.registry import Registry
-from mnist_core.training.charts import (
-    CONFUSION_SELECTION,
-    confusion_chart,
-    probability_chart,
-)
+from mnist_core.training.charts import CONFUSION_SELECTION, confusion_chart, probability_chart
 
 ALL = "All"
 DIGIT_CHOICES = [ALL, *range(NUM_CLASSES)]
