@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 FAST_PRESET = "One hidden layer of 32"  # dense32-rmsprop: the quickest preset to train
 MODELS_READY, TRAIN_READY = "Upload a .keras model", "Training settings"
 DOUBLE_PRESS_RUN = "e2e-double-press"
-DOUBLE_PRESS_EPOCHS = 12  # long enough to be still training at the deliberate second press
+DOUBLE_PRESS_EPOCHS = 30  # long enough to be still training at the deliberate second press
 RUNS_END_S = 240  # two tiny runs, one after the other, on a busy 2-core machine
 COMPARED = {"e2e-shared-mine": 3, "e2e-compare-short": 2, "e2e-compare-long": 12}  # name: epochs
 
