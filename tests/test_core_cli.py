@@ -142,9 +142,9 @@ def test_resume_refuses_unknown_runs_and_new_settings(args, message, done):
     assert refused["rc"] == 2 and message in refused["err"] and "Traceback" not in refused["err"]
 
 
-def test_training_settings_are_refused_before_mnist_or_tensorflow_load(done):
-    """A mistyped setting costs no TensorFlow import (seconds): its process never grows to TensorFlow's size."""
-    for args in (ERRORS[0][0], REFUSED_RESUMES[1][0]):
+def test_bad_settings_and_unknown_runs_are_refused_before_tensorflow_loads(done):
+    """A mistyped setting or run id costs no TensorFlow import (seconds): the process never grows to its size."""
+    for args, _ in [*ERRORS, REFUSED_RESUMES[1]]:
         assert done[args]["peak_kb"] <= NO_TENSORFLOW_PEAK_KB, (args, done[args]["peak_kb"])
 
 

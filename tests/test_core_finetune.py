@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 
 import keras
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faults_helpers import NO_TENSORFLOW_PEAK_KB, measured_cli
 from helpers import run_cli, save_run, two_at_a_time
 from mnist_core.data.drawing import to_mnist
 from mnist_core.jobs.finetune import FinetuneError, execute_finetune, finetune_request, lineage
@@ -148,7 +150,8 @@ def test_cli_finetune_prints_the_figures_and_predict_uses_the_new_run(tmp_path, 
         return run_cli(*args, models=models)
 
     done = two_at_a_time({"tuned": lambda: cli("finetune", "--model", DEFAULT_ID, "--epochs", "1", "--json"),
-                          "refused": lambda: cli("finetune", "--model", "no-such-run")})  # it only reads
+                          "refused": lambda: measured_cli("finetune", "--model", "no-such-run",  # it only reads
+                                                          env=os.environ | {"DIGIT_LAB_MODELS": str(models)})})
     result, refused = done["tuned"], done["refused"]
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -163,4 +166,5 @@ def test_cli_finetune_prints_the_figures_and_predict_uses_the_new_run(tmp_path, 
     predicted = cli("predict", "--model", payload["run_id"], str(image), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)["digit"] in range(10)
-    assert refused.returncode == 2 and "no-such-run" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused["rc"] == 2 and "no-such-run" in refused["err"] and "Traceback" not in refused["err"]
+    assert refused["peak_kb"] <= NO_TENSORFLOW_PEAK_KB  # refused before TensorFlow loads

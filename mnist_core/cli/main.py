@@ -111,11 +111,11 @@ def command_train(args) -> int:
 def command_evaluate(args) -> None:
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
+    record = registry.record(run_id)  # an unknown run is refused before MNIST and TensorFlow load
     data = dataset(args)  # a data set that cannot be used is refused before TensorFlow loads
     from mnist_core.model.evaluation import evaluate
 
     result = evaluate(registry.load_model(run_id), data.x_test, data.y_test)
-    record = registry.record(run_id)
     payload = {"run_id": run_id, "test_accuracy": result.accuracy, "test_loss": result.loss,
                "seconds": record.seconds, "errors": int((result.predicted != result.labels).sum())}
     emit(args, payload, f"run {run_id}: test accuracy {result.accuracy:.4f}, loss {result.loss:.4f}, "
@@ -124,10 +124,12 @@ def command_evaluate(args) -> None:
 
 def command_predict(args) -> int:
     from mnist_core.data.drawing import image_file_to_mnist
-    from mnist_core.model.evaluation import ImagePredictor
 
     registry = Registry(args.models)
     run_id = chosen_run(registry, args.model)
+    registry.record(run_id)  # an unknown run is refused before TensorFlow loads
+    from mnist_core.model.evaluation import ImagePredictor
+
     predictor = ImagePredictor(registry.load_model(run_id))
     failures = 0
     for name in args.images:

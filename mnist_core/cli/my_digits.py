@@ -95,11 +95,13 @@ def command_mine(args) -> None:
 
 
 def command_finetune(args) -> int:
+    registry = Registry(args.models)
+    run_id = chosen_run(registry, args.model)
+    registry.record(run_id)  # an unknown run is refused before TensorFlow loads
     from mnist_core.jobs.finetune import FINETUNE_CONFIG, finetune_request
 
-    registry = Registry(args.models)
     epochs = FINETUNE_CONFIG.epochs if args.epochs is None else args.epochs  # 0 is refused, not the default
-    request = finetune_request(registry, chosen_run(registry, args.model), epochs)
+    request = finetune_request(registry, run_id, epochs)
 
     def show(event) -> None:
         if event.kind == "epoch" and not args.json:
