@@ -88,13 +88,16 @@ ERRORS_DONE = f"""() => [...document.querySelectorAll('[data-testid="stMetricLab
     && ({IDLE_SCRIPT})()"""
 
 
-def on_fresh_server(browser, folder: Path, visit) -> float:
+def on_fresh_server(browser, folder: Path, visit) -> tuple[float, float]:
     """What ``visit(page, server)`` returns on a server just started (a new process: nothing imported, loaded or
-    cached yet) in a new browser session; the server is stopped after."""
+    cached yet) in a new browser session, and the seconds from starting the server to its first answer (what its
+    warm-up adds shows there); the server is stopped after."""
+    started = time.perf_counter()
     server = start_streamlit(folder, os.environ | {"DIGIT_LAB_MODELS": str(folder / "models")})
+    answering = time.perf_counter() - started
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        return visit(context.new_page(), server)
+        return visit(context.new_page(), server), answering
     finally:
         context.close()
         stop_process_group(server.process)
@@ -120,20 +123,22 @@ def first_draw_prediction(page, server) -> float:
     return total / 1000
 
 
-def first_visits(browser) -> dict[str, float]:
-    """Each page's first visit on a server of its own, just started: seconds by what was measured."""
-    seconds = {}
+def first_visits(browser) -> tuple[dict[str, float], list[float]]:
+    """Each page's first visit on a server of its own, just started: seconds by what was measured, and each server's
+    seconds from its start to its first answer."""
+    seconds, starts = {}, []
     with tempfile.TemporaryDirectory() as folder:
         def fresh(name: str, visit) -> None:
-            value = seconds[name] = on_fresh_server(browser, Path(folder) / name.replace(" ", "_"), visit)
-            print(f"{name}: {value:.2f} s", flush=True)
+            seconds[name], answering = on_fresh_server(browser, Path(folder) / name.replace(" ", "_"), visit)
+            starts.append(answering)
+            print(f"{name}: {seconds[name]:.2f} s (the server answered {answering:.2f} s after its start)", flush=True)
 
         fresh("Errors page (default model)", lambda page, server: seconds_until(page, server, "errors", ERRORS_DONE))
         fresh("Draw: first prediction", first_draw_prediction)
         for path, title in PAGES.items():
             fresh(f"{title} page",
                   lambda page, server, path=path, title=title: seconds_until(page, server, path, PAGE_DONE, title))
-    return seconds
+    return seconds, starts
 
 
 def cli_training_seconds() -> float:
@@ -257,9 +262,10 @@ def show_draws(timed: list[tuple[float, float]]) -> None:
     show("Draw: pad's value sent → prediction (the app), p95", percentile(apps, 0.95), "ms", 120)
 
 
-def show_first_visits(seconds: dict[str, float]) -> None:
+def show_first_visits(seconds: dict[str, float], starts: list[float]) -> None:
     for name, value in seconds.items():
         show(f"first visit after a server start: {name}", value, "s", FIRST_VISIT_GOAL_S)
+    show(f"server start → it answers (median of {len(starts)} starts)", statistics.median(starts), "s", None)
 
 
 def on_one_server(browser, args) -> None:
@@ -315,7 +321,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             if not args.draw_only:  # first: each on a server of its own, with nothing else running
-                show_first_visits(first_visits(browser))
+                show_first_visits(*first_visits(browser))
             if not args.first_visits_only:
                 on_one_server(browser, args)
         finally:

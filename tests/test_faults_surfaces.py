@@ -409,7 +409,7 @@ def test_the_storage_field_opens_only_sweep_files_and_the_owners_urls(registry, 
     notes, empty = tmp_path / "notes.txt", tmp_path / "empty.db"
     notes.write_text("a server's own file\n")
     empty.write_bytes(b"")
-    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=90)
+    app = AppTest.from_file(str(PROJECT / "navigation.py"), default_timeout=90)
     app.switch_page("app_pages/sweeps/sweeps.py")
     app.run()
     refusals = [storage_errors(app, url) for url in (

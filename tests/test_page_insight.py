@@ -39,7 +39,7 @@ def models(registry, small_dense_model):
 def open_insight(view: str | None = None):
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app = AppTest.from_file(str(PROJECT / "navigation.py"), default_timeout=RUN_TIMEOUT_S)
     app.switch_page("app_pages/insight/insight.py")
     app.run()
     if view is not None:

@@ -13,7 +13,7 @@ RUN_TIMEOUT_S = 90
 def open_sweeps():
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app = AppTest.from_file(str(PROJECT / "navigation.py"), default_timeout=RUN_TIMEOUT_S)
     app.switch_page("app_pages/sweeps/sweeps.py")
     return app.run()
 

@@ -1,13 +1,16 @@
-"""The engine in the background: the data set, TensorFlow and the default model preloaded once the first page has been
-drawn, and the one job runner every session trains through."""
+"""The engine in the background: what every page's first visit needs, loaded as the server starts (``warm_up``);
+TensorFlow and the default model, preloaded once the first page has been drawn; and the one job runner every session
+trains through."""
 
 from __future__ import annotations
 
 import atexit
 import importlib
 import logging
+import pkgutil
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +35,18 @@ LOG = logging.getLogger("digit_lab")
 ENGINE_LOADED = threading.Event()  # set once the preload has tried to load the engine and the default model
 # Held while the preload reads the default model's file; the process's exit takes it for good (see end_preload)
 MODEL_LOADING = threading.Lock()
+
+
+def import_page_parts() -> None:
+    """Import every module of the pages' parts (``app_pages/*/*.py`` but the page scripts ``app_pages/NAME/NAME.py``,
+    which draw as they run) and with them pandas, Altair, scikit-learn's metrics, Plotly, Optuna: what a page's first
+    visit would otherwise import while its user waits. None of them imports TensorFlow."""
+    import app_pages
+
+    for module in pkgutil.walk_packages(app_pages.__path__, "app_pages."):
+        parts = module.name.split(".")
+        if not module.ispkg and parts[-1] != parts[-2]:
+            importlib.import_module(module.name)
 
 
 def read_dataset() -> None:
@@ -59,21 +74,21 @@ def load_default_model() -> None:
 
 
 def score_default_model() -> None:
-    """The default model's test-set evaluation with its scores (scikit-learn's metrics, pandas) and the charts'
-    modules (Altair): what the Errors page and most others import or compute on their first visit."""
-    importlib.import_module("mnist_core.training.charts")
+    """The default model's test-set evaluation with its scores (scikit-learn's metrics), from the predictions saved
+    with it: what the Errors page shows first. Without saved predictions (a run from an old registry) it is left to
+    the page: predicting needs TensorFlow."""
     registry, data = shared_registry(), data_source().load()
-    evaluation = cached_evaluation(model_key(registry, registry.default_id() or DEFAULT_ID), data.test_fingerprint,
-                                   registry, data)
+    run_id = registry.default_id() or DEFAULT_ID
+    if registry.test_probabilities(run_id, data.test_fingerprint) is None:
+        return
+    evaluation = cached_evaluation(model_key(registry, run_id), data.test_fingerprint, registry, data)
     LOG.debug("scored the default model: %r, per digit:\n%s", evaluation, evaluation.per_class())
 
 
-def preload(page_thread: threading.Thread | None) -> None:
-    """Wait for the first page's script to end, then read the data set, load the engine and the default model and
-    score it. A step that fails is logged and the next one still runs; whatever needs that part loads it again and
-    reports why not. No data set or no default model is not a failure: the pages say so when they need them."""
-    steps = (lambda: wait_for_page(page_thread), read_dataset, import_engine, load_default_model, ENGINE_LOADED.set,
-             score_default_model)
+def run_steps(steps: Iterable[Callable[[], object]]) -> None:
+    """Each step in turn. A step that fails is logged and the next one still runs; whatever needs that part loads it
+    again and reports why not. No data set or no default model is not a failure: the pages say so when they need
+    them."""
     for step in steps:
         try:
             step()
@@ -82,6 +97,19 @@ def preload(page_thread: threading.Thread | None) -> None:
         except Exception:  # a background step must never stop the next ones (a failed import included)
             LOG.exception("preloading (%s) failed; it is loaded again when a page needs it",
                           getattr(step, "__name__", step))
+
+
+def warm_up() -> None:
+    """At the server's start, before it answers anyone: import the pages' parts, read the data set and score the
+    default model from its saved test predictions, so a page's first visit only draws the page (on a 2-core machine
+    doing this while the browser loaded Streamlit's frontend slowed both). TensorFlow takes seconds more and is left to
+    ``preload_engine``."""
+    run_steps((import_page_parts, read_dataset, score_default_model))
+
+
+def preload(page_thread: threading.Thread | None) -> None:
+    """Wait for the first page's script to end, then import TensorFlow and load the default model."""
+    run_steps((lambda: wait_for_page(page_thread), import_engine, load_default_model, ENGINE_LOADED.set))
 
 
 def wait_for_page(page_thread: threading.Thread | None) -> None:
@@ -93,11 +121,10 @@ def wait_for_page(page_thread: threading.Thread | None) -> None:
 
 @st.cache_resource(show_spinner=False)
 def preload_engine() -> None:
-    """Once per server process, on a thread of its own, once the first page's script has ended (anything this thread
-    does meanwhile slows that page: reading the data set beside it did, and importing TensorFlow, which holds the
-    interpreter, delayed the page's last messages): read the data set, import the training engine, make the default
-    model ready to predict and score it on the test set. No page waits for it, and by the time a user presses Train,
-    draws a digit or opens Errors it is usually done (bench/RESULTS.md, section App)."""
+    """Once per server process, on a thread of its own, once the first page's script has ended (importing TensorFlow
+    holds the interpreter: beside a page's script it delays the page's last messages): import the training engine and
+    make the default model ready to predict. No page waits for it, and by the time a user presses Train or draws a
+    digit it is usually done (bench/RESULTS.md, section App)."""
     page_thread = threading.current_thread() if get_script_run_ctx() is not None else None
     threading.Thread(target=preload, args=(page_thread,), name=ENGINE_PRELOAD_THREAD, daemon=True).start()
 
