@@ -83,7 +83,8 @@ def interrupted_run(mnist, registry, spec, config, name="cut") -> str:
 
 
 def open_page(page: str, session_state: dict | None = None):
-    """An AppTest of navigation.py (what every session of the app runs) showing ``page`` (its url path is its file name), after one run."""
+    """An AppTest of navigation.py (what every session of the app runs) showing ``page`` (its url path is its file
+    name), after one run."""
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(PROJECT / "navigation.py"), default_timeout=RUN_TIMEOUT_S)
