@@ -6,6 +6,7 @@ folder Streamlit 1.67 starts in its old multipage mode and skips this script unt
 import logging
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import script_runner
 
 from app_pages.shared.engine import preload_engine
@@ -22,6 +23,10 @@ PAGES = [
     st.Page("app_pages/sweeps/sweeps.py", title="Sweeps", icon=":material/tune:", url_path="sweeps"),
     st.Page("app_pages/kaggle/kaggle.py", title="Kaggle", icon=":material/upload_file:", url_path="kaggle"),
 ]
+# Pages that need no TensorFlow to be used (Models loads it only to check an upload, a sweep's trials in the job
+# runner): opening one does not start the engine's preload (seconds of one core, 600 MB), which would slow the next
+# visits
+WITHOUT_ENGINE = {"data", "models", "sweeps"}
 # The ✍️ emoji drawn as an SVG, written in ASCII: an emoji string makes Streamlit load its emoji catalogue (~0.1 s of
 # each server's first page) and a Material icon is fetched from outside the app
 FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
@@ -39,8 +44,9 @@ def keep_keras_state_between_runs() -> None:
     script_runner._clean_problem_modules = lambda: None
 
 
-def run_selected_page() -> None:
-    """Show the navigation and run the chosen page, turning an unexpected failure into a friendly message."""
+def run_selected_page() -> StreamlitPage:
+    """Show the navigation and run the chosen page, turning an unexpected failure into a friendly message; the
+    page."""
     st.set_page_config(page_title="Digit Lab", page_icon=FAVICON, layout="wide")
     page = st.navigation(PAGES)
     try:
@@ -48,8 +54,9 @@ def run_selected_page() -> None:
     except Exception:  # last-resort guard: pages report every expected failure themselves
         logging.getLogger("digit_lab").exception("page %s failed", page.title)
         st.error(UNEXPECTED_ERROR)
+    return page
 
 
 keep_keras_state_between_runs()
-run_selected_page()
-preload_engine()
+if run_selected_page().url_path not in WITHOUT_ENGINE:
+    preload_engine()

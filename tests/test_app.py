@@ -96,6 +96,28 @@ def test_the_preload_makes_the_default_model_ready_for_the_first_drawing(childre
     assert done.stdout.strip().splitlines()[-1] == str([(ENGINE_PRELOAD_THREAD, "default")])
 
 
+PAGES_WITHOUT_ENGINE = """
+import sys, threading
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("navigation.py", default_timeout=90)
+for page in ("data", "models", "sweeps"):
+    app.switch_page(f"app_pages/{page}/{page}.py")
+    app.run()
+    assert not app.exception, [exception.value for exception in app.exception]
+from app_pages.shared.engine import ENGINE_PRELOAD_THREAD
+print([thread.name for thread in threading.enumerate() if thread.name == ENGINE_PRELOAD_THREAD],
+      "tensorflow" in sys.modules)
+"""
+
+
+def test_pages_that_need_no_tensorflow_do_not_start_loading_it(children):
+    """Data, Models and Sweeps work without TensorFlow: opening them starts no preload (seconds of a core and 600 MB
+    that would slow the next visits), and none of their parts imports it."""
+    done = children["without engine"]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[] False", done.stdout
+
+
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, cwd=PROJECT, timeout=300)
 
@@ -103,8 +125,9 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def children() -> dict:
     """The scripts above, each in a fresh process (a first import is what they watch), two at a time:
-    {first page or "preload": finished process}."""
-    return two_at_a_time({"preload": partial(run_script, WHO_LOADS_THE_DEFAULT_MODEL)}
+    {first page, "preload" or "without engine": finished process}."""
+    return two_at_a_time({"preload": partial(run_script, WHO_LOADS_THE_DEFAULT_MODEL),
+                          "without engine": partial(run_script, PAGES_WITHOUT_ENGINE)}
                          | {page: partial(run_script, WHO_IMPORTS_TENSORFLOW, page) for page in ("home", "errors")})
 
 
