@@ -10,7 +10,7 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.draw.network import comparison, network_view
+from app_pages.draw.network import comparison, network_view, what_the_network_sees
 from app_pages.draw.state import DrawState
 from app_pages.shared.models import model_picker, predictor_for, shared_registry
 from app_pages.shared.state import FLASH_KEY, flash, page_state, show_flash
@@ -85,12 +85,11 @@ def model_input(drawing: Image.Image | None, picture: bytes | None) -> np.ndarra
 
 
 def prediction(probabilities: np.ndarray) -> None:
-    """The predicted digit, large, its confidence, and the bar chart of all ten probabilities."""
+    """The predicted digit, large, and its confidence."""
     digit = int(probabilities.argmax())
     digit_column, confidence_column = st.columns(2)
     digit_column.metric("Prediction", digit, border=True)
     confidence_column.metric("Confidence", f"{probabilities[digit]:.1%}", border=True)
-    st.vega_lite_chart(probability_chart(probabilities), width="stretch")
 
 
 def file_drawing(registry: Registry, image: np.ndarray, original: Image.Image | bytes, digit: int) -> None:
@@ -132,7 +131,9 @@ def filed_message() -> None:
 def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id: str | None) -> None:
     """Pad on the left, the prediction on the right, the uploader under them (so on a phone, where the columns stack,
     the prediction comes right under the pad), what the network sees below. A fragment: a stroke reruns this part
-    only, and the prediction is drawn before anything else that depends on the drawing."""
+    only. The prediction is drawn before anything else that depends on the drawing, then what the network sees is
+    worked out before anything more is drawn: the browser gets the prediction alone and shows it at once, instead of
+    in one batch with the chart, the widgets and the pictures."""
     canvas_column, result_column = st.columns([1, 1], gap="large")
     with canvas_column:
         drawing = drawn_image()
@@ -146,9 +147,11 @@ def drawing_and_prediction(registry: Registry, listing: list[RunRecord], run_id:
             return
         probabilities = predictor.probabilities(image)
         prediction(probabilities)
+        seen = what_the_network_sees(predictor, image)
+        st.vega_lite_chart(probability_chart(probabilities), width="stretch")
         file_under_my_digits(registry, image, drawing if picture is None else picture, int(probabilities.argmax()))
         comparison(registry, listing, run_id, image)
-    network_view(predictor, image)
+    network_view(seen)
 
 
 def draw_page() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -31,19 +33,36 @@ def comparison(registry: Registry, listing: list[RunRecord], run_id: str, image:
                      column_config={"confidence": st.column_config.NumberColumn(format="percent")})
 
 
-def network_view(predictor, image: np.ndarray) -> None:
+@dataclass(frozen=True)
+class Seen:
+    """What the network sees in one input: the input, its saliency map over it (both enlarged), and the first
+    hidden layer's name and output (None when the model has none)."""
+
+    input: np.ndarray
+    salient: np.ndarray
+    hidden: tuple[str, np.ndarray] | None
+
+
+def what_the_network_sees(predictor, image: np.ndarray) -> Seen:
+    """What ``network_view`` shows, worked out before it is drawn. The Draw page calls this right after drawing the
+    prediction: TensorFlow releases Python's lock while it runs, so the server sends the prediction meanwhile and the
+    browser shows it before the heavier parts of the page arrive."""
+    activations = predictor.activations(image)
+    return Seen(enlarge(image, ZOOM), enlarge(saliency_overlay(image, predictor.saliency(image)), ZOOM),
+                activations[0] if activations else None)
+
+
+def network_view(seen: Seen) -> None:
     """The input as the network gets it, its saliency map, and the first hidden layer's activations."""
     st.subheader("What the network sees")
-    seen, salient, hidden = st.columns([1, 1, 2])
-    seen.image(enlarge(image, ZOOM), caption="the 28×28 input (centred by mass, like MNIST)")
-    salient.image(enlarge(saliency_overlay(image, predictor.saliency(image)), ZOOM),
-                  caption="saliency: pixels that change the prediction most")
-    with hidden:
-        activations = predictor.activations(image)
-        if not activations:
+    input_column, salient_column, hidden_column = st.columns([1, 1, 2])
+    input_column.image(seen.input, caption="the 28×28 input (centred by mass, like MNIST)")
+    salient_column.image(seen.salient, caption="saliency: pixels that change the prediction most")
+    with hidden_column:
+        if seen.hidden is None:
             st.caption("This model has no hidden layer: the pixels go straight to the output.")
             return
-        name, values = activations[0]
+        name, values = seen.hidden
         if values.ndim == 3:
             st.image(enlarge(feature_map_grid(values), 4 if values.shape[0] < 20 else 2), width="stretch",
                      caption=f"{values.shape[-1]} feature maps of the first convolution ({name})")
