@@ -406,6 +406,42 @@ def test_after_a_rename_the_picker_shows_the_new_name_and_a_three_run_comparison
     assert widget(app.multiselect, "Compare runs").value == [run.id for run in runs]
 
 
+def test_models_page_frames_its_runs_and_draws_its_comparison_once_per_state_of_the_registry(
+        data_set, model_registry, small_dense_model, monkeypatch):
+    """The runs table's frame (its dates parsed) and the comparison chart are built once and shared by later visits
+    and reruns; a rename builds both again, with the new name."""
+    import pandas as pd
+
+    import app_pages.models.compare as compare
+
+    framed, drawn = [], []
+    real_dates, real_chart = pd.to_datetime, compare.comparison_chart
+
+    def counted_dates(values, *args, **kwargs):
+        framed.append(getattr(values, "name", None))
+        return real_dates(values, *args, **kwargs)
+
+    def counted_chart(curves, metric):
+        drawn.append((tuple(curves), metric))
+        return real_chart(curves, metric)
+
+    monkeypatch.setattr(pd, "to_datetime", counted_dates)
+    monkeypatch.setattr(compare, "comparison_chart", counted_chart)
+    runs = [save_run(model_registry, small_dense_model, name=f"run {n}", epochs=[{"epoch": 1, "accuracy": 0.9,
+                                                                                   "loss": 0.3}]) for n in range(2)]
+    app = open_page("models")
+    for _ in range(3):
+        open_page("models")  # later visits: new sessions
+        app.run()
+    assert_rendered(app)
+    assert framed.count("created") == 1 and len(drawn) == 2, (framed, drawn)
+    model_registry.rename(runs[0].id, "renamed")
+    app.run()
+    assert_rendered(app)
+    assert framed.count("created") == 2 and len(drawn) == 4 and any("renamed" in name for name in drawn[-1][0])
+    assert "renamed" in set(app.dataframe[0].value["name"])
+
+
 def test_models_page_delete_confirmation_acts_on_the_run_it_names_only(data_set, model_registry, small_dense_model):
     mine = save_run(model_registry, small_dense_model, name="mine")
     app = open_page("models")

@@ -29,7 +29,19 @@ class ModelsChoices:
 
 def labels_version(labels: dict) -> str:
     """A short digest of a picker's labels, so a renamed run gives the picker a new widget (see ``kept``)."""
-    return hashlib.sha1(repr(sorted(labels.items())).encode()).hexdigest()[:10]
+    return digest(sorted(labels.items()))
+
+
+def digest(values) -> str:
+    """A short digest of plain values (their ``repr``): what a widget or a cached result is keyed on."""
+    return hashlib.sha1(repr(values).encode()).hexdigest()[:10]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def comparison_spec(version: str, metric: str, _curves: dict[str, list[dict]]) -> dict:
+    """The comparison chart's Vega-Lite spec, built (Altair's build and validation) once per set of curves
+    (``version``: their digest) and shared by every session, not on every visit of the page."""
+    return comparison_chart(_curves, metric).to_dict()
 
 
 def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
@@ -47,8 +59,9 @@ def comparison(runs: list[RunRecord], choices: ModelsChoices) -> None:
     chosen = [by_id[run_id] for run_id in picked]
     curves = {short_label(record): record.epochs for record in chosen}
     if any(curves.values()):
+        version = digest(curves)
         for tab, metric in zip(st.tabs(["Accuracy", "Loss"]), ("accuracy", "loss"), strict=True):
-            tab.altair_chart(comparison_chart(curves, metric), width="stretch")
+            tab.vega_lite_chart(comparison_spec(version, metric, curves), width="stretch")
     else:
         st.caption("The picked runs have no per-epoch history (uploaded models).")
     st.dataframe(pd.DataFrame([metrics_row(record) for record in chosen]), hide_index=True, column_config={

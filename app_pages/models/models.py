@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.models.compare import ModelsChoices, comparison, labels_version
+from app_pages.models.compare import ModelsChoices, comparison, digest, labels_version
 from app_pages.shared.models import run_label, shared_registry
 from app_pages.shared.navigation import TRAIN_HINT
 from app_pages.shared.state import flash, kept, page_state, show_flash
@@ -23,13 +23,22 @@ from mnist_core.store.registry import DEFAULT_ID, Registry
 UPLOAD_KEY = "models.upload"
 
 
-def runs_table(runs: list[RunRecord], default_id: str | None) -> None:
-    """All runs, newest first, sortable by any column; the default model is ticked."""
-    frame = pd.DataFrame([record.summary_row() for record in runs])
+@st.cache_resource(max_entries=4, show_spinner=False)
+def runs_frame(version: str, default_id: str | None, _rows: list[dict]) -> pd.DataFrame:
+    """The runs table's rows as a frame, built once per state of the registry's listing (``version``: a digest of
+    the rows) and shared by every session (read, never changed): a registry of thousands of runs is not framed
+    again on every visit."""
+    frame = pd.DataFrame(_rows)
     frame["default"] = frame["id"] == default_id
     frame["created"] = pd.to_datetime(frame["created"], errors="coerce", utc=True)
+    return frame
+
+
+def runs_table(runs: list[RunRecord], default_id: str | None) -> None:
+    """All runs, newest first, sortable by any column; the default model is ticked."""
+    rows = [record.summary_row() for record in runs]
     st.dataframe(
-        frame, hide_index=True,
+        runs_frame(digest(rows), default_id, rows), hide_index=True,
         column_order=["default", "name", "architecture", "params", "epochs", "test_accuracy", "seconds", "status",
                       "created", "id"],
         column_config={

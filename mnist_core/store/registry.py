@@ -119,7 +119,7 @@ class Registry:
         which changes the stamp."""
         try:
             stamp = tuple((info.st_ino, info.st_size, info.st_mtime_ns)
-                          for info in ((folder / RECORD_FILE).stat(), (folder / MODEL_FILE).stat()))
+                          for info in (os.stat(os.path.join(folder, name)) for name in (RECORD_FILE, MODEL_FILE)))
         except OSError:
             stamp = None
         with self.read_records_lock:
@@ -160,7 +160,9 @@ class Registry:
         """
         warnings = [] if warnings is None else warnings
         records = []
-        folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        with os.scandir(self.root) as entries:  # each entry knows whether it is a folder: no stat call per run
+            names = sorted(entry.name for entry in entries if not entry.name.startswith(".") and entry.is_dir())
+        folders = [self.root / name for name in names]
         if not (self.root / DEFAULT_ID).is_dir() and (PROJECT_MODELS / DEFAULT_ID).is_dir():
             folders.append(PROJECT_MODELS / DEFAULT_ID)
         for folder in folders:
