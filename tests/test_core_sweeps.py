@@ -329,9 +329,8 @@ def test_workers_share_one_study_on_postgresql_and_a_killed_ones_trial_fails_and
     results = [finished_worker(worker) for worker in survivors]
     assert [result["trials_run"] >= 1 for result in results] == [True, True]  # both worked on it
     assert sum(result["trials_run"] for result in results) == SHARED_TRIALS  # the victim's one again, not its own
-    # each saw the study done when it left; the first to leave may not count the last trial complete (it can leave
-    # while the other fails the killed trial and queues its retry), so the complete trials are counted at the end
-    assert all(result["done"] for result in results)
+    # what each worker saw as it left is not asserted: the first to leave can leave while the other fails the killed
+    # trial and queues its retry (it happened once); the study's final state below is what must hold
     rows = {row.number: row for row in trial_rows(load_study("shared", storage))}
     killed = rows[running[0].number]
     assert killed.state == "fail" and killed.worker == victim_id
