@@ -1,8 +1,9 @@
 """Digit Lab: explore MNIST, train Keras models on it live, see where they go wrong and try them on your own
-handwriting. ``streamlit run app.py`` starts this server: it warms up (``warm_up``: the pages' modules, the data set,
-the default model's scores), then answers, and each browser session runs ``navigation.py``, the menu and the page
-picked."""
+handwriting. ``streamlit run app.py`` starts this server: it answers at once and warms up on a thread of its own
+(``warm_up``: the pages' modules, the data set, the default model's scores), and each browser session runs
+``navigation.py``, the menu and the page picked."""
 
+import threading
 from contextlib import asynccontextmanager
 
 import streamlit as st
@@ -12,8 +13,8 @@ from app_pages.shared.engine import warm_up
 
 @asynccontextmanager
 async def warmed_up(_app: st.App):
-    """The server's lifespan: warm up before the first page is served."""
-    warm_up()
+    """The server's lifespan: start warming up as it starts (while nobody has opened a page yet, the server is idle)."""
+    threading.Thread(target=warm_up, name="digit-lab-warm-up", daemon=True).start()
     yield
 
 

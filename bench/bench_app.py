@@ -7,7 +7,7 @@ data), press Train → test accuracy on screen, mouse released → prediction on
 them (``bench/results.py``). Timings are never asserted in tests; run this on a quiet machine.
 
 Run:  MNIST_PATH=/path/to/mnist.npz PYTHONPATH=tests/e2e python bench/bench_app.py
-      [--draws 20] [--repeats 3] [--draw-only | --first-visits-only]
+      [--draws 20] [--repeats 3] [--draw-only | --first-visits-only] [--visit-after 3]
 """
 
 from __future__ import annotations
@@ -88,13 +88,15 @@ ERRORS_DONE = f"""() => [...document.querySelectorAll('[data-testid="stMetricLab
     && ({IDLE_SCRIPT})()"""
 
 
-def on_fresh_server(browser, folder: Path, visit) -> tuple[float, float]:
+def on_fresh_server(browser, folder: Path, visit, after_s: float) -> tuple[float, float]:
     """What ``visit(page, server)`` returns on a server just started (a new process: nothing imported, loaded or
-    cached yet) in a new browser session, and the seconds from starting the server to its first answer (what its
-    warm-up adds shows there); the server is stopped after."""
+    cached yet) in a new browser session, ``after_s`` seconds after the server first answered (0: at once; more: a
+    user who opens the address it printed a little later), and the seconds from starting the server to that first
+    answer; the server is stopped after."""
     started = time.perf_counter()
     server = start_streamlit(folder, os.environ | {"DIGIT_LAB_MODELS": str(folder / "models")})
     answering = time.perf_counter() - started
+    time.sleep(after_s)
     context = browser.new_context(viewport=VIEWPORT)
     try:
         return visit(context.new_page(), server), answering
@@ -123,13 +125,14 @@ def first_draw_prediction(page, server) -> float:
     return total / 1000
 
 
-def first_visits(browser) -> tuple[dict[str, float], list[float]]:
-    """Each page's first visit on a server of its own, just started: seconds by what was measured, and each server's
-    seconds from its start to its first answer."""
+def first_visits(browser, after_s: float) -> tuple[dict[str, float], list[float]]:
+    """Each page's first visit on a server of its own, just started (``after_s`` after it first answered): seconds
+    by what was measured, and each server's seconds from its start to its first answer."""
     seconds, starts = {}, []
     with tempfile.TemporaryDirectory() as folder:
         def fresh(name: str, visit) -> None:
-            seconds[name], answering = on_fresh_server(browser, Path(folder) / name.replace(" ", "_"), visit)
+            seconds[name], answering = on_fresh_server(browser, Path(folder) / name.replace(" ", "_"), visit,
+                                                          after_s)
             starts.append(answering)
             print(f"{name}: {seconds[name]:.2f} s (the server answered {answering:.2f} s after its start)", flush=True)
 
@@ -262,9 +265,10 @@ def show_draws(timed: list[tuple[float, float]]) -> None:
     show("Draw: pad's value sent → prediction (the app), p95", percentile(apps, 0.95), "ms", 120)
 
 
-def show_first_visits(seconds: dict[str, float], starts: list[float]) -> None:
+def show_first_visits(seconds: dict[str, float], starts: list[float], after_s: float) -> None:
+    when = f"{after_s:g} s after a server answered" if after_s else "after a server start"
     for name, value in seconds.items():
-        show(f"first visit after a server start: {name}", value, "s", FIRST_VISIT_GOAL_S)
+        show(f"first visit {when}: {name}", value, "s", FIRST_VISIT_GOAL_S)
     show(f"server start → it answers (median of {len(starts)} starts)", statistics.median(starts), "s", None)
 
 
@@ -315,13 +319,15 @@ def main() -> None:
     only.add_argument("--draw-only", action="store_true", help="only the Draw figures (with the shipped model)")
     only.add_argument("--first-visits-only", action="store_true",
                       help="only each page's first visit after a server start")
+    parser.add_argument("--visit-after", type=float, default=0.0, metavar="SECONDS",
+                        help="open each first visit this long after the server answered (default: at once)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the servers it started
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             if not args.draw_only:  # first: each on a server of its own, with nothing else running
-                show_first_visits(*first_visits(browser))
+                show_first_visits(*first_visits(browser, args.visit_after), args.visit_after)
             if not args.first_visits_only:
                 on_one_server(browser, args)
         finally:

@@ -100,10 +100,9 @@ def run_steps(steps: Iterable[Callable[[], object]]) -> None:
 
 
 def warm_up() -> None:
-    """At the server's start, before it answers anyone: import the pages' parts, read the data set and score the
-    default model from its saved test predictions, so a page's first visit only draws the page (on a 2-core machine
-    doing this while the browser loaded Streamlit's frontend slowed both). TensorFlow takes seconds more and is left to
-    ``preload_engine``."""
+    """At the server's start, on a thread of its own: import the pages' parts, read the data set and score the
+    default model from its saved test predictions, so a page's first visit only draws the page. TensorFlow takes
+    seconds more and is left to ``preload_engine``."""
     run_steps((import_page_parts, read_dataset, score_default_model))
 
 
