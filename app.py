@@ -1,14 +1,15 @@
 """Digit Lab: explore MNIST, train Keras models on it live, see where they go wrong and try them on your own
 handwriting. ``streamlit run app.py`` starts this server: it answers at once and warms up on a thread of its own
-(``warm_up``: the pages' modules, the data set, the default model's scores), and each browser session runs
-``navigation.py``, the menu and the page picked."""
+(``warm_up``: the pages' modules, the data set, the default model's scores) until a browser first asks for a page
+(``FirstVisit``), and each browser session runs ``navigation.py``, the menu and the page picked."""
 
 import threading
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-from app_pages.shared.engine import warm_up
+from app_pages.shared.engine import FirstVisit, warm_up
 
 
 @asynccontextmanager
@@ -18,4 +19,4 @@ async def warmed_up(_app: st.App):
     yield
 
 
-app = st.App("navigation.py", lifespan=warmed_up)
+app = st.App("navigation.py", lifespan=warmed_up, middleware=[Middleware(FirstVisit)])

@@ -179,3 +179,42 @@ def test_the_server_warms_up_the_pages_parts_without_tensorflow():
     done = run_script(WARM_UP)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "True " + str(["altair", "optuna", "pandas", "sklearn.metrics"])
+
+
+def test_a_browser_request_is_a_first_visit_a_health_check_or_websocket_is_not():
+    """The middleware app.py installs: a browser's request sets ``FirstVisit.seen`` (the warm-up stops), a script
+    polling the health check or a session's websocket does not; every request is passed on."""
+    import asyncio
+
+    from app_pages.shared.engine import HEALTH_PATH, FirstVisit
+
+    async def served(scope, receive, send) -> None:
+        served.paths.append(scope["path"])
+
+    served.paths = []
+    FirstVisit.seen.clear()
+    visit = FirstVisit(served)
+    asyncio.run(visit({"type": "http", "path": HEALTH_PATH}, None, None))
+    asyncio.run(visit({"type": "websocket", "path": "/_stcore/stream"}, None, None))
+    assert not FirstVisit.seen.is_set()
+    asyncio.run(visit({"type": "http", "path": "/errors"}, None, None))
+    assert FirstVisit.seen.is_set()
+    assert served.paths == [HEALTH_PATH, "/_stcore/stream", "/errors"]
+    FirstVisit.seen.clear()
+
+
+WARM_UP_AFTER_A_VISIT = """
+import sys
+from app_pages.shared.engine import FirstVisit, warm_up
+FirstVisit.seen.set()
+warm_up()
+print(sorted(name for name in ("altair", "sklearn.metrics", "optuna") if name in sys.modules))
+"""
+
+
+def test_the_warm_up_stops_once_a_browser_has_asked_for_a_page():
+    """A page opened while the server warms up would share the two cores with it: from the first visit on, the
+    warm-up imports nothing more (here: a visit before it began, so it imports none of the pages' parts)."""
+    done = run_script(WARM_UP_AFTER_A_VISIT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -27,6 +27,7 @@ from app_pages.shared.data import data_source
 from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, registry_at, shared_registry
 
 ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
+HEALTH_PATH = "/_stcore/health"  # what a script polls to learn that the server is up; not a visit
 PAGE_WAIT_S = 30.0  # the longest the preload waits for the first page's script before importing TensorFlow anyway
 PAGE_SETTLE_S = 0.3  # then this long, so the page's last messages leave before the import holds the interpreter
 ENGINE_WAIT_S = 120.0  # the longest a task waits for the preload before loading the engine itself
@@ -37,6 +38,22 @@ ENGINE_LOADED = threading.Event()  # set once the preload has tried to load the 
 MODEL_LOADING = threading.Lock()
 
 
+class FirstVisit:
+    """ASGI middleware (``app.py``) noting the first request of a browser (anything but a health check): from then on
+    the warm-up stops, so it does not share the two cores with the browser loading the page and the page's own
+    script (on a 2-core machine that made a page opened at once come later than with no warm-up at all)."""
+
+    seen = threading.Event()
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not scope["path"].endswith(HEALTH_PATH):
+            FirstVisit.seen.set()
+        await self.app(scope, receive, send)
+
+
 def import_page_parts() -> None:
     """Import every module of the pages' parts (``app_pages/*/*.py`` but the page scripts ``app_pages/NAME/NAME.py``,
     which draw as they run) and with them pandas, Altair, scikit-learn's metrics, Plotly, Optuna: what a page's first
@@ -45,6 +62,8 @@ def import_page_parts() -> None:
 
     for module in pkgutil.walk_packages(app_pages.__path__, "app_pages."):
         parts = module.name.split(".")
+        if FirstVisit.seen.is_set():
+            return
         if not module.ispkg and parts[-1] != parts[-2]:
             importlib.import_module(module.name)
 
@@ -100,10 +119,10 @@ def run_steps(steps: Iterable[Callable[[], object]]) -> None:
 
 
 def warm_up() -> None:
-    """At the server's start, on a thread of its own: import the pages' parts, read the data set and score the
-    default model from its saved test predictions, so a page's first visit only draws the page. TensorFlow takes
-    seconds more and is left to ``preload_engine``."""
-    run_steps((import_page_parts, read_dataset, score_default_model))
+    """At the server's start, on a thread of its own, until a browser first asks for a page (``FirstVisit``): import
+    the pages' parts, read the data set and score the default model from its saved test predictions, so a page's first
+    visit only draws the page. TensorFlow takes seconds more and is left to ``preload_engine``."""
+    run_steps(step for step in (import_page_parts, read_dataset, score_default_model) if not FirstVisit.seen.is_set())
 
 
 def preload(page_thread: threading.Thread | None) -> None:
