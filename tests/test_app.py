@@ -185,19 +185,24 @@ def test_a_browser_request_is_a_first_visit_a_health_check_or_websocket_is_not()
     """The middleware app.py installs: a browser's request sets ``FirstVisit.seen`` (the warm-up stops), a script
     polling the health check or a session's websocket does not; every request is passed on."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from app_pages.shared.engine import HEALTH_PATH, FirstVisit
 
     async def served(scope, receive, send) -> None:
         served.paths.append(scope["path"])
 
+    def request(scope: dict) -> None:  # on a thread of its own: the browser tests leave an event loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, visit(scope, None, None)).result()
+
     served.paths = []
     FirstVisit.seen.clear()
     visit = FirstVisit(served)
-    asyncio.run(visit({"type": "http", "path": HEALTH_PATH}, None, None))
-    asyncio.run(visit({"type": "websocket", "path": "/_stcore/stream"}, None, None))
+    request({"type": "http", "path": HEALTH_PATH})
+    request({"type": "websocket", "path": "/_stcore/stream"})
     assert not FirstVisit.seen.is_set()
-    asyncio.run(visit({"type": "http", "path": "/errors"}, None, None))
+    request({"type": "http", "path": "/errors"})
     assert FirstVisit.seen.is_set()
     assert served.paths == [HEALTH_PATH, "/_stcore/stream", "/errors"]
     FirstVisit.seen.clear()
