@@ -3,19 +3,18 @@ handwriting. ``streamlit run app.py`` starts this server: it answers at once and
 (``warm_up``: the pages' modules, the data set, the default model's scores) until a browser first asks for a page
 (``FirstVisit``), and each browser session runs ``navigation.py``, the menu and the page picked."""
 
-import threading
 from contextlib import asynccontextmanager
 
 import streamlit as st
 from starlette.middleware import Middleware
 
-from app_pages.shared.engine import FirstVisit, warm_up
+from app_pages.shared.engine import FirstVisit, start_warm_up
 
 
 @asynccontextmanager
 async def warmed_up(_app: st.App):
     """The server's lifespan: start warming up as it starts (while nobody has opened a page yet, the server is idle)."""
-    threading.Thread(target=warm_up, name="digit-lab-warm-up", daemon=True).start()
+    start_warm_up()
     yield
 
 

@@ -27,6 +27,7 @@ from app_pages.shared.data import data_source
 from app_pages.shared.models import cached_evaluation, cached_predictor, model_key, registry_at, shared_registry
 
 ENGINE_PRELOAD_THREAD = "digit-lab-engine-preload"
+WARM_UP_THREAD = "digit-lab-warm-up"
 HEALTH_PATH = "/_stcore/health"  # what a script polls to learn that the server is up; not a visit
 PAGE_WAIT_S = 30.0  # the longest the preload waits for the first page's script before importing TensorFlow anyway
 PAGE_SETTLE_S = 0.3  # then this long, so the page's last messages leave before the import holds the interpreter
@@ -123,6 +124,11 @@ def warm_up() -> None:
     the pages' parts, read the data set and score the default model from its saved test predictions, so a page's first
     visit only draws the page. TensorFlow takes seconds more and is left to ``preload_engine``."""
     run_steps(step for step in (import_page_parts, read_dataset, score_default_model) if not FirstVisit.seen.is_set())
+
+
+def start_warm_up() -> None:
+    """``warm_up`` on a thread of its own, so the server answers at once (``app.py``'s lifespan)."""
+    threading.Thread(target=warm_up, name=WARM_UP_THREAD, daemon=True).start()
 
 
 def preload(page_thread: threading.Thread | None) -> None:
